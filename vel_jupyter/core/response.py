@@ -1,0 +1,86 @@
+"""What a turn returns (Response) and what a stream yields (StreamEvent)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .message import Message, ToolCall, Usage
+
+EventType = Literal["text_delta", "tool_call", "tool_result", "turn_end"]
+
+
+@dataclass(frozen=True)
+class Response:
+    """The outcome of one committed turn.
+
+    ``messages`` are the messages the turn added (user prompt, any tool calls and
+    results, the final answer) and ``message_ids`` their ids in the session's tree.
+    """
+
+    text: str
+    session_id: str
+    messages: tuple[Message, ...]
+    message_ids: tuple[str, ...]
+    usage: Usage
+    model: str
+    finish_reason: str | None
+    latency_ms: float
+    ttft_ms: float | None
+    output: Any = None
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        return [c for m in self.messages for c in m.tool_calls]
+
+    @property
+    def message(self) -> Message:
+        """The final assistant message."""
+        return self.messages[-1]
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """One event of a streamed turn.
+
+    ``text_delta`` carries ``text``; ``tool_call`` carries ``tool_call``; ``tool_result``
+    carries ``tool_call``, ``text`` (the result) and ``is_error``; ``turn_end`` carries
+    ``response`` and comes last, after the turn was committed.
+    """
+
+    type: EventType
+    text: str = ""
+    tool_call: ToolCall | None = None
+    is_error: bool = False
+    step: int = 0
+    response: Response | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": self.type, "step": self.step}
+        if self.text:
+            data["text"] = self.text
+        if self.tool_call is not None:
+            data["tool_call"] = self.tool_call.to_dict()
+        if self.type == "tool_result":
+            data["is_error"] = self.is_error
+        if self.response is not None:
+            data["text"] = self.response.text
+            data["usage"] = {
+                "prompt_tokens": self.response.usage.prompt_tokens,
+                "completion_tokens": self.response.usage.completion_tokens,
+            }
+        return data
+
+
+class Answer(str):
+    """Guide B's ``await agent.run(...)`` result: the answer text, with the full Response."""
+
+    response: Response
+
+    def __new__(cls, response: Response) -> Answer:
+        answer = super().__new__(cls, response.text)
+        answer.response = response
+        return answer

@@ -1,0 +1,584 @@
+"""Session: a named head in a message tree, and the turns that move it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigurationError, InvalidSessionIdError, SessionDataError, TurnInterrupted
+from .context import SummaryRecord
+from .message import Message, Usage
+from .response import Response, StreamEvent
+from .structured import check_schema
+from .tree import Branch, MessageTree, Node, new_id, utcnow
+from .turn import TurnSpec, drive_async, drive_sync, turn_program
+
+if TYPE_CHECKING:
+    from .agent import Agent
+
+FORMAT_VERSION = 1
+_SESSION_ID = re.compile(r"[\w.:@+=~-](?:[\w .:@+=~-]{0,198}[\w.:@+=~-])?")
+
+
+def validate_session_id(session_id: Any) -> str:
+    """Return ``session_id`` if it is safe to store and to name in a magic, else raise."""
+    if not isinstance(session_id, str) or not _SESSION_ID.fullmatch(session_id):
+        raise InvalidSessionIdError(
+            f"invalid session id {session_id!r}: use 1-200 letters, digits, spaces inside, "
+            "or any of . : @ + = ~ - _ (e.g. 'user-123-conv-456')"
+        )
+    return session_id
+
+
+class TurnStream:
+    """A streamed turn: iterate for events; ``response`` is set once the turn is committed.
+
+    Stopping early (``break``, an exception, Ctrl-C) abandons the turn: nothing is added.
+    """
+
+    def __init__(self, events: Iterator[StreamEvent], partial: list[str]) -> None:
+        self._events = events
+        self._partial = partial
+        self.response: Response | None = None
+
+    def __iter__(self) -> TurnStream:
+        return self
+
+    def __next__(self) -> StreamEvent:
+        event = next(self._events)
+        if event.type == "turn_end":
+            self.response = event.response
+        return event
+
+    @property
+    def text(self) -> str:
+        """The visible text streamed so far."""
+        return "".join(self._partial)
+
+    def close(self) -> None:
+        close = getattr(self._events, "close", None)
+        if close is not None:
+            close()
+
+    def collect(self) -> Response:
+        """Consume the rest of the stream and return the committed Response."""
+        try:
+            for _ in self:
+                pass
+        except KeyboardInterrupt as exc:
+            self.close()
+            if isinstance(exc, TurnInterrupted):
+                raise
+            raise TurnInterrupted(self.text) from None
+        assert self.response is not None
+        return self.response
+
+
+class AsyncTurnStream:
+    """The async twin of TurnStream: ``async for event in stream`` (awaiting it first works too)."""
+
+    def __init__(self, events: AsyncIterator[StreamEvent], partial: list[str]) -> None:
+        self._events = events
+        self._partial = partial
+        self.response: Response | None = None
+
+    def __await__(self) -> Generator[Any, None, AsyncTurnStream]:
+        # Guide A writes ``async for event in await session.stream_async(...)``.
+        if False:  # pragma: no cover - makes this a generator without suspending
+            yield
+        return self
+
+    def __aiter__(self) -> AsyncTurnStream:
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        event = await self._events.__anext__()
+        if event.type == "turn_end":
+            self.response = event.response
+        return event
+
+    @property
+    def text(self) -> str:
+        return "".join(self._partial)
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._events, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+    async def collect(self) -> Response:
+        try:
+            async for _ in self:
+                pass
+        except KeyboardInterrupt as exc:
+            await self.aclose()
+            if isinstance(exc, TurnInterrupted):
+                raise
+            raise TurnInterrupted(self.text) from None
+        assert self.response is not None
+        return self.response
+
+
+class Session:
+    """A conversation: ``run``/``stream``/``json`` add turns; ``messages`` is the current path.
+
+    Create sessions with ``agent.session(...)``. A session is a head pointer into a
+    message tree it shares with its forks; ``branches`` are the heads it remembers.
+    """
+
+    def __init__(
+        self,
+        agent: Agent,
+        session_id: str,
+        *,
+        system: str | None = None,
+        tree: MessageTree | None = None,
+        head: str | None = None,
+        heads: list[str | None] | None = None,
+        current: int | None = 0,
+        settings: dict[str, Any] | None = None,
+        summaries: dict[str, SummaryRecord] | None = None,
+        forked_from: dict[str, Any] | None = None,
+        created_at: datetime | None = None,
+        updated_at: datetime | None = None,
+    ) -> None:
+        self.agent = agent
+        self.session_id = validate_session_id(session_id)
+        self._system = system
+        self._tree = tree if tree is not None else MessageTree()
+        self._head = head
+        self._heads: list[str | None] = list(heads) if heads is not None else [head]
+        self._current = current
+        self._settings: dict[str, Any] = dict(settings or {})
+        self._summaries: dict[str, SummaryRecord] = dict(summaries or {})
+        self._forked_from = forked_from
+        self.created_at = created_at or utcnow()
+        self.updated_at = updated_at or self.created_at
+        self._path_cache: list[Node] | None = None
+        self._path_cache_head: str | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<Session {self.session_id!r} messages={len(self._path(self._head))} "
+            f"branches={len(self._heads)} model={self.model!r}>"
+        )
+
+    # -- state ------------------------------------------------------------------------
+
+    @property
+    def system(self) -> str | None:
+        return self._system
+
+    @system.setter
+    def system(self, text: str | None) -> None:
+        self._update_header(system=text)
+
+    @property
+    def model(self) -> str:
+        """The model this session talks to (its own setting, else the agent's)."""
+        return str(self._settings.get("model") or self.agent.model)
+
+    @model.setter
+    def model(self, name: str | None) -> None:
+        settings = {k: v for k, v in self._settings.items() if k != "model"}
+        if name:
+            settings["model"] = name
+        self._update_header(settings=settings)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Per-session request parameters (temperature, max_tokens, ...); per-call ones win."""
+        return dict(self._settings.get("params") or {})
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return dict(self._settings)
+
+    @property
+    def head(self) -> str | None:
+        """Id of the last message of the current path (None when empty)."""
+        return self._head
+
+    @property
+    def messages(self) -> list[Message]:
+        """The current path's messages, oldest first (a copy; the system prompt is separate)."""
+        return [node.message for node in self._path(self._head)]
+
+    @property
+    def nodes(self) -> list[Node]:
+        """The current path as tree nodes: messages with ids, parent ids and timestamps."""
+        return list(self._path(self._head))
+
+    @property
+    def usage(self) -> Usage:
+        """Tokens used by the messages on the current path."""
+        total = Usage()
+        for node in self._path(self._head):
+            if node.message.meta is not None:
+                total = total + node.message.meta.usage
+        return total
+
+    @property
+    def forked_from(self) -> dict[str, Any] | None:
+        """``{"session_id", "message_id"}`` of the origin when this session is a fork."""
+        return dict(self._forked_from) if self._forked_from else None
+
+    @property
+    def branches(self) -> list[Branch]:
+        """The heads this session remembers; the current one has ``current=True``."""
+        out = []
+        for index, head in enumerate(self._heads):
+            path = self._path(head)
+            last = next((n.message.content for n in reversed(path) if n.message.content), "")
+            preview = last if len(last) <= 60 else last[:57] + "..."
+            out.append(Branch(index, head, index == self._current and head == self._head, len(path), preview))
+        return out
+
+    def node(self, message_id: str) -> Node:
+        """The node with that id, anywhere in this session's tree."""
+        node = self._tree.get(message_id)
+        if node is None:
+            raise ConfigurationError(f"no message {message_id!r} in session {self.session_id!r}")
+        return node
+
+    def children(self, message_id: str | None) -> list[Node]:
+        """The nodes directly below ``message_id`` (None: the roots) in this session's tree."""
+        return self._tree.children(message_id)
+
+    def _path(self, head: str | None) -> list[Node]:
+        # Turns append to the head, so the path is cached and extended; forks and
+        # checkouts recompute it once, lazily.
+        if head == self._path_cache_head and self._path_cache is not None:
+            return self._path_cache
+        if head is None:
+            return []
+        path = self._tree.path(head)
+        if head == self._head:
+            self._path_cache, self._path_cache_head = path, head
+        return path
+
+    # -- turns --------------------------------------------------------------------------
+
+    def _spec(self, prompt: str | Message, schema: Any, params: dict[str, Any]) -> TurnSpec:
+        if isinstance(prompt, Message):
+            message = prompt
+        elif isinstance(prompt, str):
+            message = Message.user(prompt)
+        else:
+            raise ConfigurationError(f"the prompt must be a str or a Message, got {type(prompt).__name__}")
+        if message.role != "user" or not message.content.strip():
+            raise ConfigurationError("the prompt is empty: pass the text of the user's message")
+        parent = params.pop("parent", _HEAD)
+        cell_id = params.pop("cell_id", None)
+        allow_incomplete = bool(params.pop("allow_incomplete", False))
+        return TurnSpec(
+            prompt=message,
+            params=params,
+            schema=check_schema(schema) if schema is not None else None,
+            parent=None if parent is _HEAD else parent,
+            explicit_parent=parent is not _HEAD,
+            cell_id=cell_id,
+            allow_incomplete=allow_incomplete,
+        )
+
+    def _check_parent(self, spec: TurnSpec) -> None:
+        if spec.explicit_parent and spec.parent is not None and spec.parent not in self._tree:
+            raise ConfigurationError(f"parent {spec.parent!r} is not a message of session {self.session_id!r}")
+
+    def stream(self, prompt: str | Message, *, schema: Any = None, **params: Any) -> TurnStream:
+        """Stream a turn: yields ``text_delta``, ``tool_call``, ``tool_result``, then ``turn_end``.
+
+        Extra keywords go to the model (``temperature``, ``max_tokens``, ...). Special ones:
+        ``parent=`` (a message id, or None for the root) branches from there;
+        ``cell_id=`` tags the turn; ``allow_incomplete=True`` keeps truncated answers.
+        """
+        spec = self._spec(prompt, schema, params)
+        self._check_parent(spec)
+        partial: list[str] = []
+        events = drive_sync(turn_program(self, spec), self.agent.provider, self.agent.tools, partial)
+        return TurnStream(events, partial)
+
+    def stream_async(self, prompt: str | Message, *, schema: Any = None, **params: Any) -> AsyncTurnStream:
+        """Async ``stream``: ``async for event in session.stream_async(...)`` (``await`` optional)."""
+        spec = self._spec(prompt, schema, params)
+        self._check_parent(spec)
+        partial: list[str] = []
+        events = drive_async(turn_program(self, spec), self.agent.provider, self.agent.tools, partial)
+        return AsyncTurnStream(events, partial)
+
+    def run(self, prompt: str | Message, **params: Any) -> Response:
+        """Send ``prompt`` and return the answer; the history grows only if it succeeds."""
+        return self.stream(prompt, **params).collect()
+
+    async def run_async(self, prompt: str | Message, **params: Any) -> Response:
+        return await self.stream_async(prompt, **params).collect()
+
+    def json(self, prompt: str | Message, schema: Any, **params: Any) -> Response:
+        """Ask for structured output; ``response.output`` is an instance of ``schema``."""
+        return self.stream(prompt, schema=schema, **params).collect()
+
+    async def json_async(self, prompt: str | Message, schema: Any, **params: Any) -> Response:
+        return await self.stream_async(prompt, schema=schema, **params).collect()
+
+    def _regenerate_spec(self, prompt: str | Message | None, turn: int) -> tuple[str | Message, str | None]:
+        users = [n for n in self._path(self._head) if n.message.role == "user"]
+        if not users:
+            raise ConfigurationError(f"session {self.session_id!r} has no turn to regenerate; run() one first")
+        try:
+            user_node = users[turn]
+        except IndexError:
+            raise ConfigurationError(f"turn {turn} does not exist; the session has {len(users)} turns") from None
+        return (prompt if prompt is not None else user_node.message), user_node.parent_id
+
+    def regenerate(self, prompt: str | Message | None = None, *, turn: int = -1, **params: Any) -> Response:
+        """Run a turn again (same or new prompt) as a new branch; the old answer stays reachable."""
+        text, parent = self._regenerate_spec(prompt, turn)
+        return self.run(text, parent=parent, **params)
+
+    async def regenerate_async(self, prompt: str | Message | None = None, *, turn: int = -1, **params: Any) -> Response:
+        text, parent = self._regenerate_spec(prompt, turn)
+        return await self.run_async(text, parent=parent, **params)
+
+    # -- history operations --------------------------------------------------------------
+
+    def add_message(self, message: Message) -> None:
+        """Append one message to the current path, as if it had been said."""
+        if not isinstance(message, Message):
+            raise ConfigurationError(f"add_message() takes a Message, got {type(message).__name__}")
+        self._commit([message])
+
+    def replace_history(self, messages: Iterable[Message]) -> None:
+        """Start a new branch from the root holding exactly ``messages``."""
+        values = list(messages)
+        if not values:
+            self.clear()
+            return
+        self._commit(values, parent=None, explicit_parent=True)
+
+    def clear(self) -> None:
+        """Empty the current path. Earlier branches stay in ``branches`` and the store."""
+        self._move_head(None)
+
+    def checkout(self, target: int | str | Branch | None) -> None:
+        """Make a branch (index or Branch) or any message id the current head."""
+        if isinstance(target, Branch):
+            target = target.index
+        if isinstance(target, int) and not isinstance(target, bool):
+            if not -len(self._heads) <= target < len(self._heads):
+                raise ConfigurationError(f"no branch {target}; session {self.session_id!r} has {len(self._heads)}")
+            index = target % len(self._heads)
+            self._update_header(head=self._heads[index], current=index)
+            return
+        if target is not None and target not in self._tree:
+            raise ConfigurationError(
+                f"{target!r} is neither a branch index nor a message of session {self.session_id!r}; "
+                "see session.branches"
+            )
+        self._move_head(target)
+
+    def _move_head(self, head: str | None) -> None:
+        index = self._heads.index(head) if head in self._heads else None
+        self._update_header(head=head, current=index)
+
+    def fork(self, session_id: str | None = None) -> Session:
+        """A new session continuing from here; this one is unchanged. O(1): nothing is copied."""
+        new_id_ = validate_session_id(session_id) if session_id is not None else f"{self.session_id}-fork-{new_id()[-6:]}"
+        return self.agent._fork(self, new_id_)
+
+    # -- commit --------------------------------------------------------------------------
+
+    def _commit(
+        self,
+        messages: list[Message],
+        *,
+        parent: str | None = None,
+        explicit_parent: bool = False,
+        cell_id: str | None = None,
+        summary: SummaryRecord | None = None,
+    ) -> list[Node]:
+        """Append ``messages`` as one atomic step: store first, then memory."""
+        with self._tree.lock:
+            base = parent if explicit_parent else self._head
+            now = utcnow()
+            nodes: list[Node] = []
+            parent_id = base
+            for message in messages:
+                node = Node(new_id(), parent_id, message, self.session_id, now, cell_id)
+                nodes.append(node)
+                parent_id = node.id
+            new_head = parent_id
+            heads = list(self._heads)
+            current = self._current
+            if current is not None and current < len(heads) and heads[current] == base and base == self._head:
+                heads[current] = new_head
+            elif base in heads and not explicit_parent:
+                current = heads.index(base)
+                heads[current] = new_head
+            else:
+                heads.append(new_head)
+                current = len(heads) - 1
+            summaries = dict(self._summaries)
+            if summary is not None:
+                summaries[summary.covers] = summary
+            header = self._header(head=new_head, heads=heads, current=current, summaries=summaries, updated_at=now)
+            self.agent._persist_turn(self, nodes, header)
+            for node in nodes:
+                self._tree.add(node)
+            if self._path_cache is not None and self._path_cache_head == base:
+                self._path_cache.extend(nodes)
+                self._path_cache_head = new_head
+            self._apply_header(header)
+            return nodes
+
+    def _header(self, **changes: Any) -> dict[str, Any]:
+        header = {
+            "system": self._system,
+            "head": self._head,
+            "heads": list(self._heads),
+            "current": self._current,
+            "settings": dict(self._settings),
+            "summaries": dict(self._summaries),
+            "forked_from": self._forked_from,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+        header.update(changes)
+        return header
+
+    def _apply_header(self, header: dict[str, Any]) -> None:
+        self._system = header["system"]
+        self._head = header["head"]
+        self._heads = header["heads"]
+        self._current = header["current"]
+        self._settings = header["settings"]
+        self._summaries = header["summaries"]
+        self.updated_at = header["updated_at"]
+
+    def _update_header(self, **changes: Any) -> None:
+        with self._tree.lock:
+            header = self._header(updated_at=utcnow(), **changes)
+            self.agent._persist_header(self, header)
+            self._apply_header(header)
+
+    # -- serialization -------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: header, and every message on any branch (all parents before children)."""
+        heads = [*self._heads, self._head]
+        return {
+            "version": FORMAT_VERSION,
+            "kind": "vel_jupyter.session",
+            "session_id": self.session_id,
+            "system": self._system,
+            "head": self._head,
+            "heads": list(self._heads),
+            "current": self._current,
+            "settings": dict(self._settings),
+            "summaries": [s.to_dict() for s in self._summaries.values()],
+            "forked_from": self._forked_from,
+            "created_at": self.created_at.isoformat(),
+            "updated_at": self.updated_at.isoformat(),
+            "messages": [node_to_dict(n) for n in self._tree.closure(heads)],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, agent: Agent) -> Session:
+        """Rebuild a session saved with ``to_dict()`` and register it with ``agent``."""
+        session = session_from_dict(data, agent)
+        agent._register(session)
+        return session
+
+
+class _Head:
+    def __repr__(self) -> str:
+        return "<current head>"
+
+
+_HEAD: Any = _Head()
+
+
+def node_to_dict(node: Node) -> dict[str, Any]:
+    data = node.message.to_dict()
+    data.update(
+        id=node.id,
+        parent_id=node.parent_id,
+        session_id=node.session_id,
+        created_at=node.created_at.isoformat(),
+    )
+    if node.cell_id is not None:
+        data["cell_id"] = node.cell_id
+    return data
+
+
+def node_from_dict(data: Any, default_session: str) -> Node:
+    if not isinstance(data, dict):
+        raise SessionDataError(f"a message entry must be an object, got {type(data).__name__}")
+    try:
+        return Node(
+            id=str(data["id"]),
+            parent_id=data.get("parent_id"),
+            message=Message.from_dict(data),
+            session_id=str(data.get("session_id") or default_session),
+            created_at=datetime.fromisoformat(data["created_at"]) if data.get("created_at") else utcnow(),
+            cell_id=data.get("cell_id"),
+        )
+    except (KeyError, ValueError, TypeError) as exc:
+        raise SessionDataError(f"message entry {data!r:.100} is malformed ({exc})") from None
+
+
+def session_from_dict(data: Any, agent: Agent) -> Session:
+    """Validate and rebuild; every problem raises SessionDataError naming the session."""
+    sid = data.get("session_id") if isinstance(data, dict) else None
+    where = f"session {sid!r}" if sid else "session data"
+    if not isinstance(data, dict):
+        raise SessionDataError(f"{where}: expected a dict from Session.to_dict(), got {type(data).__name__}")
+    version = data.get("version")
+    if not isinstance(version, int):
+        raise SessionDataError(f"{where}: no 'version' field; this is not a vel_jupyter session dict")
+    if version > FORMAT_VERSION:
+        raise SessionDataError(
+            f"{where}: saved by a newer vel_jupyter (format {version}, we read up to {FORMAT_VERSION}); upgrade"
+        )
+    try:
+        tree = MessageTree()
+        for entry in data.get("messages") or []:
+            node = node_from_dict(entry, sid or "")
+            if node.parent_id is not None and node.parent_id not in tree:
+                raise SessionDataError(f"message {node.id!r} names parent {node.parent_id!r}, which is missing")
+            tree.add(node)
+        head = data.get("head")
+        heads = list(data.get("heads") or [head])
+        for h in [head, *heads]:
+            if h is not None and h not in tree:
+                raise SessionDataError(f"head {h!r} is not one of its messages")
+        current = data.get("current")
+        if current is not None and not (isinstance(current, int) and 0 <= current < len(heads)):
+            raise SessionDataError(f"current branch {current!r} is out of range")
+        summaries = {}
+        for s in data.get("summaries") or []:
+            record = SummaryRecord.from_dict(s)
+            summaries[record.covers] = record
+        created = data.get("created_at")
+        updated = data.get("updated_at")
+        return Session(
+            agent,
+            str(sid),
+            system=data.get("system"),
+            tree=tree,
+            head=head,
+            heads=heads,
+            current=current,
+            settings=dict(data.get("settings") or {}),
+            summaries=summaries,
+            forked_from=data.get("forked_from"),
+            created_at=datetime.fromisoformat(created) if created else None,
+            updated_at=datetime.fromisoformat(updated) if updated else None,
+        )
+    except SessionDataError as exc:
+        raise SessionDataError(f"{where}: {exc}") from None
+    except InvalidSessionIdError:
+        raise SessionDataError(f"{where}: the session id is missing or invalid") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise SessionDataError(f"{where}: malformed ({type(exc).__name__}: {exc})") from None

@@ -1,0 +1,305 @@
+"""One turn, written once: a generator program that *asks* for model calls and tool runs.
+
+``turn_program`` holds every rule of a turn (context, tool loop, step bound, finish
+reasons, structured output, the atomic commit) and does no I/O: it yields effects
+(``CallModel``, ``RunTools``, ``Emit``) and is sent their results. ``drive_sync`` and
+``drive_async`` perform the effects with the provider's sync or async stream, so the
+sync path uses a native sync client (no thread hop per token) and the async path never
+blocks the loop, without duplicating the logic.
+
+The commit happens inside the program after the last model call succeeded, before the
+``turn_end`` event. Any exception, interrupt or abandoned stream before that leaves
+the session exactly as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Generator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import IncompleteResponseError, MaxStepsError, RefusalError, StreamError, TurnError, TurnInterrupted
+from .message import Message, MessageMeta, ToolCall, Usage
+from .response import Response, StreamEvent
+from .structured import parse_output, response_format
+from .tools import Tool, ToolOutcome
+
+if TYPE_CHECKING:
+    from ..providers.base import Completion, Provider, ProviderRequest
+    from .session import Session
+
+
+@dataclass(frozen=True)
+class CallModel:
+    request: ProviderRequest
+    visible: bool = True  # False for bookkeeping calls (summaries) the user does not see
+
+
+@dataclass(frozen=True)
+class RunTools:
+    calls: tuple[ToolCall, ...]
+
+
+@dataclass(frozen=True)
+class Emit:
+    event: StreamEvent
+
+
+Effect = CallModel | RunTools | Emit
+
+
+@dataclass(frozen=True)
+class ModelResult:
+    completion: Completion
+    latency_ms: float
+    ttft_ms: float | None
+
+
+@dataclass(frozen=True)
+class TurnSpec:
+    """What the caller asked for."""
+
+    prompt: Message
+    params: dict[str, Any]
+    schema: type[Any] | None = None
+    parent: str | None = None
+    explicit_parent: bool = False  # True: attach at ``parent`` (regenerate), else at the head
+    cell_id: str | None = None
+    allow_incomplete: bool = False
+
+
+def turn_program(session: Session, spec: TurnSpec) -> Generator[Effect, Any, Response]:
+    from ..providers.base import ProviderRequest
+
+    agent = session.agent
+    ctx = agent.ctxmgr
+    base = spec.parent if spec.explicit_parent else session.head
+    started = time.perf_counter()
+    with ctx.run(session, base, [spec.prompt]) as run:
+        job = ctx.summary_job(run)
+        if job is not None:
+            request = ProviderRequest(model=session.model, messages=job.prompt(), params={})
+            result: ModelResult = yield CallModel(request, visible=False)
+            run.new_summary = _summary_record(job.covers, result)
+
+        tools = agent.tools
+        tool_specs = [t.to_openai() for t in tools.values()]
+        fmt = response_format(spec.schema) if spec.schema is not None else None
+        params = {**agent.params, **session.params, **spec.params}
+        max_steps = agent.max_steps
+        usage = Usage()
+        ttft: float | None = None
+        for step in range(max_steps):
+            # On the last step forbid further calls, so the model has to answer.
+            last = step == max_steps - 1
+            request = ProviderRequest(
+                model=session.model,
+                messages=ctx.messages_for_llm(run.run_id, session.session_id),
+                tools=tool_specs,
+                tool_choice="none" if (last and tool_specs) else None,
+                response_format=fmt,
+                params=params,
+            )
+            result = yield CallModel(request)
+            completion = result.completion
+            _check_finish(completion, spec.allow_incomplete)
+            if ttft is None and result.ttft_ms is not None:
+                ttft = (time.perf_counter() - started) * 1000 - result.latency_ms + result.ttft_ms
+            step_usage = completion.usage or Usage()
+            usage = usage + step_usage
+            meta = MessageMeta(
+                model=completion.model or session.model,
+                provider=agent.provider_name,
+                usage=step_usage,
+                latency_ms=round(result.latency_ms, 3),
+                ttft_ms=None if result.ttft_ms is None else round(result.ttft_ms, 3),
+                finish_reason=completion.finish_reason,
+            )
+            run.pending.append(Message("assistant", completion.text, tool_calls=completion.tool_calls, meta=meta))
+            if not completion.tool_calls:
+                break
+            if last:
+                raise MaxStepsError(
+                    f"the model was still calling tools after {max_steps} steps; the turn was not added. "
+                    "Raise Agent(max_steps=...) or make the tools' answers more conclusive.",
+                    partial_text=completion.text,
+                )
+            for call in completion.tool_calls:
+                yield Emit(StreamEvent("tool_call", tool_call=call))
+            outcomes: list[ToolOutcome] = yield RunTools(completion.tool_calls)
+            for call, outcome in zip(completion.tool_calls, outcomes):
+                run.pending.append(Message.tool(outcome.content, tool_call_id=call.id, name=call.name))
+                yield Emit(StreamEvent("tool_result", text=outcome.content, tool_call=call, is_error=outcome.is_error))
+
+        final = run.pending[-1]
+        output = parse_output(spec.schema, final.content) if spec.schema is not None else None
+        ids: tuple[str, ...] = ()
+        if ctx.retains_history:
+            nodes = session._commit(
+                run.pending,
+                parent=spec.parent,
+                explicit_parent=spec.explicit_parent,
+                cell_id=spec.cell_id,
+                summary=run.new_summary,
+            )
+            ids = tuple(n.id for n in nodes)
+        response = Response(
+            text=final.content,
+            session_id=session.session_id,
+            messages=tuple(run.pending),
+            message_ids=ids,
+            usage=usage,
+            model=final.meta.model if final.meta else session.model,
+            finish_reason=final.meta.finish_reason if final.meta else None,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            ttft_ms=None if ttft is None else round(ttft, 3),
+            output=output,
+        )
+        yield Emit(StreamEvent("turn_end", text=final.content, response=response))
+        return response
+
+
+def _summary_record(covers: str, result: ModelResult) -> Any:
+    from .context import SummaryRecord
+
+    completion = result.completion
+    if completion.finish_reason is None:
+        raise StreamError("the summary call's stream ended without a finish reason; retry the turn")
+    return SummaryRecord(covers, completion.text.strip(), completion.model, completion.usage or Usage())
+
+
+def _check_finish(completion: Completion, allow_incomplete: bool) -> None:
+    reason = completion.finish_reason
+    if completion.refusal:
+        raise RefusalError(
+            f"the model refused: {completion.refusal}", refusal=completion.refusal, partial_text=completion.text
+        )
+    if reason is None:
+        raise StreamError(
+            "the stream ended without a finish reason (the server stopped mid-answer); "
+            "the turn was not added, retry it",
+            partial_text=completion.text,
+        )
+    if allow_incomplete:
+        return
+    if reason == "length":
+        raise IncompleteResponseError(
+            "the answer was cut off by the token limit (finish_reason='length'); the turn was not added. "
+            "Raise max_tokens, or pass allow_incomplete=True to keep truncated answers.",
+            finish_reason=reason,
+            partial_text=completion.text,
+        )
+    if reason == "content_filter":
+        raise IncompleteResponseError(
+            "the provider's content filter stopped the answer (finish_reason='content_filter'); "
+            "the turn was not added. Rephrase the prompt, or pass allow_incomplete=True to keep it.",
+            finish_reason=reason,
+            partial_text=completion.text,
+        )
+
+
+def _missing_tool(call: ToolCall, tools: dict[str, Tool]) -> ToolOutcome:
+    available = ", ".join(tools) or "none"
+    return ToolOutcome(f"Error: there is no tool named {call.name!r}; available tools: {available}", True)
+
+
+def _completion_missing(partial: list[str]) -> StreamError:
+    return StreamError("the provider's stream ended without a completion; retry the turn", partial_text="".join(partial))
+
+
+def drive_sync(
+    program: Generator[Effect, Any, Response], provider: Provider, tools: dict[str, Tool], partial: list[str]
+) -> Iterator[StreamEvent]:
+    """Perform a turn's effects with sync I/O; ``partial`` collects the visible text."""
+    value: Any = None
+    try:
+        while True:
+            try:
+                effect = program.send(value)
+            except StopIteration:
+                return
+            if type(effect) is Emit:
+                value = None
+                yield effect.event
+            elif type(effect) is CallModel:
+                started = time.perf_counter()
+                ttft: float | None = None
+                completion = None
+                for item in provider.stream(effect.request):
+                    if type(item) is StreamEvent:
+                        if ttft is None:
+                            ttft = (time.perf_counter() - started) * 1000
+                        if effect.visible:
+                            partial.append(item.text)
+                            yield item
+                    else:
+                        completion = item
+                if completion is None:
+                    raise _completion_missing(partial)
+                value = ModelResult(completion, (time.perf_counter() - started) * 1000, ttft)  # type: ignore[arg-type]
+            else:
+                assert type(effect) is RunTools
+                value = [tools[c.name].invoke(c) if c.name in tools else _missing_tool(c, tools) for c in effect.calls]
+    except TurnError as exc:
+        if not exc.partial_text:
+            exc.partial_text = "".join(partial)
+        raise
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, TurnInterrupted):
+            raise
+        raise TurnInterrupted("".join(partial)) from None
+    finally:
+        program.close()
+
+
+async def drive_async(
+    program: Generator[Effect, Any, Response], provider: Provider, tools: dict[str, Tool], partial: list[str]
+) -> AsyncIterator[StreamEvent]:
+    """The same as ``drive_sync`` with the provider's async stream; tools run concurrently."""
+    value: Any = None
+    try:
+        while True:
+            try:
+                effect = program.send(value)
+            except StopIteration:
+                return
+            if type(effect) is Emit:
+                value = None
+                yield effect.event
+            elif type(effect) is CallModel:
+                started = time.perf_counter()
+                ttft: float | None = None
+                completion = None
+                async for item in provider.astream(effect.request):
+                    if type(item) is StreamEvent:
+                        if ttft is None:
+                            ttft = (time.perf_counter() - started) * 1000
+                        if effect.visible:
+                            partial.append(item.text)
+                            yield item
+                    else:
+                        completion = item
+                if completion is None:
+                    raise _completion_missing(partial)
+                value = ModelResult(completion, (time.perf_counter() - started) * 1000, ttft)  # type: ignore[arg-type]
+            else:
+                assert type(effect) is RunTools
+                value = await asyncio.gather(
+                    *(tools[c.name].ainvoke(c) if c.name in tools else _async_value(_missing_tool(c, tools)) for c in effect.calls)
+                )
+    except TurnError as exc:
+        if not exc.partial_text:
+            exc.partial_text = "".join(partial)
+        raise
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, TurnInterrupted):
+            raise
+        raise TurnInterrupted("".join(partial)) from None
+    finally:
+        program.close()
+
+
+async def _async_value(value: ToolOutcome) -> ToolOutcome:
+    return value

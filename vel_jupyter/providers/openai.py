@@ -1,0 +1,294 @@
+"""Any OpenAI-compatible server through the official ``openai`` client (sync and async).
+
+OpenAI, Ollama, vLLM, llama.cpp's server, LM Studio...: set ``base_url`` (or
+``OPENAI_BASE_URL``) and, where the server wants one, ``api_key`` (or
+``OPENAI_API_KEY``). Streams always; the chunk handling is shared by both clients.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from ..core.message import ToolCall, Usage
+from ..core.response import StreamEvent
+from ..errors import (
+    AuthenticationError,
+    BadRequestError,
+    ModelNotFoundError,
+    ProviderError,
+    ProviderTimeoutError,
+    ProviderUnavailableError,
+    RateLimitError,
+    StreamError,
+)
+from .base import Completion, ProviderEvent, ProviderRequest
+
+# Parameters the client accepts as keywords; anything else travels in extra_body so a
+# server-specific option (top_k, repetition_penalty, ...) still reaches the server.
+_CLIENT_PARAMS = frozenset(
+    {
+        "frequency_penalty", "logit_bias", "logprobs", "max_completion_tokens", "max_tokens",
+        "metadata", "n", "parallel_tool_calls", "presence_penalty", "reasoning_effort", "seed",
+        "service_tier", "stop", "store", "temperature", "top_logprobs", "top_p", "user",
+        "extra_headers", "extra_query", "extra_body", "timeout", "verbosity",
+    }
+)
+_NO_KEY = "not-needed"  # local servers need no key, but the client insists on one
+_KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_*-]{4,}|Bearer\s+\S+)")
+
+
+class OpenAIProvider:
+    name = "openai"
+    default_model = "gpt-4o-mini"
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+    ) -> None:
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        # Kept only long enough to build the clients; see _client_options.
+        self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._sync: Any = None
+        self._async: Any = None
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "not set"
+        return f"OpenAIProvider(base_url={self.base_url!r}, api_key={key})"
+
+    @property
+    def _where(self) -> str:
+        return self.base_url or "api.openai.com"
+
+    def _client_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"api_key": self._api_key or _NO_KEY}
+        if self.base_url:
+            options["base_url"] = self.base_url
+        if self.timeout is not None:
+            options["timeout"] = self.timeout
+        if self.max_retries is not None:
+            options["max_retries"] = self.max_retries
+        return options
+
+    def _sync_client(self) -> Any:
+        if self._sync is None:
+            import openai
+
+            self._sync = openai.OpenAI(**self._client_options())
+        return self._sync
+
+    def _async_client(self) -> Any:
+        if self._async is None:
+            import openai
+
+            self._async = openai.AsyncOpenAI(**self._client_options())
+        return self._async
+
+    def _kwargs(self, request: ProviderRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "model": request.model,
+            "messages": request.messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if request.tools:
+            kwargs["tools"] = request.tools
+            if request.tool_choice is not None:
+                kwargs["tool_choice"] = request.tool_choice
+        if request.response_format is not None:
+            kwargs["response_format"] = request.response_format
+        extra: dict[str, Any] = {}
+        for key, value in request.params.items():
+            if key in _CLIENT_PARAMS:
+                kwargs[key] = value
+            else:
+                extra[key] = value
+        if extra:
+            kwargs["extra_body"] = {**extra, **kwargs.get("extra_body", {})}
+        return kwargs
+
+    def stream(self, request: ProviderRequest) -> Iterator[ProviderEvent]:
+        assembler = ChunkAssembler()
+        try:
+            chunks = self._sync_client().chat.completions.create(**self._kwargs(request))
+            try:
+                for chunk in chunks:
+                    text = assembler.feed(chunk)
+                    if text:
+                        yield StreamEvent("text_delta", text=text)
+            finally:
+                chunks.close()
+        except Exception as exc:
+            raise self._translate(exc, request, assembler) from None
+        yield assembler.completion(request.model)
+
+    async def astream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]:
+        assembler = ChunkAssembler()
+        try:
+            chunks = await self._async_client().chat.completions.create(**self._kwargs(request))
+            try:
+                async for chunk in chunks:
+                    text = assembler.feed(chunk)
+                    if text:
+                        yield StreamEvent("text_delta", text=text)
+            finally:
+                await chunks.close()
+        except Exception as exc:
+            raise self._translate(exc, request, assembler) from None
+        yield assembler.completion(request.model)
+
+    def _redact(self, text: str) -> str:
+        if self._api_key:
+            text = text.replace(self._api_key, "***")
+        return _KEY_PATTERN.sub("***", text)
+
+    def _translate(self, exc: Exception, request: ProviderRequest, assembler: ChunkAssembler) -> Exception:
+        """Turn an ``openai`` exception into ours, with a message that says what to do."""
+        import openai
+
+        if isinstance(exc, ProviderError):
+            return exc
+        partial = "".join(assembler.text_parts)
+        server_message = self._redact(_server_message(exc))
+        where = self._where
+        status = getattr(exc, "status_code", None)
+        common: dict[str, Any] = {"partial_text": partial, "status_code": status, "provider": self.name}
+        if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
+            if not self._api_key:
+                hint = "no API key is set: set OPENAI_API_KEY (or pass api_key=...)"
+            else:
+                hint = "check the key in OPENAI_API_KEY (or api_key=...) is valid for this server"
+            return AuthenticationError(f"{where} rejected the request ({status}: {server_message}); {hint}.", **common)
+        if isinstance(exc, openai.NotFoundError):
+            return ModelNotFoundError(
+                f"{where} answered 404 for model {request.model!r} ({server_message}); check the model name "
+                "and that base_url ends with the API root (e.g. http://localhost:11434/v1).",
+                **common,
+            )
+        if isinstance(exc, openai.RateLimitError):
+            retry_after = _retry_after(exc)
+            wait = f"wait {retry_after:g} s and retry" if retry_after else "wait a moment and retry"
+            return RateLimitError(
+                f"{where} is rate-limiting us (429: {server_message}); {wait}, or check your quota.",
+                retry_after=retry_after,
+                **common,
+            )
+        if isinstance(exc, (openai.BadRequestError, openai.UnprocessableEntityError)):
+            return BadRequestError(
+                f"{where} rejected the request ({status}: {server_message}); check the parameters you passed.",
+                **common,
+            )
+        if isinstance(exc, openai.APIStatusError):
+            return ProviderUnavailableError(
+                f"{where} failed with HTTP {status} ({server_message}); retry in a moment.", **common
+            )
+        if isinstance(exc, openai.APITimeoutError):
+            return ProviderTimeoutError(
+                f"{where} did not answer in time; retry, or raise the limit with Agent(timeout=...).", **common
+            )
+        if isinstance(exc, openai.APIConnectionError):
+            if assembler.started:
+                return StreamError(
+                    f"the connection to {where} dropped mid-answer; the turn was not added, retry it.", **common
+                )
+            return ProviderUnavailableError(
+                f"cannot reach {where}: is the server running? Check OPENAI_BASE_URL or base_url=.", **common
+            )
+        if isinstance(exc, openai.APIError):
+            return StreamError(f"{where} reported an error mid-stream ({server_message}); retry the turn.", **common)
+        return exc
+
+
+def _server_message(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+        if body.get("message"):
+            return str(body["message"])
+    return str(getattr(exc, "message", "") or exc)
+
+
+def _retry_after(exc: Exception) -> float | None:
+    response = getattr(exc, "response", None)
+    value = response.headers.get("retry-after") if response is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class ChunkAssembler:
+    """Folds ``ChatCompletionChunk``s into text, tool calls, usage and a finish reason.
+
+    Tool calls arrive as deltas keyed by ``index``: the id and name once, the arguments
+    in pieces, and several calls may interleave. The usage chunk has no choices.
+    """
+
+    __slots__ = ("text_parts", "refusal_parts", "calls", "finish_reason", "usage", "model", "started")
+
+    def __init__(self) -> None:
+        self.text_parts: list[str] = []
+        self.refusal_parts: list[str] = []
+        self.calls: dict[int, list[str]] = {}  # index -> [id, name, arguments...]
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+        self.model = ""
+        self.started = False
+
+    def feed(self, chunk: Any) -> str:
+        """Take one chunk; return its visible text ('' if none)."""
+        self.started = True
+        if chunk.model:
+            self.model = chunk.model
+        if chunk.usage is not None:
+            self.usage = Usage(chunk.usage.prompt_tokens or 0, chunk.usage.completion_tokens or 0)
+        if not chunk.choices:
+            return ""
+        choice = chunk.choices[0]
+        delta = choice.delta
+        if choice.finish_reason is not None:
+            self.finish_reason = choice.finish_reason
+        if delta is None:
+            return ""
+        if delta.refusal:
+            self.refusal_parts.append(delta.refusal)
+        if delta.tool_calls:
+            for call in delta.tool_calls:
+                entry = self.calls.setdefault(call.index, ["", ""])
+                if call.id and not entry[0]:
+                    entry[0] = call.id
+                function = call.function
+                if function is not None:
+                    if function.name and not entry[1]:
+                        entry[1] = function.name
+                    if function.arguments:
+                        entry.append(function.arguments)
+        text = delta.content
+        if text:
+            self.text_parts.append(text)
+            return str(text)
+        return ""
+
+    def completion(self, requested_model: str) -> Completion:
+        calls = tuple(
+            ToolCall(entry[0] or f"call_{index}", entry[1], "".join(entry[2:]) or "{}")
+            for index, entry in sorted(self.calls.items())
+        )
+        return Completion(
+            text="".join(self.text_parts),
+            finish_reason=self.finish_reason,
+            tool_calls=calls,
+            usage=self.usage,
+            model=self.model or requested_model,
+            refusal="".join(self.refusal_parts) or None,
+        )
