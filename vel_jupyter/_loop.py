@@ -9,6 +9,7 @@ async-only third-party providers) are submitted to this loop and waited for.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from typing import Any, TypeVar
@@ -65,7 +66,6 @@ def iterate_sync(aiter: AsyncIterator[T]) -> Iterator[T]:
             async def close() -> None:
                 await aclose()
 
-            try:
+            # RuntimeError: the generator is already running or closed; nothing to clean up.
+            with contextlib.suppress(RuntimeError):
                 run_sync(close())
-            except RuntimeError:
-                pass  # generator already running/closed: nothing left to clean up

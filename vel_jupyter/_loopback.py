@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
-from typing import Any, Literal, Self
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 __all__ = ["MODELS", "OpenAIServer", "RecordedRequest", "Reply"]
@@ -108,11 +108,7 @@ def _tool_call(index: int, spec: ToolCallSpec, ids: list[str] | None) -> _ToolCa
     else:
         # Accept both {"name", "arguments"} and OpenAI's {"id", "function": {...}} shapes.
         function = spec.get("function", spec)
-        name, arguments, call_id = (
-            function["name"],
-            function.get("arguments", ""),
-            spec.get("id"),
-        )
+        name, arguments, call_id = function["name"], function.get("arguments", ""), spec.get("id")
     if ids is not None:
         call_id = ids[index]
     return _ToolCall(
@@ -145,10 +141,7 @@ def _with_role(deltas: list[Json]) -> list[Json]:
     # OpenAI folds the role into the first tool-call header, but sends a separate
     # empty-content role chunk before text; consumers must cope with both.
     if deltas and "tool_calls" in deltas[0]:
-        return [
-            {"role": "assistant", "content": None, **deltas[0], "refusal": None},
-            *deltas[1:],
-        ]
+        return [{"role": "assistant", "content": None, **deltas[0], "refusal": None}, *deltas[1:]]
     return [{"role": "assistant", "content": "", "refusal": None}, *deltas]
 
 
@@ -161,19 +154,19 @@ class Reply:
     """
 
     kind: _Kind
-    summary: str
-    deltas: tuple[str, ...] = ()
-    message: str = "null"
+    summary: str  # shown by repr(), e.g. in assert_complete() failures
+    deltas: tuple[str, ...] = ()  # encoded delta objects, role first
+    message: str = "null"  # encoded non-streaming `message` object
     finish_reason: str | None = None
-    prompt_tokens: int | None = None
+    prompt_tokens: int | None = None  # None: count the request's words
     completion_tokens: int = 0
-    model: str | None = None
+    model: str | None = None  # None: echo the request's model
     delay: float = 0.0
     status: int = 200
-    error: str = "null"
+    error: str = "null"  # encoded OpenAI error object
     retry_after: float | None = None
-    seconds: float = 0.0
-    events: tuple[str, ...] = ()
+    seconds: float = 0.0  # how long a stall lasts
+    events: tuple[str, ...] = ()  # raw_sse payloads
 
     def __repr__(self) -> str:
         return f"Reply.{self.summary}"
@@ -201,11 +194,7 @@ class Reply:
         refusal_pieces = _split_words(refusal) if refusal else []
         deltas: list[Json] = [{"content": piece} for piece in pieces]
         deltas += [{"refusal": piece} for piece in refusal_pieces]
-        message = {
-            "role": "assistant",
-            "content": text or (None if refusal else ""),
-            "refusal": refusal,
-        }
+        message = {"role": "assistant", "content": text or (None if refusal else ""), "refusal": refusal}
         return cls._completion(
             f"text({_short(text)}, {len(deltas)} chunks)",
             deltas,
@@ -246,22 +235,12 @@ class Reply:
             "content": text or None,
             "refusal": None,
             "tool_calls": [
-                {
-                    "id": c.id,
-                    "type": "function",
-                    "function": {"name": c.name, "arguments": c.arguments},
-                }
-                for c in parsed
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in parsed
             ],
         }
         names = ", ".join(call.name for call in parsed)
         return cls._completion(
-            f"tool_calls([{names}])",
-            deltas,
-            message,
-            finish_reason=finish_reason,
-            usage=usage,
-            model=model,
+            f"tool_calls([{names}])", deltas, message, finish_reason=finish_reason, usage=usage, model=model
         )
 
     @classmethod
@@ -297,31 +276,17 @@ class Reply:
     @classmethod
     def stall(cls, seconds: float, *, after_text: str = "") -> Reply:
         """Stream ``after_text``, go silent for ``seconds`` (or until stop()), then hang up."""
-        return cls(
-            kind="stall",
-            summary=f"stall({seconds})",
-            deltas=cls._partial(after_text),
-            seconds=seconds,
-        )
+        return cls(kind="stall", summary=f"stall({seconds})", deltas=cls._partial(after_text), seconds=seconds)
 
     @classmethod
     def drop(cls, *, after_text: str = "") -> Reply:
         """Stream ``after_text``, then close the TCP connection mid-body."""
-        return cls(
-            kind="drop",
-            summary=f"drop(after_text={_short(after_text)})",
-            deltas=cls._partial(after_text),
-        )
+        return cls(kind="drop", summary=f"drop(after_text={_short(after_text)})", deltas=cls._partial(after_text))
 
     @classmethod
     def raw_sse(cls, events: list[str], *, status: int = 200) -> Reply:
         """Send each string verbatim as one ``data: <string>`` event; nothing is added."""
-        return cls(
-            kind="raw_sse",
-            summary=f"raw_sse({len(events)} events)",
-            status=status,
-            events=tuple(events),
-        )
+        return cls(kind="raw_sse", summary=f"raw_sse({len(events)} events)", status=status, events=tuple(events))
 
     @classmethod
     def _completion(
@@ -406,24 +371,12 @@ class _Envelope:
         )
 
     def head(self, obj: str) -> Json:
-        return {
-            "id": self.chunk_id,
-            "object": obj,
-            "created": self.created,
-            "model": self.model,
-        }
+        return {"id": self.chunk_id, "object": obj, "created": self.created, "model": self.model}
 
     def frame(self, finish_reason: str | None) -> tuple[str, str]:
         """The SSE event text before and after a chunk's delta object."""
         chunk = self.head("chat.completion.chunk")
-        chunk["choices"] = [
-            {
-                "index": 0,
-                "delta": _SLOT,
-                "logprobs": None,
-                "finish_reason": finish_reason,
-            }
-        ]
+        chunk["choices"] = [{"index": 0, "delta": _SLOT, "logprobs": None, "finish_reason": finish_reason}]
         if self.include_usage:
             chunk["usage"] = None
         # rpartition: the slot is the last string in the chunk, even if the model name mimics it.
@@ -457,12 +410,7 @@ def _completion_body(reply: Reply, request: RecordedRequest) -> str:
     envelope = _Envelope.of(reply, request)
     body = envelope.head("chat.completion")
     body["choices"] = [
-        {
-            "index": 0,
-            "message": json.loads(reply.message),
-            "logprobs": None,
-            "finish_reason": reply.finish_reason,
-        }
+        {"index": 0, "message": json.loads(reply.message), "logprobs": None, "finish_reason": reply.finish_reason}
     ]
     body["usage"] = envelope.usage
     return _dumps(body)
@@ -495,10 +443,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif route == ("POST", "/v1/chat/completions"):
             self._chat(request)
         elif route == ("GET", "/v1/models"):
-            self._send_json(
-                200,
-                _dumps({"object": "list", "data": [_model_entry(m) for m in MODELS]}),
-            )
+            self._send_json(200, _dumps({"object": "list", "data": [_model_entry(m) for m in MODELS]}))
         else:
             self._send_error(404, f"Invalid URL ({request.method} {request.path})")
 
@@ -573,24 +518,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_json(self, status: int, body: str, headers: dict[str, str] | None = None) -> None:
         data = body.encode()
-        fields = {
-            "Content-Type": "application/json",
-            "Content-Length": str(len(data)),
-            **(headers or {}),
-        }
+        fields = {"Content-Type": "application/json", "Content-Length": str(len(data)), **(headers or {})}
         self.connection.sendall(self._head(status, fields) + data)
 
     def _send_error(self, status: int, message: str, *, code: str | None = None) -> None:
-        self._send_json(
-            status,
-            f'{{"error":{_error_object(message, "invalid_request_error", code)}}}',
-        )
+        self._send_json(status, f'{{"error":{_error_object(message, "invalid_request_error", code)}}}')
 
     def _head(self, status: int, fields: dict[str, str]) -> bytes:
-        lines = [
-            f"{self.protocol_version} {status} {_reason(status)}",
-            *(f"{k}: {v}" for k, v in fields.items()),
-        ]
+        lines = [f"{self.protocol_version} {status} {_reason(status)}", *(f"{k}: {v}" for k, v in fields.items())]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def _hang_up(self) -> None:
@@ -675,7 +610,7 @@ class OpenAIServer:
             raise RuntimeError("OpenAIServer has not been started")
         return self._base_url
 
-    def start(self) -> Self:
+    def start(self) -> OpenAIServer:
         if self._httpd is not None:
             raise RuntimeError("OpenAIServer is already running")
         self._httpd = _HTTPServer(self._address, self)
@@ -702,7 +637,7 @@ class OpenAIServer:
         httpd.server_close()
         thread.join()
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> OpenAIServer:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -748,20 +683,10 @@ class OpenAIServer:
 
 def _main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m vel_jupyter._loopback",
-        description="Serve a loopback OpenAI-compatible API.",
+        prog="python -m vel_jupyter._loopback", description="Serve a loopback OpenAI-compatible API."
     )
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=0,
-        help="port to bind on 127.0.0.1 (0: any free port)",
-    )
-    parser.add_argument(
-        "--words",
-        type=int,
-        help="answer every request with N words, one chunk each (default: echo)",
-    )
+    parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--words", type=int, help="answer every request with N words, one chunk each (default: echo)")
     args = parser.parse_args(argv)
     default = None if args.words is None else Reply.text(" ".join(f"tok{i}" for i in range(args.words)))
     server = OpenAIServer(port=args.port, default=default).start()

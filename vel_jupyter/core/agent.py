@@ -106,7 +106,7 @@ class Agent:
         self.ctxmgr.bind(self)
         self._sessions: dict[str, Session] = {}
         self._lock = threading.RLock()
-        self._storage = self._open_storage(session_storage)
+        self._open_storage(session_storage)
 
     def __repr__(self) -> str:
         return (
@@ -133,7 +133,11 @@ class Agent:
                 if self._provider is None:
                     options = {k: (v.get() if isinstance(v, Secret) else v) for k, v in self._provider_options.items()}
                     if self.provider_name != "openai":
-                        options = {k: v for k, v in options.items() if k not in ("base_url", "api_key", "timeout", "max_retries")}
+                        options = {
+                            k: v
+                            for k, v in options.items()
+                            if k not in ("base_url", "api_key", "timeout", "max_retries")
+                        }
                     self._provider = create_provider(self.provider_name, **options)
         return self._provider
 
@@ -142,9 +146,7 @@ class Agent:
     def _open_storage(self, session_storage: Any) -> None:
         if session_storage in (None, "memory"):
             return None
-        raise ConfigurationError(
-            f"session_storage={session_storage!r} is not available yet; use 'memory'"
-        )
+        raise ConfigurationError(f"session_storage={session_storage!r} is not available yet; use 'memory'")
 
     def _persist_turn(self, session: Session, nodes: list[Node], header: dict[str, Any]) -> None:
         """Write a turn before it becomes visible in memory (a no-op for memory storage)."""
@@ -190,7 +192,7 @@ class Agent:
         session = self._sessions.get(session_id)
         if session is None:
             if default is not _MISSING:
-                return default  # type: ignore[no-any-return]
+                return default
             known = ", ".join(sorted(self._sessions)[:20]) or "none yet"
             raise SessionNotFoundError(f"no session {session_id!r}; known sessions: {known}")
         return session

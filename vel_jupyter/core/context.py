@@ -175,7 +175,9 @@ class ContextManager:
             return 0
         return _skip_tool_results(path, len(path) - self.max_history)
 
-    def _latest_summary(self, session: Session, path: list[Node], run: RunState | None) -> tuple[int, SummaryRecord | None]:
+    def _latest_summary(
+        self, session: Session, path: list[Node], run: RunState | None
+    ) -> tuple[int, SummaryRecord | None]:
         """The most recent summary on this path, and the index of the node it covers."""
         fresh = run.new_summary if run is not None else None
         recorded = session._summaries

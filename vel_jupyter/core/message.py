@@ -203,7 +203,9 @@ class Message:
             return cls(
                 role=cast(Role, data["role"]),
                 content=data.get("content") or "",
-                tool_calls=tuple(ToolCall(c["id"], c["name"], c.get("arguments") or "{}") for c in data.get("tool_calls") or ()),
+                tool_calls=tuple(
+                    ToolCall(c["id"], c["name"], c.get("arguments") or "{}") for c in data.get("tool_calls") or ()
+                ),
                 tool_call_id=data.get("tool_call_id"),
                 name=data.get("name"),
                 meta=MessageMeta.from_dict(meta) if meta else None,

@@ -85,10 +85,9 @@ class AsyncTurnStream:
         self.response: Response | None = None
 
     def __await__(self) -> Generator[Any, None, AsyncTurnStream]:
-        # Guide A writes ``async for event in await session.stream_async(...)``.
-        if False:  # pragma: no cover - makes this a generator without suspending
-            yield
-        return self
+        # Guide A writes ``async for event in await session.stream_async(...)``:
+        # awaiting returns the stream itself, without suspending.
+        return _completed(self).__await__()
 
     def __aiter__(self) -> AsyncTurnStream:
         return self
@@ -371,7 +370,7 @@ class Session:
             index = target % len(self._heads)
             self._update_header(head=self._heads[index], current=index)
             return
-        if target is not None and target not in self._tree:
+        if isinstance(target, bool) or (target is not None and target not in self._tree):
             raise ConfigurationError(
                 f"{target!r} is neither a branch index nor a message of session {self.session_id!r}; "
                 "see session.branches"
@@ -384,7 +383,9 @@ class Session:
 
     def fork(self, session_id: str | None = None) -> Session:
         """A new session continuing from here; this one is unchanged. O(1): nothing is copied."""
-        new_id_ = validate_session_id(session_id) if session_id is not None else f"{self.session_id}-fork-{new_id()[-6:]}"
+        new_id_ = (
+            validate_session_id(session_id) if session_id is not None else f"{self.session_id}-fork-{new_id()[-6:]}"
+        )
         return self.agent._fork(self, new_id_)
 
     # -- commit --------------------------------------------------------------------------
@@ -489,6 +490,10 @@ class Session:
         session = session_from_dict(data, agent)
         agent._register(session)
         return session
+
+
+async def _completed(value: AsyncTurnStream) -> AsyncTurnStream:
+    return value
 
 
 class _Head:

@@ -44,7 +44,11 @@ def _strict(node: Any) -> Any:
         return None if any(i is None for i in items) else items
     if not isinstance(node, dict):
         return node
-    if node.get("type") == "object" and "properties" not in node and node.get("additionalProperties") not in (None, False):
+    if (
+        node.get("type") == "object"
+        and "properties" not in node
+        and node.get("additionalProperties") not in (None, False)
+    ):
         return None
     out: dict[str, Any] = {}
     for key, value in node.items():
@@ -80,9 +84,7 @@ def parse_output(schema: type[Any], text: str) -> Any:
     try:
         return schema.model_validate_json(candidate)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors()[:5]
-        )
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(root)'}: {e['msg']}" for e in exc.errors()[:5])
         raise StructuredOutputError(
             f"the answer does not match {schema.__name__} ({problems}); the turn was not added. "
             "Retry, simplify the schema, or use a model that supports structured output.",

@@ -129,7 +129,7 @@ def turn_program(session: Session, spec: TurnSpec) -> Generator[Effect, Any, Res
             for call in completion.tool_calls:
                 yield Emit(StreamEvent("tool_call", tool_call=call))
             outcomes: list[ToolOutcome] = yield RunTools(completion.tool_calls)
-            for call, outcome in zip(completion.tool_calls, outcomes):
+            for call, outcome in zip(completion.tool_calls, outcomes, strict=True):
                 run.pending.append(Message.tool(outcome.content, tool_call_id=call.id, name=call.name))
                 yield Emit(StreamEvent("tool_result", text=outcome.content, tool_call=call, is_error=outcome.is_error))
 
@@ -206,7 +206,9 @@ def _missing_tool(call: ToolCall, tools: dict[str, Tool]) -> ToolOutcome:
 
 
 def _completion_missing(partial: list[str]) -> StreamError:
-    return StreamError("the provider's stream ended without a completion; retry the turn", partial_text="".join(partial))
+    return StreamError(
+        "the provider's stream ended without a completion; retry the turn", partial_text="".join(partial)
+    )
 
 
 def drive_sync(
@@ -287,7 +289,10 @@ async def drive_async(
             else:
                 assert type(effect) is RunTools
                 value = await asyncio.gather(
-                    *(tools[c.name].ainvoke(c) if c.name in tools else _async_value(_missing_tool(c, tools)) for c in effect.calls)
+                    *(
+                        tools[c.name].ainvoke(c) if c.name in tools else _async_value(_missing_tool(c, tools))
+                        for c in effect.calls
+                    )
                 )
     except TurnError as exc:
         if not exc.partial_text:

@@ -30,10 +30,29 @@ from .base import Completion, ProviderEvent, ProviderRequest
 # server-specific option (top_k, repetition_penalty, ...) still reaches the server.
 _CLIENT_PARAMS = frozenset(
     {
-        "frequency_penalty", "logit_bias", "logprobs", "max_completion_tokens", "max_tokens",
-        "metadata", "n", "parallel_tool_calls", "presence_penalty", "reasoning_effort", "seed",
-        "service_tier", "stop", "store", "temperature", "top_logprobs", "top_p", "user",
-        "extra_headers", "extra_query", "extra_body", "timeout", "verbosity",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "max_completion_tokens",
+        "max_tokens",
+        "metadata",
+        "n",
+        "parallel_tool_calls",
+        "presence_penalty",
+        "reasoning_effort",
+        "seed",
+        "service_tier",
+        "stop",
+        "store",
+        "temperature",
+        "top_logprobs",
+        "top_p",
+        "user",
+        "extra_headers",
+        "extra_query",
+        "extra_body",
+        "timeout",
+        "verbosity",
     }
 )
 _NO_KEY = "not-needed"  # local servers need no key, but the client insists on one
@@ -234,7 +253,7 @@ class ChunkAssembler:
     in pieces, and several calls may interleave. The usage chunk has no choices.
     """
 
-    __slots__ = ("text_parts", "refusal_parts", "calls", "finish_reason", "usage", "model", "started")
+    __slots__ = ("calls", "finish_reason", "model", "refusal_parts", "started", "text_parts", "usage")
 
     def __init__(self) -> None:
         self.text_parts: list[str] = []
