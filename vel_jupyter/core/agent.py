@@ -18,7 +18,6 @@ from .tree import Node, new_id
 if TYPE_CHECKING:
     from ..providers.base import Provider
 
-DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
 _MISSING: Any = object()
 
 
@@ -95,7 +94,7 @@ class Agent:
         else:
             self._provider = provider
             self.provider_name = getattr(provider, "name", type(provider).__name__)
-        self.model = model or self._default_model()
+        self._model = model
         self.tools: dict[str, Tool] = as_tools(tools)
         self.system = system
         self.max_steps = max_steps
@@ -114,14 +113,18 @@ class Agent:
             f"tools={list(self.tools)}, sessions={len(self._sessions)})"
         )
 
-    def _default_model(self) -> str:
-        if self._provider is not None:
-            return str(getattr(self._provider, "default_model", "") or "default")
-        if self.provider_name == "openai":
-            return os.environ.get("VEL_MODEL") or DEFAULT_OPENAI_MODEL
-        if self.provider_name == "echo":
-            return "echo"
-        return os.environ.get("VEL_MODEL") or "default"
+    @property
+    def model(self) -> str:
+        """The model name: as given, else ``VEL_MODEL`` for openai, else the provider's default."""
+        if self._model:
+            return self._model
+        if self.provider_name == "openai" and os.environ.get("VEL_MODEL"):
+            return os.environ["VEL_MODEL"]
+        return str(getattr(self.provider, "default_model", "") or "default")
+
+    @model.setter
+    def model(self, name: str) -> None:
+        self._model = name
 
     @property
     def provider(self) -> Provider:

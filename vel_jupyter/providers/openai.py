@@ -7,8 +7,10 @@ OpenAI, Ollama, vLLM, llama.cpp's server, LM Studio...: set ``base_url`` (or
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
+import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -77,7 +79,9 @@ class OpenAIProvider:
         self.timeout = timeout
         self.max_retries = max_retries
         self._sync: Any = None
-        self._async: Any = None
+        # An AsyncOpenAI client's connection pool belongs to the loop that opened it, and
+        # scripts may call asyncio.run() many times: one client per live event loop.
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "not set"
@@ -105,11 +109,13 @@ class OpenAIProvider:
         return self._sync
 
     def _async_client(self) -> Any:
-        if self._async is None:
+        loop = asyncio.get_running_loop()
+        client = self._async.get(loop)
+        if client is None:
             import openai
 
-            self._async = openai.AsyncOpenAI(**self._client_options())
-        return self._async
+            client = self._async[loop] = openai.AsyncOpenAI(**self._client_options())
+        return client
 
     def _kwargs(self, request: ProviderRequest) -> dict[str, Any]:
         kwargs: dict[str, Any] = {

@@ -1,0 +1,495 @@
+"""Every example of the two user guides (shared/seeds), with only the import line changed.
+
+They run against the loopback server through the real ``openai`` client: the environment
+points OPENAI_BASE_URL/OPENAI_API_KEY at it, exactly as a user would for a local server.
+Unscripted requests get the server's echo answer ("Echo: <last user message>").
+The database-storage examples live in the store tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+from typing import Any, Optional
+
+import pytest
+from pydantic import BaseModel
+
+from vel_jupyter.testing import OpenAIServer, Reply
+
+from .conftest import TEST_KEY
+
+
+@pytest.fixture(autouse=True)
+def openai_env(server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> OpenAIServer:
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    return server
+
+
+def sent(server: OpenAIServer, index: int = -1) -> list[dict[str, Any]]:
+    return server.requests[index].messages
+
+
+class TestGuideA:
+    def test_basic_usage(self, server: OpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
+        from vel_jupyter import Agent
+
+        agent = Agent(provider="openai", model="gpt-4o")
+
+        # Create a session
+        session = agent.session()
+
+        # Multi-turn conversation
+        session.run("My name is Alice")
+        session.run("I'm a software engineer")
+        response = session.run("What do you know about me?")
+
+        print(response.text)
+        assert capsys.readouterr().out == "Echo: What do you know about me?\n"
+        assert [m["content"] for m in sent(server)][:3] == [
+            "My name is Alice",
+            "Echo: My name is Alice",
+            "I'm a software engineer",
+        ]
+
+    def test_session_configuration(self, server: OpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
+        from vel_jupyter import Agent, Message
+
+        agent = Agent(provider="openai", model="gpt-4o")
+
+        session = agent.session(session_id="user-123-conv-456")
+        print(session.session_id)  # "user-123-conv-456"
+        assert capsys.readouterr().out == "user-123-conv-456\n"
+
+        session = agent.session(system="You are a helpful coding assistant. Always provide code examples.")
+        response = session.run("How do I read a file in Python?")
+        assert sent(server)[0] == {
+            "role": "system",
+            "content": "You are a helpful coding assistant. Always provide code examples.",
+        }
+        assert response.text == "Echo: How do I read a file in Python?"
+
+        history = [
+            Message.user("What's the capital of France?"),
+            Message.assistant("The capital of France is Paris."),
+        ]
+        session = agent.session(messages=history)
+        response = session.run("What about Germany?")
+        assert [m["content"] for m in sent(server)] == [
+            "What's the capital of France?",
+            "The capital of France is Paris.",
+            "What about Germany?",
+        ]
+
+    def test_session_methods(self, server: OpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
+        from vel_jupyter import Agent
+
+        agent = Agent(provider="openai", model="gpt-4o")
+        session = agent.session()
+
+        response = session.run(
+            "Explain this concept",
+            temperature=0.7,
+            max_tokens=500,
+        )
+        body = server.requests[-1].body
+        assert body is not None
+        assert (body["temperature"], body["max_tokens"]) == (0.7, 500)
+
+        async def run_async() -> Any:
+            return await session.run_async("Explain async/await")
+
+        response = asyncio.run(run_async())
+        assert response.text == "Echo: Explain async/await"
+
+        for event in session.stream("Write a story"):
+            if event.type == "text_delta":
+                print(event.text, end="", flush=True)
+        # History is updated after stream completes
+        assert capsys.readouterr().out == "Echo: Write a story"
+        assert session.messages[-1].text == "Echo: Write a story"
+
+        async def stream_async() -> None:
+            async for event in await session.stream_async("Write a poem"):
+                if event.type == "text_delta":
+                    print(event.text, end="", flush=True)
+
+        asyncio.run(stream_async())
+        assert capsys.readouterr().out == "Echo: Write a poem"
+
+        class Summary(BaseModel):
+            key_points: list[str]
+            conclusion: str
+
+        server.enqueue(Reply.text('{"key_points": ["stories", "poems"], "conclusion": "creative"}'))
+        response = session.json("Summarize our conversation", schema=Summary)
+        print(response.output.key_points)
+        assert capsys.readouterr().out == "['stories', 'poems']\n"
+
+    def test_history_management(self, capsys: pytest.CaptureFixture[str]) -> None:
+        from vel_jupyter import Agent, Message
+
+        agent = Agent(provider="openai", model="gpt-4o")
+        session = agent.session()
+        session.run("Hello there, this is a long message to be cut at fifty characters")
+
+        # Get all messages
+        messages = session.messages  # Returns a copy
+        print(f"Message count: {len(messages)}")
+
+        for msg in messages:
+            print(f"[{msg.role}]: {msg.text[:50]}...")
+
+        assert capsys.readouterr().out == (
+            "Message count: 2\n"
+            "[user]: Hello there, this is a long message to be cut at f...\n"
+            "[assistant]: Echo: Hello there, this is a long message to be cu...\n"
+        )
+
+        session.clear()
+        print(len(session.messages))  # 0
+        assert capsys.readouterr().out == "0\n"
+
+        session.add_message(Message.user("Custom user message"))
+        session.add_message(Message.assistant("Custom assistant response"))
+        assert [m.text for m in session.messages] == ["Custom user message", "Custom assistant response"]
+
+    def test_session_forking(self, server: OpenAIServer) -> None:
+        from vel_jupyter import Agent
+
+        agent = Agent(provider="openai", model="gpt-4o")
+
+        # Original session
+        session = agent.session()
+        session.run("We're planning a trip to Japan")
+        session.run("I want to visit Tokyo and Kyoto")
+
+        # Fork for alternative planning
+        alt_session = session.fork(session_id="alternative-plan")
+        alt_session.run("Actually, let's focus on Osaka instead")
+
+        # Original session is unchanged
+        response = session.run("What cities are we visiting?")
+        # Still knows about Tokyo and Kyoto
+        original = [m["content"] for m in sent(server)]
+        assert "I want to visit Tokyo and Kyoto" in original
+        assert "Actually, let's focus on Osaka instead" not in original
+
+        # Forked session has diverged
+        response = alt_session.run("What cities are we visiting?")
+        # Knows about Osaka
+        assert "Actually, let's focus on Osaka instead" in [m["content"] for m in sent(server)]
+        assert response.text == "Echo: What cities are we visiting?"
+
+    def test_serialization(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from vel_jupyter import Agent, Session
+
+        monkeypatch.chdir(tmp_path)
+        agent = Agent(provider="openai", model="gpt-4o")
+        session = agent.session()
+        session.run("Remember the number 42")
+
+        class Database:  # the guide's `db`: any place that stores JSON
+            def __init__(self) -> None:
+                self.rows: dict[str, str] = {}
+
+            def save_session(self, session_id: str, data: dict[str, Any]) -> None:
+                self.rows[session_id] = json.dumps(data)
+
+        db = Database()
+
+        # Serialize to dictionary
+        data = session.to_dict()
+
+        # Save to file
+        import json as json_module
+
+        with open("session.json", "w") as f:
+            json_module.dump(data, f)
+
+        # Or save to database
+        db.save_session(session.session_id, data)
+
+        # Load from file
+        with open("session.json") as f:
+            data = json_module.load(f)
+
+        # Restore session
+        restored = Session.from_dict(data, agent)
+
+        # Continue conversation
+        response = restored.run("Where were we?")
+        assert response.text == "Echo: Where were we?"
+        assert [m.text for m in restored.messages][:2] == ["Remember the number 42", "Echo: Remember the number 42"]
+        assert json.loads(db.rows[session.session_id]) == session.to_dict()
+
+    def test_sessions_with_tools(self, server: OpenAIServer) -> None:
+        import json
+
+        from vel_jupyter import Agent, tool
+
+        @tool
+        def get_user_orders(user_id: str) -> str:
+            """Get orders for a user."""
+            return json.dumps(
+                [
+                    {"id": "1", "item": "Laptop", "status": "shipped"},
+                    {"id": "2", "item": "Mouse", "status": "delivered"},
+                ]
+            )
+
+        agent = Agent(
+            provider="openai",
+            model="gpt-4o",
+            tools=[get_user_orders],
+        )
+
+        session = agent.session(system="You are a customer service assistant.")
+
+        server.enqueue(
+            Reply.tool_calls([("get_user_orders", {"user_id": "user-123"})]),
+            Reply.text("You have a Laptop (shipped) and a Mouse (delivered)."),
+        )
+        session.run("I'm user-123, what are my recent orders?")
+        # Agent calls get_user_orders("user-123")
+        tool_message = session.messages[2]
+        assert tool_message.role == "tool"
+        assert json.loads(tool_message.text)[0]["item"] == "Laptop"
+
+        response = session.run("When will order 1 arrive?")
+        # Agent remembers previous context and order details
+        assert any("Laptop" in (m.get("content") or "") for m in sent(server))
+        assert response.text == "Echo: When will order 1 arrive?"
+
+    def test_best_practices(self, server: OpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
+        from vel_jupyter import Agent, Session
+        from vel_jupyter.errors import AgentError
+
+        agent = Agent(provider="openai", model="gpt-4o")
+
+        # 1. Use System Prompts
+        session = agent.session(
+            system="""You are a technical support agent for Acme Software.
+    - Be helpful and patient
+    - Ask clarifying questions when needed
+    - Provide step-by-step solutions
+    - Escalate complex issues to human support"""
+        )
+        assert session.system is not None and session.system.startswith("You are a technical support agent")
+
+        # 2. Manage History Length
+        class ConversationSummary(BaseModel):
+            points: list[str]
+
+        for i in range(11):
+            session.run(f"Question {i}")
+        server.enqueue(Reply.text('{"points": ["a", "b", "c"]}'))
+        new_session = None
+        if len(session.messages) > 20:
+            # Get summary
+            summary_response = session.json(
+                "Summarize our conversation so far in 3 bullet points", schema=ConversationSummary
+            )
+
+            # Create new session with summary
+            new_session = agent.session(system=f"Previous conversation summary: {summary_response.output}")
+        assert new_session is not None
+        assert new_session.system == "Previous conversation summary: points=['a', 'b', 'c']"
+
+        # 3. Handle Errors Gracefully
+        # (a 400: the client would retry a 5xx twice by itself, as it should)
+        server.enqueue(Reply.http_error(400, "context too long"))
+        before = len(session.messages)
+        user_input = "Are you there?"
+        try:
+            response = session.run(user_input)  # noqa: F841 - as in the guide
+        except AgentError as e:
+            # Don't add failed interaction to history
+            print(f"Error: {e}. Please try again.")
+        out = capsys.readouterr().out
+        assert out.startswith("Error: ") and "context too long" in out and out.endswith("Please try again.\n")
+        assert len(session.messages) == before
+
+        # 4. Use Session IDs for Tracking
+        def create_support_session(user_id: str) -> Session:
+            session_id = f"{user_id}-{uuid.uuid4().hex[:8]}"
+            return agent.session(session_id=session_id, system="You are a support agent.")
+
+        support = create_support_session("user-9")
+        assert support.session_id.startswith("user-9-")
+        assert isinstance(support, Session)
+
+
+class TestGuideB:
+    def test_basic_usage(self, server: OpenAIServer) -> None:
+        from vel_jupyter import Agent
+
+        agent = Agent(
+            id="my-agent",
+            model={"provider": "openai", "model": "gpt-4o"},
+            session_storage="memory",  # Default
+        )
+
+        session_id = "user-123"
+
+        async def main() -> tuple[str, str]:
+            # Turn 1
+            answer1 = await agent.run({"message": "My name is Alice"}, session_id=session_id)
+
+            # Turn 2 - remembers Alice
+            answer2 = await agent.run({"message": "What is my name?"}, session_id=session_id)
+            return answer1, answer2
+
+        answer1, answer2 = asyncio.run(main())
+        assert answer1 == "Echo: My name is Alice"
+        assert answer2 == "Echo: What is my name?"
+        assert [m["content"] for m in sent(server)] == [
+            "My name is Alice",
+            "Echo: My name is Alice",
+            "What is my name?",
+        ]
+        assert agent.id == "my-agent"
+
+    def test_context_manager_modes(self, server: OpenAIServer) -> None:
+        from vel_jupyter import Agent, ContextManager, StatelessContextManager
+
+        full = Agent(
+            id="my-agent",
+            model={"provider": "openai", "model": "gpt-4o"},
+            context_manager=ContextManager(),  # or omit (default)
+        )
+        stateless = Agent(
+            id="my-agent",
+            model={"provider": "openai", "model": "gpt-4o"},
+            context_manager=StatelessContextManager(),
+        )
+        limited = Agent(
+            id="my-agent",
+            model={"provider": "openai", "model": "gpt-4o"},
+            context_manager=ContextManager(max_history=10),  # Last 10 messages
+        )
+
+        async def talk(agent: Agent, turns: int) -> int:
+            for i in range(turns):
+                await agent.run({"message": f"m{i}"}, session_id="s")
+            return len(sent(server))
+
+        assert asyncio.run(talk(full, 7)) == 13
+        assert asyncio.run(talk(stateless, 7)) == 1
+        assert asyncio.run(talk(limited, 7)) == 11
+
+    def test_custom_context_manager(self, server: OpenAIServer) -> None:
+        from vel_jupyter import Agent, ContextManager
+
+        class RAGContextManager(ContextManager):
+            """Context manager with RAG support"""
+
+            def messages_for_llm(self, run_id: str, session_id: Optional[str] = None):  # type: ignore[no-untyped-def]  # noqa: UP045
+                # Get standard messages
+                messages = super().messages_for_llm(run_id, session_id)
+
+                # Add RAG-retrieved context
+                if session_id:
+                    retrieved_docs = self.retrieve_relevant_docs(session_id)
+                    messages.insert(0, {"role": "system", "content": f"Relevant context: {retrieved_docs}"})
+
+                return messages
+
+            def retrieve_relevant_docs(self, session_id: str):  # type: ignore[no-untyped-def]
+                # Your RAG logic here
+                return "..."
+
+        agent = Agent(
+            id="my-agent",
+            model={"provider": "openai", "model": "gpt-4o"},
+            context_manager=RAGContextManager(),
+        )
+        asyncio.run(agent.run({"message": "What do the docs say?"}, session_id="rag"))
+        assert sent(server)[0] == {"role": "system", "content": "Relevant context: ..."}
+
+    def test_session_management_operations(self) -> None:
+        from vel_jupyter import Agent
+
+        agent = Agent(id="my-agent", model={"provider": "openai", "model": "gpt-4o"})
+        asyncio.run(agent.run({"message": "Hi"}, session_id="user-123"))
+
+        # Get session context
+        context = agent.ctxmgr.get_session_context("user-123")
+        assert context == [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Echo: Hi"}]
+
+        # Clear a session
+        agent.ctxmgr.clear_session("user-123")
+        assert agent.ctxmgr.get_session_context("user-123") == []
+
+        # Set session context (e.g., loaded from external source)
+        messages = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi there!"}]
+        agent.ctxmgr.set_session_context("user-123", messages)
+        assert agent.ctxmgr.get_session_context("user-123") == messages
+
+    def test_streaming_with_sessions(self, server: OpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
+        from vel_jupyter import Agent
+
+        agent = Agent(id="my-agent", model={"provider": "openai", "model": "gpt-4o"})
+        session_id = "user-123"
+
+        async def main() -> str:
+            # Turn 1: streaming
+            async for event in agent.run_stream({"message": "My name is Alice"}, session_id=session_id):
+                print(event)
+
+            # Turn 2: non-streaming (context preserved)
+            answer = await agent.run({"message": "What is my name?"}, session_id=session_id)
+            return answer
+
+        answer = asyncio.run(main())
+        printed = capsys.readouterr().out
+        assert "text_delta" in printed and "turn_end" in printed
+        assert answer == "Echo: What is my name?"
+        assert [m["content"] for m in sent(server)][:2] == ["My name is Alice", "Echo: My name is Alice"]
+
+    def test_session_id_strategies_and_cleanup(self) -> None:
+        import time
+
+        from vel_jupyter import Agent
+
+        agent = Agent(id="my-agent", model={"provider": "openai", "model": "gpt-4o"})
+        user_id, conversation_id, timestamp = 7, "c9", int(time.time())
+
+        # User-based sessions
+        session_id = f"user-{user_id}"
+        # Conversation-based sessions
+        session_id2 = f"conv-{conversation_id}"
+        # Time-based sessions
+        session_id3 = f"session-{timestamp}"
+        for sid in (session_id, session_id2, session_id3):
+            asyncio.run(agent.run({"message": "hi"}, session_id=sid))
+
+        def get_inactive_sessions(max_age_hours: int) -> list[str]:  # the guide leaves this to you
+            return [sid for sid in agent.list_sessions() if sid.startswith("user-")]
+
+        # Periodic cleanup
+        def cleanup_old_sessions() -> None:
+            # Get sessions older than 1 hour
+            old_sessions = get_inactive_sessions(max_age_hours=1)
+            for session_id in old_sessions:
+                agent.ctxmgr.clear_session(session_id)
+
+        cleanup_old_sessions()
+        assert agent.ctxmgr.get_session_context(session_id) == []
+        assert len(agent.ctxmgr.get_session_context(session_id2)) == 2
+
+    def test_memory_management_options(self) -> None:
+        from vel_jupyter import Agent, ContextManager
+
+        agent = Agent(
+            id="my-agent",
+            model={"provider": "openai", "model": "gpt-4o"},
+            context_manager=ContextManager(
+                max_history=50,  # Limit context window
+                summarize=False,  # Future: enable summarization
+            ),
+        )
+        assert agent.ctxmgr.max_history == 50
