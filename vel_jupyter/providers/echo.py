@@ -23,7 +23,7 @@ from ..core.response import StreamEvent
 from .base import Completion, ProviderEvent, ProviderRequest
 
 _CALL = re.compile(r"\bcall\s+([A-Za-z0-9_-]+)\s*(\{.*\})?", re.DOTALL)
-_TOKEN = re.compile(r"\S+\s*|\s+")
+_TOKEN = re.compile(r"\s*\S+(?:\s+$)?|\s+")  # leading spaces, like LLM tokens
 
 
 class EchoProvider:
