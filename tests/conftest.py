@@ -46,3 +46,6 @@ def openai_agent(server: OpenAIServer) -> Agent:
     return Agent(
         provider="openai", model="gpt-4o", base_url=server.base_url, api_key=TEST_KEY, max_retries=0, timeout=5
     )
+
+
+from .conftest_servers import *  # noqa: E402, F403  (real PostgreSQL and Redis servers)

@@ -296,7 +296,7 @@ class TestSerialization:
             ),
             ({"session_id": "x", "version": 1, "messages": [{"id": "a", "role": "wizard"}]}, "not a valid message"),
             ({"session_id": "x", "version": 1, "messages": [], "head": "nope"}, "head"),
-            ({"session_id": "x", "version": 1, "messages": "oops"}, "malformed|must be an object"),
+            ({"session_id": "x", "version": 1, "messages": "oops"}, "must be a list"),
             ({"session_id": "bad\nid", "version": 1}, "invalid"),
         ],
     )

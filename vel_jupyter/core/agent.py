@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import ConfigurationError, SessionNotFoundError
+from ..errors import AgentError, ConfigurationError, SessionDataError, SessionNotFoundError, StoreError
 from .context import ContextManager
 from .message import Message
 from .response import Answer
-from .session import AsyncTurnStream, Session, validate_session_id
+from .session import AsyncTurnStream, Session, new_header, node_from_dict, node_to_dict, session_from_dict
 from .tools import Tool, as_tools
-from .tree import Node, new_id
+from .tree import MessageTree, Node, new_id, validate_session_id
 
 if TYPE_CHECKING:
     from ..providers.base import Provider
+    from ..stores.base import SessionStore
+
+T = TypeVar("T")
 
 _MISSING: Any = object()
 
@@ -105,7 +108,9 @@ class Agent:
         self.ctxmgr.bind(self)
         self._sessions: dict[str, Session] = {}
         self._lock = threading.RLock()
-        self._open_storage(session_storage)
+        from ..stores import open_store
+
+        self._store: SessionStore | None = open_store(session_storage)
 
     def __repr__(self) -> str:
         return (
@@ -144,18 +149,98 @@ class Agent:
                     self._provider = create_provider(self.provider_name, **options)
         return self._provider
 
-    # -- storage (memory only for now; stores plug in here) ------------------------------
+    # -- storage ----------------------------------------------------------------------
 
-    def _open_storage(self, session_storage: Any) -> None:
-        if session_storage in (None, "memory"):
-            return None
-        raise ConfigurationError(f"session_storage={session_storage!r} is not available yet; use 'memory'")
+    @property
+    def store(self) -> SessionStore | None:
+        """Where sessions are persisted (None: in this process only)."""
+        return self._store
+
+    def _write(self, session: Session, nodes: list[Node], header: dict[str, Any]) -> None:
+        """Persist a header change and new messages; the session's memory is not touched yet."""
+        store = self._store
+        if store is None or not session.persistent:
+            return
+        from ..stores.base import HeadConflict, TurnStore
+
+        try:
+            if isinstance(store, TurnStore):
+                expected = session.rev if session.rev > 0 else None
+                store.append(session.session_id, [node_to_dict(n) for n in nodes], header, expected)
+            else:  # a four-method store: save the whole session as it will be
+                by_id = {n.id: n for n in session._tree.closure([*session._heads, session.head])}
+                by_id.update((n.id, n) for n in nodes)
+                heads = [*header["heads"], header["head"]]
+                store.save(session.session_id, {**header, "messages": _closure_dicts(by_id, heads)})
+        except (HeadConflict, AgentError):
+            raise
+        except Exception as exc:
+            raise StoreError(
+                f"could not save session {session.session_id!r} ({type(exc).__name__}: {exc}); "
+                "nothing was changed: check the store, then retry"
+            ) from exc
 
     def _persist_turn(self, session: Session, nodes: list[Node], header: dict[str, Any]) -> None:
-        """Write a turn before it becomes visible in memory (a no-op for memory storage)."""
+        self._write(session, nodes, header)
 
     def _persist_header(self, session: Session, header: dict[str, Any]) -> None:
-        """Write a header change (head move, system prompt, settings)."""
+        self._write(session, [], header)
+
+    def _refresh(self, session: Session) -> None:
+        """Catch up with what other processes wrote to this session."""
+        from ..stores.base import TurnStore
+
+        store = self._store
+        if store is None or not isinstance(store, TurnStore):
+            return
+        sid = session.session_id
+        header = _store_call(sid, lambda: store.read_header(sid))
+        if header is None:
+            raise StoreError(f"session {sid!r} was deleted from the store by another process")
+        fetched: dict[str, Node] = {}
+        wanted = [h for h in [header.get("head"), *(header.get("heads") or [])] if h and h not in session._tree]
+        while wanted:
+            batch = wanted
+            rows = _store_call(sid, lambda batch=batch: store.read_messages(batch))  # type: ignore[misc]
+            missing = set(batch) - {row["id"] for row in rows}
+            if missing:
+                raise StoreError(f"session {sid!r}: messages {sorted(missing)} are missing from the store")
+            wanted = []
+            for row in rows:
+                node = node_from_dict(row, sid)
+                fetched[node.id] = node
+                parent = node.parent_id
+                if parent is not None and parent not in session._tree and parent not in fetched:
+                    wanted.append(parent)
+        session._absorb(header, _parents_first(fetched, session._tree))
+
+    def _load(self, session_id: str) -> Session | None:
+        store = self._store
+        if store is None:
+            return None
+        data = _store_call(session_id, lambda: store.load(session_id))
+        if data is None:
+            return None
+        try:
+            session = session_from_dict(data, self)
+        except SessionDataError as exc:
+            raise StoreError(f"the store holds unreadable data: {exc}") from None
+        self._register(session)
+        return session
+
+    def _create(self, session: Session) -> Session:
+        """Write a new session; if another process created it first, use theirs."""
+        from ..stores.base import HeadConflict
+
+        try:
+            session._update_header()
+        except HeadConflict:
+            loaded = self._load(session.session_id)
+            if loaded is None:
+                raise StoreError(f"session {session.session_id!r} could not be created; retry") from None
+            return loaded
+        self._register(session)
+        return session
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -170,7 +255,7 @@ class Agent:
         with self._lock:
             if session_id is not None:
                 validate_session_id(session_id)
-                existing = self._sessions.get(session_id)
+                existing = self._sessions.get(session_id) or self._load(session_id)
                 if existing is not None:
                     if messages is not None:
                         raise ConfigurationError(
@@ -180,8 +265,8 @@ class Agent:
                     if system is not None and system != existing.system:
                         existing.system = system
                     return existing
-            session = Session(self, session_id or new_id(), system=system if system is not None else self.system)
-            self._register(session)
+            header = new_header(session_id or new_id(), system=system if system is not None else self.system)
+            session = self._create(Session(self, header))
         history = list(messages or [])
         for message in history:
             if not isinstance(message, Message):
@@ -192,7 +277,7 @@ class Agent:
 
     def get_session(self, session_id: str, default: Any = _MISSING) -> Session:
         """The session with that id; raises SessionNotFoundError (or returns ``default``)."""
-        session = self._sessions.get(session_id)
+        session = self._sessions.get(session_id) or self._load(session_id)
         if session is None:
             if default is not _MISSING:
                 return default
@@ -201,12 +286,18 @@ class Agent:
         return session
 
     def list_sessions(self) -> list[str]:
-        return sorted(self._sessions)
+        """Ids of this agent's sessions: live ones and, with a store, every stored one."""
+        store = self._store
+        stored = _store_call("*", store.list_sessions) if store is not None else []
+        return sorted(set(self._sessions) | set(stored))
 
     def delete_session(self, session_id: str) -> bool:
-        """Forget a session; returns whether it existed."""
+        """Forget a session (and delete it from the store); returns whether it existed."""
         with self._lock:
-            return self._sessions.pop(session_id, None) is not None
+            live = self._sessions.pop(session_id, None) is not None
+            store = self._store
+            stored = _store_call(session_id, lambda: store.delete(session_id)) if store is not None else False
+            return live or bool(stored)
 
     def _register(self, session: Session) -> None:
         with self._lock:
@@ -214,29 +305,26 @@ class Agent:
 
     def _fork(self, source: Session, session_id: str) -> Session:
         with self._lock:
-            if session_id in self._sessions:
+            if session_id in self._sessions or self._load(session_id) is not None:
                 raise ConfigurationError(f"session {session_id!r} already exists; pick another id for the fork")
-            fork = Session(
-                self,
+            header = new_header(
                 session_id,
                 system=source.system,
-                tree=source._tree,
-                head=source.head,
-                heads=[source.head],
-                current=0,
                 settings=source.settings,
-                summaries=dict(source._summaries),
+                head=source.head,
                 forked_from={"session_id": source.session_id, "message_id": source.head},
+                lineage=[source.session_id, *source.lineage],
             )
-            self._persist_header(fork, fork._header())
-            self._register(fork)
-            return fork
+            header["summaries"] = list(source._h["summaries"])
+            return self._create(Session(self, header, tree=source._tree))
 
     # -- guide B ----------------------------------------------------------------------------
 
     def _session_for_run(self, session_id: str | None) -> Session:
         if session_id is None:  # no session: a one-off conversation nobody keeps
-            return Session(self, f"run-{new_id()}", system=self.system)
+            session = Session(self, new_header(f"run-{new_id()}", system=self.system))
+            session.persistent = False
+            return session
         return self.session(session_id=session_id)
 
     async def run(self, input: str | dict[str, Any], session_id: str | None = None, **params: Any) -> Answer:
@@ -248,6 +336,51 @@ class Agent:
     def run_stream(self, input: str | dict[str, Any], session_id: str | None = None, **params: Any) -> AsyncTurnStream:
         """Guide B: ``async for event in agent.run_stream(...)``; history kept like ``run``."""
         return self._session_for_run(session_id).stream_async(_prompt_of(input), **params)
+
+
+def _store_call(session_id: str, call: Callable[[], T]) -> T:
+    """Run a store read; any failure becomes a StoreError naming the session."""
+    try:
+        return call()
+    except AgentError:
+        raise
+    except Exception as exc:
+        raise StoreError(
+            f"could not read session {session_id!r} from the store ({type(exc).__name__}: {exc}); "
+            "check that the store is reachable, then retry"
+        ) from exc
+
+
+def _closure_dicts(by_id: dict[str, Node], heads: list[str | None]) -> list[dict[str, Any]]:
+    """The messages on the paths to ``heads``, parents first, as plain dicts."""
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for head in heads:
+        chain = []
+        current = head
+        while current is not None and current not in seen:
+            node = by_id[current]
+            seen.add(current)
+            chain.append(node_to_dict(node))
+            current = node.parent_id
+        out.extend(reversed(chain))
+    return out
+
+
+def _parents_first(nodes: dict[str, Node], tree: MessageTree) -> list[Node]:
+    ordered: list[Node] = []
+    placed: set[str] = set()
+    pending = list(nodes.values())
+    while pending:
+        rest = [n for n in pending if not (n.parent_id is None or n.parent_id in tree or n.parent_id in placed)]
+        for node in pending:
+            if node not in rest:
+                ordered.append(node)
+                placed.add(node.id)
+        if len(rest) == len(pending):
+            raise StoreError(f"messages {[n.id for n in rest][:5]} have parents that are not stored")
+        pending = rest
+    return ordered
 
 
 def _prompt_of(input: str | dict[str, Any]) -> str:

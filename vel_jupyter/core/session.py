@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigurationError, InvalidSessionIdError, SessionDataError, TurnInterrupted
+from ..errors import ConfigurationError, InvalidSessionIdError, SessionDataError, StoreError, TurnInterrupted
 from .context import SummaryRecord
 from .message import Message, Usage
 from .response import Response, StreamEvent
 from .structured import check_schema
-from .tree import Branch, MessageTree, Node, new_id, utcnow
+from .tree import Branch, MessageTree, Node, new_id, utcnow, validate_session_id
 from .turn import TurnSpec, drive_async, drive_sync, turn_program
 
 if TYPE_CHECKING:
     from .agent import Agent
 
 FORMAT_VERSION = 1
-_SESSION_ID = re.compile(r"[\w.:@+=~-](?:[\w .:@+=~-]{0,198}[\w.:@+=~-])?")
-
-
-def validate_session_id(session_id: Any) -> str:
-    """Return ``session_id`` if it is safe to store and to name in a magic, else raise."""
-    if not isinstance(session_id, str) or not _SESSION_ID.fullmatch(session_id):
-        raise InvalidSessionIdError(
-            f"invalid session id {session_id!r}: use 1-200 letters, digits, spaces inside, "
-            "or any of . : @ + = ~ - _ (e.g. 'user-123-conv-456')"
-        )
-    return session_id
+MAX_CONFLICT_RETRIES = 100  # compare-and-swap retries before a busy session gives up
 
 
 class TurnStream:
@@ -127,36 +116,16 @@ class Session:
     message tree it shares with its forks; ``branches`` are the heads it remembers.
     """
 
-    def __init__(
-        self,
-        agent: Agent,
-        session_id: str,
-        *,
-        system: str | None = None,
-        tree: MessageTree | None = None,
-        head: str | None = None,
-        heads: list[str | None] | None = None,
-        current: int | None = 0,
-        settings: dict[str, Any] | None = None,
-        summaries: dict[str, SummaryRecord] | None = None,
-        forked_from: dict[str, Any] | None = None,
-        created_at: datetime | None = None,
-        updated_at: datetime | None = None,
-    ) -> None:
+    def __init__(self, agent: Agent, header: dict[str, Any], tree: MessageTree | None = None) -> None:
         self.agent = agent
-        self.session_id = validate_session_id(session_id)
-        self._system = system
+        self.session_id = validate_session_id(header.get("session_id"))
+        self.persistent = True  # False for guide B's one-off runs without a session_id
         self._tree = tree if tree is not None else MessageTree()
-        self._head = head
-        self._heads: list[str | None] = list(heads) if heads is not None else [head]
-        self._current = current
-        self._settings: dict[str, Any] = dict(settings or {})
-        self._summaries: dict[str, SummaryRecord] = dict(summaries or {})
-        self._forked_from = forked_from
-        self.created_at = created_at or utcnow()
-        self.updated_at = updated_at or self.created_at
+        self._h: dict[str, Any] = {}
+        self._summaries: dict[str, SummaryRecord] = {}
         self._path_cache: list[Node] | None = None
         self._path_cache_head: str | None = None
+        self._apply_header(header)
 
     def __repr__(self) -> str:
         return (
@@ -164,11 +133,45 @@ class Session:
             f"branches={len(self._heads)} model={self.model!r}>"
         )
 
-    # -- state ------------------------------------------------------------------------
+    # -- state: everything below reads the JSON header, which is what stores keep ------
+
+    @property
+    def _head(self) -> str | None:
+        head: str | None = self._h["head"]
+        return head
+
+    @property
+    def _heads(self) -> list[str | None]:
+        heads: list[str | None] = self._h["heads"]
+        return heads
+
+    @property
+    def _current(self) -> int | None:
+        current: int | None = self._h["current"]
+        return current
+
+    @property
+    def _settings(self) -> dict[str, Any]:
+        settings: dict[str, Any] = self._h["settings"]
+        return settings
+
+    @property
+    def rev(self) -> int:
+        """How many times this session's header was written (stores compare-and-swap on it)."""
+        return int(self._h["rev"])
+
+    @property
+    def created_at(self) -> datetime:
+        return datetime.fromisoformat(self._h["created_at"])
+
+    @property
+    def updated_at(self) -> datetime:
+        return datetime.fromisoformat(self._h["updated_at"])
 
     @property
     def system(self) -> str | None:
-        return self._system
+        system: str | None = self._h["system"]
+        return system
 
     @system.setter
     def system(self, text: str | None) -> None:
@@ -222,7 +225,13 @@ class Session:
     @property
     def forked_from(self) -> dict[str, Any] | None:
         """``{"session_id", "message_id"}`` of the origin when this session is a fork."""
-        return dict(self._forked_from) if self._forked_from else None
+        origin = self._h.get("forked_from")
+        return dict(origin) if origin else None
+
+    @property
+    def lineage(self) -> list[str]:
+        """Ids of the sessions this one was forked from, nearest first."""
+        return list(self._h.get("lineage") or [])
 
     @property
     def branches(self) -> list[Branch]:
@@ -399,90 +408,93 @@ class Session:
         cell_id: str | None = None,
         summary: SummaryRecord | None = None,
     ) -> list[Node]:
-        """Append ``messages`` as one atomic step: store first, then memory."""
-        with self._tree.lock:
-            base = parent if explicit_parent else self._head
-            now = utcnow()
-            nodes: list[Node] = []
-            parent_id = base
-            for message in messages:
-                node = Node(new_id(), parent_id, message, self.session_id, now, cell_id)
-                nodes.append(node)
-                parent_id = node.id
-            new_head = parent_id
-            heads = list(self._heads)
-            current = self._current
-            if current is not None and current < len(heads) and heads[current] == base and base == self._head:
-                heads[current] = new_head
-            elif base in heads and not explicit_parent:
-                current = heads.index(base)
-                heads[current] = new_head
-            else:
-                heads.append(new_head)
-                current = len(heads) - 1
-            summaries = dict(self._summaries)
-            if summary is not None:
-                summaries[summary.covers] = summary
-            header = self._header(head=new_head, heads=heads, current=current, summaries=summaries, updated_at=now)
-            self.agent._persist_turn(self, nodes, header)
-            for node in nodes:
-                self._tree.add(node)
-            if self._path_cache is not None and self._path_cache_head == base:
-                self._path_cache.extend(nodes)
-                self._path_cache_head = new_head
-            self._apply_header(header)
-            return nodes
+        """Append ``messages`` as one atomic step: the store first, then memory.
 
-    def _header(self, **changes: Any) -> dict[str, Any]:
-        header = {
-            "system": self._system,
-            "head": self._head,
-            "heads": list(self._heads),
-            "current": self._current,
-            "settings": dict(self._settings),
-            "summaries": dict(self._summaries),
-            "forked_from": self._forked_from,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
-        header.update(changes)
-        return header
+        If another process moved the session meanwhile (a store's compare-and-swap
+        fails), the session is refreshed and the messages are appended after the new
+        head: nothing is lost and each branch stays one chain.
+        """
+        from ..stores.base import HeadConflict
+
+        for _ in range(MAX_CONFLICT_RETRIES):
+            with self._tree.lock:
+                base = parent if explicit_parent else self._head
+                now = utcnow()
+                nodes: list[Node] = []
+                parent_id = base
+                for message in messages:
+                    node = Node(new_id(), parent_id, message, self.session_id, now, cell_id)
+                    nodes.append(node)
+                    parent_id = node.id
+                header = self._header(now, **self._moved_heads(base, parent_id, explicit_parent))
+                if summary is not None:
+                    header["summaries"] = [*header["summaries"], summary.to_dict()]
+                try:
+                    self.agent._persist_turn(self, nodes, header)
+                except HeadConflict:
+                    self.agent._refresh(self)
+                    continue
+                for node in nodes:
+                    self._tree.add(node)
+                if self._path_cache is not None and self._path_cache_head == base:
+                    self._path_cache.extend(nodes)
+                    self._path_cache_head = parent_id
+                self._apply_header(header)
+                return nodes
+        raise StoreError(
+            f"session {self.session_id!r} kept changing in another process; the turn was not added, retry it"
+        )
+
+    def _moved_heads(self, base: str | None, new_head: str | None, explicit_parent: bool) -> dict[str, Any]:
+        heads = list(self._heads)
+        current = self._current
+        if current is not None and current < len(heads) and heads[current] == base and base == self._head:
+            heads[current] = new_head
+        elif base in heads and not explicit_parent:
+            current = heads.index(base)
+            heads[current] = new_head
+        else:
+            heads.append(new_head)
+            current = len(heads) - 1
+        return {"head": new_head, "heads": heads, "current": current}
+
+    def _header(self, now: datetime, **changes: Any) -> dict[str, Any]:
+        """The next header: ``changes`` applied, revision bumped."""
+        return {**self._h, **changes, "rev": self.rev + 1, "updated_at": now.isoformat()}
 
     def _apply_header(self, header: dict[str, Any]) -> None:
-        self._system = header["system"]
-        self._head = header["head"]
-        self._heads = header["heads"]
-        self._current = header["current"]
-        self._settings = header["settings"]
-        self._summaries = header["summaries"]
-        self.updated_at = header["updated_at"]
+        if header.get("summaries") is not self._h.get("summaries"):
+            self._summaries = {s["covers"]: SummaryRecord.from_dict(s) for s in header.get("summaries") or []}
+        self._h = header
 
     def _update_header(self, **changes: Any) -> None:
+        from ..stores.base import HeadConflict
+
+        for _ in range(MAX_CONFLICT_RETRIES):
+            with self._tree.lock:
+                header = self._header(utcnow(), **changes)
+                try:
+                    self.agent._persist_header(self, header)
+                except HeadConflict:
+                    self.agent._refresh(self)
+                    continue
+                self._apply_header(header)
+                return
+        raise StoreError(f"session {self.session_id!r} kept changing in another process; retry")
+
+    def _absorb(self, header: dict[str, Any], nodes: Iterable[Node]) -> None:
+        """Take what another writer stored: its messages (parents first) and its header."""
         with self._tree.lock:
-            header = self._header(updated_at=utcnow(), **changes)
-            self.agent._persist_header(self, header)
+            for node in nodes:
+                self._tree.add(node)
             self._apply_header(header)
 
     # -- serialization -------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON: header, and every message on any branch (all parents before children)."""
+        """Plain JSON: the header, and every message on any branch (all parents before children)."""
         heads = [*self._heads, self._head]
-        return {
-            "version": FORMAT_VERSION,
-            "kind": "vel_jupyter.session",
-            "session_id": self.session_id,
-            "system": self._system,
-            "head": self._head,
-            "heads": list(self._heads),
-            "current": self._current,
-            "settings": dict(self._settings),
-            "summaries": [s.to_dict() for s in self._summaries.values()],
-            "forked_from": self._forked_from,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "messages": [node_to_dict(n) for n in self._tree.closure(heads)],
-        }
+        return {**self._h, "messages": [node_to_dict(n) for n in self._tree.closure(heads)]}
 
     @classmethod
     def from_dict(cls, data: Any, agent: Agent) -> Session:
@@ -533,6 +545,72 @@ def node_from_dict(data: Any, default_session: str) -> Node:
         raise SessionDataError(f"message entry {data!r:.100} is malformed ({exc})") from None
 
 
+def new_header(
+    session_id: str,
+    *,
+    system: str | None = None,
+    settings: dict[str, Any] | None = None,
+    head: str | None = None,
+    forked_from: dict[str, Any] | None = None,
+    lineage: list[str] | None = None,
+) -> dict[str, Any]:
+    """The header of a session that has never been written."""
+    now = utcnow().isoformat()
+    return {
+        "version": FORMAT_VERSION,
+        "kind": "vel_jupyter.session",
+        "session_id": validate_session_id(session_id),
+        "system": system,
+        "head": head,
+        "heads": [head],
+        "current": 0,
+        "settings": dict(settings or {}),
+        "summaries": [],
+        "forked_from": forked_from,
+        "lineage": list(lineage or []),
+        "rev": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def header_from_dict(data: dict[str, Any], tree: MessageTree) -> dict[str, Any]:
+    """Validate the header part of a record against its messages; fill defaults of older records."""
+    sid = validate_session_id(data.get("session_id"))
+    header = new_header(sid)
+    header.update({k: data[k] for k in header if k in data})
+    header["version"] = FORMAT_VERSION
+    head = header["head"]
+    heads = header["heads"] = list(header["heads"] or [head])
+    for h in [head, *heads]:
+        if h is not None and h not in tree:
+            raise SessionDataError(f"head {h!r} is not one of its messages")
+    current = header["current"]
+    if current is not None and not (isinstance(current, int) and 0 <= current < len(heads)):
+        raise SessionDataError(f"current branch {current!r} is out of range")
+    if not isinstance(header["settings"], dict) or not isinstance(header["lineage"], list):
+        raise SessionDataError("settings must be an object and lineage a list")
+    for summary in header["summaries"]:
+        SummaryRecord.from_dict(summary)  # raises on malformed entries
+    for key in ("created_at", "updated_at"):
+        datetime.fromisoformat(header[key])
+    if not isinstance(header["rev"], int):
+        raise SessionDataError(f"rev must be an int, got {header['rev']!r}")
+    return header
+
+
+def tree_from_messages(entries: Any, session_id: str) -> MessageTree:
+    if not isinstance(entries, list):
+        raise SessionDataError(f"'messages' must be a list, got {type(entries).__name__}")
+    tree = MessageTree()
+    for entry in entries:
+        node = node_from_dict(entry, session_id)
+        if node.parent_id is not None and node.parent_id not in tree:
+            raise SessionDataError(f"message {node.id!r} names parent {node.parent_id!r}, which is missing")
+        tree.add(node)
+    return tree
+
+
 def session_from_dict(data: Any, agent: Agent) -> Session:
     """Validate and rebuild; every problem raises SessionDataError naming the session."""
     sid = data.get("session_id") if isinstance(data, dict) else None
@@ -547,40 +625,8 @@ def session_from_dict(data: Any, agent: Agent) -> Session:
             f"{where}: saved by a newer vel_jupyter (format {version}, we read up to {FORMAT_VERSION}); upgrade"
         )
     try:
-        tree = MessageTree()
-        for entry in data.get("messages") or []:
-            node = node_from_dict(entry, sid or "")
-            if node.parent_id is not None and node.parent_id not in tree:
-                raise SessionDataError(f"message {node.id!r} names parent {node.parent_id!r}, which is missing")
-            tree.add(node)
-        head = data.get("head")
-        heads = list(data.get("heads") or [head])
-        for h in [head, *heads]:
-            if h is not None and h not in tree:
-                raise SessionDataError(f"head {h!r} is not one of its messages")
-        current = data.get("current")
-        if current is not None and not (isinstance(current, int) and 0 <= current < len(heads)):
-            raise SessionDataError(f"current branch {current!r} is out of range")
-        summaries = {}
-        for s in data.get("summaries") or []:
-            record = SummaryRecord.from_dict(s)
-            summaries[record.covers] = record
-        created = data.get("created_at")
-        updated = data.get("updated_at")
-        return Session(
-            agent,
-            str(sid),
-            system=data.get("system"),
-            tree=tree,
-            head=head,
-            heads=heads,
-            current=current,
-            settings=dict(data.get("settings") or {}),
-            summaries=summaries,
-            forked_from=data.get("forked_from"),
-            created_at=datetime.fromisoformat(created) if created else None,
-            updated_at=datetime.fromisoformat(updated) if updated else None,
-        )
+        tree = tree_from_messages(data.get("messages", []), sid or "")
+        return Session(agent, header_from_dict(data, tree), tree)
     except SessionDataError as exc:
         raise SessionDataError(f"{where}: {exc}") from None
     except InvalidSessionIdError:

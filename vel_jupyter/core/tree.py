@@ -8,12 +8,15 @@ session remembers; ``Session.branches`` lists them.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
+from ..errors import InvalidSessionIdError
 from .message import Message
 
 _CROCKFORD = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -30,6 +33,22 @@ def new_id() -> str:
         chars.append(_CROCKFORD[value & 31])
         value >>= 5
     return "".join(reversed(chars))
+
+
+_SESSION_ID = re.compile(r"[\w.:@+=~-](?:[\w .:@+=~-]{0,198}[\w.:@+=~-])?")
+
+
+def validate_session_id(session_id: Any) -> str:
+    """Return ``session_id`` if it is safe to store and to name in a magic, else raise.
+
+    Checked before any store query sees an id (queries are parameterized as well).
+    """
+    if not isinstance(session_id, str) or not _SESSION_ID.fullmatch(session_id):
+        raise InvalidSessionIdError(
+            f"invalid session id {session_id!r}: use 1-200 letters, digits, spaces inside, "
+            "or any of . : @ + = ~ - _ (e.g. 'user-123-conv-456')"
+        )
+    return session_id
 
 
 def utcnow() -> datetime:

@@ -1,0 +1,164 @@
+"""PostgresStore: sessions in PostgreSQL through a psycopg connection pool.
+
+Guide B's ``vel_sessions`` table as printed (``context`` holds the session header), plus
+``vel_messages`` rows, so guide B's cleanup SQL works unchanged and cascades::
+
+    DELETE FROM vel_sessions WHERE updated_at < NOW() - INTERVAL '7 days';
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from ..core.tree import utcnow
+from ..errors import ConfigurationError, StoreError
+from ._sql import Migration, SQLStore, Tx
+
+INSTALL_HINT = "pip install 'vel-jupyter[postgres]' (psycopg[binary,pool])"
+
+
+def _create_sessions(tx: Tx) -> None:
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS vel_sessions ("
+        " id TEXT PRIMARY KEY,"
+        " context JSONB NOT NULL,"
+        " created_at TIMESTAMPTZ DEFAULT NOW(),"
+        " updated_at TIMESTAMPTZ DEFAULT NOW(),"
+        " expires_at TIMESTAMPTZ)"
+    )
+
+
+def _create_messages(tx: Tx) -> None:
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS vel_messages ("
+        " id TEXT PRIMARY KEY,"
+        " session_id TEXT NOT NULL REFERENCES vel_sessions(id) ON DELETE CASCADE,"
+        " parent_id TEXT,"
+        " role TEXT NOT NULL,"
+        " content JSONB NOT NULL,"
+        " usage JSONB,"
+        " created_at TIMESTAMPTZ NOT NULL)"
+    )
+    tx.execute("CREATE INDEX IF NOT EXISTS vel_messages_session ON vel_messages(session_id)")
+
+
+def _index_sessions(tx: Tx) -> None:
+    tx.execute("CREATE INDEX IF NOT EXISTS vel_sessions_updated_at ON vel_sessions(updated_at)")
+    tx.execute(
+        "CREATE INDEX IF NOT EXISTS vel_sessions_expires_at ON vel_sessions(expires_at) WHERE expires_at IS NOT NULL"
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    ("0001_create_sessions", _create_sessions),
+    ("0002_create_messages", _create_messages),
+    ("0003_index_sessions", _index_sessions),
+]
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN without its password, for error messages."""
+    dsn = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)
+    return re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn)
+
+
+class PostgresStore(SQLStore):
+    """Sessions in PostgreSQL; ``dsn`` defaults to ``POSTGRES_DSN``."""
+
+    name = "postgres"
+    TS = "%s::timestamptz"
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        ttl: float | None = None,
+        min_size: int = 1,
+        max_size: int = 10,
+        timeout: float = 10.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        dsn = dsn or os.environ.get("POSTGRES_DSN")
+        if not dsn:
+            raise ConfigurationError(
+                "PostgresStore needs a DSN: pass dsn='postgresql://user:password@host/db' or set POSTGRES_DSN"
+            )
+        try:
+            import psycopg
+            from psycopg.types.json import Jsonb
+            from psycopg_pool import ConnectionPool
+        except ImportError:
+            raise ConfigurationError(f"PostgresStore needs psycopg: {INSTALL_HINT}") from None
+        self._psycopg = psycopg
+        self._jsonb = Jsonb
+        self.dsn_shown = redact_dsn(dsn)
+        self.ttl = ttl
+        self.clock = clock
+        self._pool = ConnectionPool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=timeout,
+            open=False,
+            check=ConnectionPool.check_connection,  # a server restart leaves dead connections behind
+            name="vel_jupyter",
+        )
+        try:
+            self._pool.open(wait=True, timeout=timeout)
+            self.migrate()
+        except Exception as exc:
+            self._pool.close()
+            raise StoreError(
+                f"cannot open PostgreSQL store at {self.dsn_shown} ({exc}); is the server running?"
+            ) from exc
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self.dsn_shown!r})"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        psycopg = self._psycopg
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                cursor = conn.cursor()
+                yield Tx(cursor.execute, cursor.executemany)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise StoreError(
+                f"PostgreSQL at {self.dsn_shown} is unavailable ({exc}); nothing was written, retry"
+            ) from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("psycopg_pool"):  # PoolTimeout: no connection could be made
+                raise StoreError(
+                    f"PostgreSQL at {self.dsn_shown} is unavailable ({exc}); retry when it is back"
+                ) from exc
+            raise
+
+    def migrations(self) -> list[Migration]:
+        return MIGRATIONS
+
+    def migrations_table_ddl(self) -> str:
+        # The advisory lock serialises concurrent first opens (two kernels starting at once).
+        return (
+            "SELECT pg_advisory_xact_lock(7364219);"
+            "CREATE TABLE IF NOT EXISTS vel_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ DEFAULT NOW())"
+        )
+
+    def json_in(self, value: Any) -> Any:
+        return self._jsonb(value)
+
+    def where_in(self, column: str, values: list[str]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(%s)", [list(values)]
+
+    def lineage_contains(self) -> str:
+        return "context->'lineage' ? %s"
+
+    def lock_suffix(self) -> str:
+        return " FOR UPDATE"
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,151 @@
+"""SQLiteStore: sessions in one SQLite file, shared safely by the processes of one machine.
+
+WAL mode lets readers work while a turn is written; writers take the lock up front
+(``BEGIN IMMEDIATE``) and wait up to ``busy_timeout`` seconds for each other.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..core.tree import utcnow
+from ..errors import StoreError
+from ._sql import Migration, SQLStore, Tx
+
+# Timestamps are UTC text in SQLite's own format, so that the SQLite form of guide B's
+# cleanup (`WHERE updated_at < datetime('now', '-7 days')`) compares them correctly.
+_TS_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
+def _create_sessions(tx: Tx) -> None:
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS vel_sessions ("
+        " id TEXT PRIMARY KEY, context TEXT NOT NULL,"
+        " created_at TEXT DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),"
+        " updated_at TEXT DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')),"
+        " expires_at TEXT)"
+    )
+
+
+def _create_messages(tx: Tx) -> None:
+    tx.execute(
+        "CREATE TABLE IF NOT EXISTS vel_messages ("
+        " id TEXT PRIMARY KEY,"
+        " session_id TEXT NOT NULL REFERENCES vel_sessions(id) ON DELETE CASCADE,"
+        " parent_id TEXT, role TEXT NOT NULL, content TEXT NOT NULL, usage TEXT,"
+        " created_at TEXT NOT NULL)"
+    )
+    tx.execute("CREATE INDEX IF NOT EXISTS vel_messages_session ON vel_messages(session_id)")
+    # Cascade even for connections that never ran PRAGMA foreign_keys=ON (the sqlite3
+    # shell running guide B's cleanup DELETE, for instance).
+    tx.execute(
+        "CREATE TRIGGER IF NOT EXISTS vel_sessions_cascade AFTER DELETE ON vel_sessions "
+        "BEGIN DELETE FROM vel_messages WHERE session_id = OLD.id; END"
+    )
+
+
+def _index_sessions(tx: Tx) -> None:
+    tx.execute("CREATE INDEX IF NOT EXISTS vel_sessions_updated_at ON vel_sessions(updated_at)")
+    tx.execute("CREATE INDEX IF NOT EXISTS vel_sessions_expires_at ON vel_sessions(expires_at)")
+
+
+MIGRATIONS: list[Migration] = [
+    ("0001_create_sessions", _create_sessions),
+    ("0002_create_messages", _create_messages),
+    ("0003_index_sessions", _index_sessions),
+]
+
+
+class SQLiteStore(SQLStore):
+    """Sessions in a SQLite file (``":memory:"`` is not supported: use MemoryStore)."""
+
+    P = "?"
+    TS = "?"
+    name = "sqlite"
+
+    def __init__(
+        self,
+        path: str | Path = "sessions.db",
+        *,
+        ttl: float | None = None,
+        busy_timeout: float = 30.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        if str(path) in ("", ":memory:"):
+            raise StoreError("SQLiteStore needs a file path (each connection would get its own ':memory:' database)")
+        self.path = Path(path)
+        self.ttl = ttl
+        self.clock = clock
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.migrate()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(
+                f"cannot open SQLite store at {self.path} ({exc}); check the path and permissions"
+            ) from exc
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
+
+    def _connection(self) -> sqlite3.Connection:
+        # One connection per thread: sqlite3 connections must not cross threads, and
+        # the async path commits from the event loop's thread.
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StoreError(f"SQLite store {self.path} is unavailable ({exc}); retry") from exc
+        try:
+            yield Tx(conn.execute, conn.executemany)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def migrations(self) -> list[Migration]:
+        return MIGRATIONS
+
+    def migrations_table_ddl(self) -> str:
+        return (
+            "CREATE TABLE IF NOT EXISTS vel_migrations (name TEXT PRIMARY KEY,"
+            " applied_at TEXT DEFAULT (strftime('%Y-%m-%d %H:%M:%f', 'now')))"
+        )
+
+    def ts_in(self, value: datetime | None) -> Any:
+        if value is None:
+            return None
+        return value.astimezone(timezone.utc).strftime(_TS_FORMAT)
+
+    def ts_out(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        return datetime.strptime(value, _TS_FORMAT).replace(tzinfo=timezone.utc)
+
+    def lineage_contains(self) -> str:
+        return "EXISTS (SELECT 1 FROM json_each(vel_sessions.context, '$.lineage') WHERE value = ?)"
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
