@@ -4,7 +4,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: venv demo test lint pytest bench clean
+# System services the store tests need: tests/servers.py runs private, throwaway instances
+# on free loopback ports, so only the binaries must be installed.
+SERVICE_PKGS := postgresql redis-server
+SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
+
+.PHONY: venv services demo test lint pytest bench clean
 
 # (Re)install when pyproject.toml changes; a fresh clone gets a fresh venv.
 $(STAMP): pyproject.toml
@@ -14,6 +20,18 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# Idempotent: installs only what is missing (apt-get update only when apt cannot find them).
+services:
+	@missing=""; \
+	for pkg in $(SERVICE_PKGS); do \
+	  dpkg-query -W -f='$${db:Status-Status}' "$$pkg" 2>/dev/null | grep -qx installed || missing="$$missing $$pkg"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "services: $(SERVICE_PKGS) already installed"; exit 0; fi; \
+	echo "services: installing$$missing"; \
+	if ! apt-cache show $$missing >/dev/null 2>&1; then $(APT_GET) update -q; fi; \
+	$(APT_GET) install -y -q --no-install-recommends $$missing \
+	  || { $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends $$missing; }
+
 demo: venv
 	$(BIN)/python -m vel_jupyter demo
 
@@ -22,13 +40,14 @@ lint: venv
 	$(BIN)/ruff format --check vel_jupyter tests benchmarks
 	$(BIN)/mypy
 
-pytest: venv
+pytest: venv services
 	$(BIN)/python -m pytest
 
 test: lint pytest
 
-bench: venv
+bench: venv services
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_store.py
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

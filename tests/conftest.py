@@ -9,6 +9,8 @@ import pytest
 from vel_jupyter import Agent
 from vel_jupyter.testing import OpenAIServer, ScriptedProvider
 
+from .conftest_servers import *  # noqa: F403  (real PostgreSQL and Redis servers)
+
 TEST_KEY = "sk-test-SECRET-0123456789abcdef"
 
 
@@ -46,6 +48,3 @@ def openai_agent(server: OpenAIServer) -> Agent:
     return Agent(
         provider="openai", model="gpt-4o", base_url=server.base_url, api_key=TEST_KEY, max_retries=0, timeout=5
     )
-
-
-from .conftest_servers import *  # noqa: E402, F403  (real PostgreSQL and Redis servers)

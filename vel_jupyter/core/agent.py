@@ -172,7 +172,13 @@ class Agent:
                 by_id.update((n.id, n) for n in nodes)
                 heads = [*header["heads"], header["head"]]
                 store.save(session.session_id, {**header, "messages": _closure_dicts(by_id, heads)})
-        except (HeadConflict, AgentError):
+        except HeadConflict:
+            raise
+        except StoreError as exc:
+            if repr(session.session_id) in str(exc):
+                raise
+            raise StoreError(f"could not save session {session.session_id!r}: {exc}") from exc
+        except AgentError:
             raise
         except Exception as exc:
             raise StoreError(
@@ -185,6 +191,23 @@ class Agent:
 
     def _persist_header(self, session: Session, header: dict[str, Any]) -> None:
         self._write(session, [], header)
+
+    def _sync(self, session: Session) -> None:
+        """Before a turn: one header read tells whether another process moved the session."""
+        from ..stores.base import TurnStore
+
+        store = self._store
+        if store is None or not session.persistent or session.rev == 0 or not isinstance(store, TurnStore):
+            return
+        sid = session.session_id
+        header = _store_call(sid, lambda: store.read_header(sid))
+        if header is None:
+            raise StoreError(
+                f"session {sid!r} is no longer in the store (deleted or expired); start it again with "
+                f"agent.session({sid!r}), or restore it with store.save({sid!r}, session.to_dict())"
+            )
+        if header.get("rev") != session.rev:
+            self._refresh(session)
 
     def _refresh(self, session: Session) -> None:
         """Catch up with what other processes wrote to this session."""
@@ -342,6 +365,10 @@ def _store_call(session_id: str, call: Callable[[], T]) -> T:
     """Run a store read; any failure becomes a StoreError naming the session."""
     try:
         return call()
+    except StoreError as exc:
+        if session_id == "*" or repr(session_id) in str(exc):
+            raise
+        raise StoreError(f"could not read session {session_id!r}: {exc}") from exc
     except AgentError:
         raise
     except Exception as exc:

@@ -303,6 +303,7 @@ class Session:
         ``cell_id=`` tags the turn; ``allow_incomplete=True`` keeps truncated answers.
         """
         spec = self._spec(prompt, schema, params)
+        self.agent._sync(self)
         self._check_parent(spec)
         partial: list[str] = []
         events = drive_sync(turn_program(self, spec), self.agent.provider, self.agent.tools, partial)
@@ -311,6 +312,7 @@ class Session:
     def stream_async(self, prompt: str | Message, *, schema: Any = None, **params: Any) -> AsyncTurnStream:
         """Async ``stream``: ``async for event in session.stream_async(...)`` (``await`` optional)."""
         spec = self._spec(prompt, schema, params)
+        self.agent._sync(self)
         self._check_parent(spec)
         partial: list[str] = []
         events = drive_async(turn_program(self, spec), self.agent.provider, self.agent.tools, partial)
