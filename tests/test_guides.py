@@ -323,6 +323,72 @@ class TestGuideA:
         assert isinstance(support, Session)
 
 
+class TestGuideAStores:
+    def test_memory_store(self) -> None:
+        from vel_jupyter import Agent
+        from vel_jupyter.stores import MemoryStore
+
+        agent = Agent(provider="openai", model="gpt-4o")
+        session = agent.session()
+        session.run("remember me")
+
+        store = MemoryStore()
+        store.save("session-1", session.to_dict())
+        data = store.load("session-1")
+        assert data is not None
+        assert data["messages"][0]["content"] == "remember me"
+
+    def test_sqlite_store(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        from vel_jupyter import Agent, Session
+        from vel_jupyter.stores import SQLiteStore
+
+        monkeypatch.chdir(tmp_path)
+        agent = Agent(provider="openai", model="gpt-4o")
+        session = agent.session()
+        session.run("persist me")
+
+        store = SQLiteStore("sessions.db")
+        store.save(session.session_id, session.to_dict())
+
+        # Later...
+        data = store.load(session.session_id)
+        if data:
+            session = Session.from_dict(data, agent)
+        assert session.messages[0].text == "persist me"
+        assert (tmp_path / "sessions.db").exists()
+
+    def test_custom_store_as_printed(self, clean_redis: str) -> None:
+        import redis
+
+        from vel_jupyter import Agent
+        from vel_jupyter.stores import SessionStore
+
+        class RedisStore(SessionStore):
+            def __init__(self, redis_client):  # type: ignore[no-untyped-def]
+                self.redis = redis_client
+
+            def save(self, session_id: str, data: dict) -> None:  # type: ignore[type-arg]
+                self.redis.set(f"session:{session_id}", json.dumps(data))
+
+            def load(self, session_id: str) -> dict | None:  # type: ignore[type-arg]
+                data = self.redis.get(f"session:{session_id}")
+                return json.loads(data) if data else None
+
+            def delete(self, session_id: str) -> bool:
+                return self.redis.delete(f"session:{session_id}") > 0
+
+            def list_sessions(self) -> list[str]:
+                keys = self.redis.keys("session:*")
+                return [k.replace("session:", "") for k in keys]
+
+        store = RedisStore(redis.Redis.from_url(clean_redis, decode_responses=True))
+        agent = Agent(provider="openai", model="gpt-4o", session_storage=store)
+        agent.session(session_id="custom").run("stored by the guide's class")
+        resumed = Agent(provider="openai", model="gpt-4o", session_storage=store).session(session_id="custom")
+        assert resumed.messages[1].text == "Echo: stored by the guide's class"
+        assert store.list_sessions() == ["custom"]
+
+
 class TestGuideB:
     def test_basic_usage(self, server: OpenAIServer) -> None:
         from vel_jupyter import Agent

@@ -18,7 +18,10 @@ def test_the_readme_has_examples() -> None:
     assert len(python_blocks()) >= 5
 
 
-def test_readme_examples_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_readme_examples_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     namespace: dict[str, object] = {"__name__": "readme"}
@@ -33,3 +36,4 @@ def test_readme_examples_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
     assert "openai llama3.2" in out
     assert "length 'You said: \"Tell'" in out
     assert "Hello!" in out
+    assert "2 ['notes']" in out
