@@ -64,7 +64,7 @@ class TestSchema:
 
     def test_migrations_are_named_recorded_and_idempotent(self, store: PostgresStore, dsn: str) -> None:
         names = [r[0] for r in sql(dsn, "SELECT name FROM vel_migrations ORDER BY name")]
-        assert names == ["0001_create_sessions", "0002_create_messages", "0003_index_sessions"]
+        assert names == ["0001_create_sessions", "0002_create_messages", "0003_index_sessions", "0004_index_lineage"]
         assert store.migrate() == []
 
     def test_upgrading_from_the_first_schema(self, dsn: str) -> None:
@@ -78,7 +78,7 @@ class TestSchema:
         assert [r[0] for r in sql(dsn, "SELECT name FROM vel_migrations")] == ["0001_create_sessions"]
         store = PostgresStore(dsn)
         Agent(provider="echo", session_storage=store).session(session_id="upgraded").run("works")
-        assert len(sql(dsn, "SELECT name FROM vel_migrations")) == 3
+        assert len(sql(dsn, "SELECT name FROM vel_migrations")) == 4
         store.close()
 
     def test_foreign_rows_are_reported_not_dropped(self, store: PostgresStore, dsn: str) -> None:

@@ -8,6 +8,7 @@ import types
 
 import vel_jupyter
 import vel_jupyter.errors
+import vel_jupyter.stores
 import vel_jupyter.testing
 
 
@@ -20,14 +21,14 @@ def public_names(module: types.ModuleType) -> set[str]:
 
 
 def test_all_is_sorted() -> None:
-    for module in (vel_jupyter, vel_jupyter.errors, vel_jupyter.testing):
+    for module in (vel_jupyter, vel_jupyter.errors, vel_jupyter.stores, vel_jupyter.testing):
         assert module.__all__ == sorted(module.__all__), module.__name__
 
 
 def test_all_is_complete() -> None:
     assert set(vel_jupyter.__all__) - {"__version__"} == public_names(vel_jupyter)
-    errors = public_names(vel_jupyter.errors)
-    assert set(vel_jupyter.errors.__all__) == errors
+    assert set(vel_jupyter.errors.__all__) == public_names(vel_jupyter.errors)
+    assert set(vel_jupyter.stores.__all__) == public_names(vel_jupyter.stores)
     for name in vel_jupyter.__all__:
         assert hasattr(vel_jupyter, name)
 
@@ -68,5 +69,30 @@ def test_importing_the_package_loads_nothing_heavy() -> None:
         "import sys, vel_jupyter\n"
         "heavy = ['openai', 'pydantic', 'IPython', 'pandas', 'ipywidgets', 'httpx', 'httpx2', 'nbformat']\n"
         "print([m for m in heavy if m in sys.modules])\n"
+    )
+    assert out == "[]"
+
+
+def test_missing_store_drivers_name_the_install_command() -> None:
+    out = run_isolated(
+        "import sys\n"
+        "sys.modules['psycopg'] = None\n"
+        "sys.modules['redis'] = None\n"
+        "from vel_jupyter.stores import PostgresStore, RedisStore\n"
+        "from vel_jupyter.errors import ConfigurationError\n"
+        "for make in (lambda: PostgresStore('postgresql://x@127.0.0.1/db'), lambda: RedisStore('redis://127.0.0.1')):\n"
+        "    try:\n"
+        "        make()\n"
+        "    except ConfigurationError as e:\n"
+        "        print(e)\n"
+    )
+    lines = out.splitlines()
+    assert "pip install 'vel-jupyter[postgres]'" in lines[0]
+    assert "pip install 'vel-jupyter[redis]'" in lines[1]
+
+
+def test_stores_import_no_driver_until_used() -> None:
+    out = run_isolated(
+        "import sys, vel_jupyter.stores\nprint([m for m in ('psycopg', 'psycopg_pool', 'redis') if m in sys.modules])\n"
     )
     assert out == "[]"

@@ -110,10 +110,17 @@ def test_postgres_going_away_mid_conversation(postgres_server: Any, clean_postgr
 
 @pytest.mark.slow
 def test_redis_going_away_mid_conversation(redis_server: Any, clean_redis: str) -> None:
+    import redis
+
     from vel_jupyter.stores import RedisStore
 
     store = RedisStore(clean_redis)
-    _fault_test(Agent(provider="echo", session_storage=store), redis_server.stop, redis_server.start)
+
+    def stop() -> None:
+        redis.Redis.from_url(clean_redis).save()  # the test server runs without persistence
+        redis_server.stop()
+
+    _fault_test(Agent(provider="echo", session_storage=store), stop, redis_server.start)
 
 
 def test_sqlite_unavailable_mid_conversation(tmp_path: Path) -> None:

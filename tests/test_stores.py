@@ -298,8 +298,8 @@ class TestExpiry:
         agent = agent_on(store)
         busy = agent.session(session_id="busy")
         keeper = agent.session(session_id="keeper")
-        keeper.settings  # noqa: B018 - a session-level ttl of None never expires
-        keeper._update_header(settings={"ttl": None})
+        assert keeper.ttl == 60
+        keeper.ttl = None  # this one never expires
         for _ in range(3):
             clock.advance(seconds=50)
             busy.run("still here")

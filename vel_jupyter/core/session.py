@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -197,6 +199,26 @@ class Session:
     @property
     def settings(self) -> dict[str, Any]:
         return dict(self._settings)
+
+    @property
+    def ttl(self) -> float | None:
+        """Seconds this session lives after its last write in the store (None: forever).
+
+        Unset, the store's ``ttl`` applies; ``del session.ttl`` returns to it.
+        """
+        if "ttl" in self._settings:
+            return self._settings["ttl"]
+        return getattr(self.agent.store, "ttl", None)
+
+    @ttl.setter
+    def ttl(self, seconds: float | None) -> None:
+        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0):
+            raise ConfigurationError(f"ttl must be a positive number of seconds or None, got {seconds!r}")
+        self._update_header(settings={**self._settings, "ttl": seconds})
+
+    @ttl.deleter
+    def ttl(self) -> None:
+        self._update_header(settings={k: v for k, v in self._settings.items() if k != "ttl"})
 
     @property
     def head(self) -> str | None:
@@ -418,7 +440,7 @@ class Session:
         """
         from ..stores.base import HeadConflict
 
-        for _ in range(MAX_CONFLICT_RETRIES):
+        for attempt in range(MAX_CONFLICT_RETRIES):
             with self._tree.lock:
                 base = parent if explicit_parent else self._head
                 now = utcnow()
@@ -434,18 +456,27 @@ class Session:
                 try:
                     self.agent._persist_turn(self, nodes, header)
                 except HeadConflict:
-                    self.agent._refresh(self)
-                    continue
-                for node in nodes:
-                    self._tree.add(node)
-                if self._path_cache is not None and self._path_cache_head == base:
-                    self._path_cache.extend(nodes)
-                    self._path_cache_head = parent_id
-                self._apply_header(header)
-                return nodes
+                    pass
+                else:
+                    for node in nodes:
+                        self._tree.add(node)
+                    if self._path_cache is not None and self._path_cache_head == base:
+                        self._path_cache.extend(nodes)
+                        self._path_cache_head = parent_id
+                    self._apply_header(header)
+                    return nodes
+            self._after_conflict(attempt)
         raise StoreError(
             f"session {self.session_id!r} kept changing in another process; the turn was not added, retry it"
         )
+
+    def _after_conflict(self, attempt: int) -> None:
+        """Another writer won the compare-and-swap: wait a random moment, then catch up.
+
+        The random, growing wait keeps two busy writers from colliding in lock-step.
+        """
+        time.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
+        self.agent._refresh(self)
 
     def _moved_heads(self, base: str | None, new_head: str | None, explicit_parent: bool) -> dict[str, Any]:
         heads = list(self._heads)
@@ -472,16 +503,17 @@ class Session:
     def _update_header(self, **changes: Any) -> None:
         from ..stores.base import HeadConflict
 
-        for _ in range(MAX_CONFLICT_RETRIES):
+        for attempt in range(MAX_CONFLICT_RETRIES):
             with self._tree.lock:
                 header = self._header(utcnow(), **changes)
                 try:
                     self.agent._persist_header(self, header)
                 except HeadConflict:
-                    self.agent._refresh(self)
-                    continue
-                self._apply_header(header)
-                return
+                    pass
+                else:
+                    self._apply_header(header)
+                    return
+            self._after_conflict(attempt)
         raise StoreError(f"session {self.session_id!r} kept changing in another process; retry")
 
     def _absorb(self, header: dict[str, Any], nodes: Iterable[Node]) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..core.tree import utcnow, validate_session_id
 from ..errors import StoreError
-from .base import HeadConflict, SessionStore, expiry, join_record, split_record
+from .base import HeadConflict, SessionStore, expiry, join_record, rehomed_lineage, split_record
 
 Row = Sequence[Any]
 Migration = tuple[str, Callable[[Any], None]]
@@ -156,6 +156,7 @@ class SQLStore(SessionStore):
         header.setdefault("kind", "vel_jupyter.session")
         header.setdefault("version", 1)
         with self.transaction() as tx:
+            self._rehome_for_forks(tx, session_id)  # replacing never takes messages a fork reads
             tx.execute(f"DELETE FROM vel_messages WHERE session_id = {self.P}", (session_id,))
             self._upsert_session(tx, session_id, header, exists=None)
             self._insert_messages(tx, session_id, messages)
@@ -201,12 +202,12 @@ class SQLStore(SessionStore):
             row = tx.one(
                 f"SELECT context, expires_at FROM vel_sessions WHERE id = {self.P}{self.lock_suffix()}", (session_id,)
             )
-            found: int | None = None
-            if row is not None and not self._is_expired(row[1]):
-                found = self._header_of(session_id, row[0]).get("rev")
+            live = row is not None and not self._is_expired(row[1])
+            found: int | None = self._header_of(session_id, row[0]).get("rev", 0) if live and row else None
             if found != expected_rev:
                 raise HeadConflict(session_id, expected_rev, found)
-            if row is not None and found is None:  # an expired leftover: the id is free again
+            if row is not None and not live:  # an expired leftover: the id is free again
+                self._rehome_for_forks(tx, session_id)
                 tx.execute(f"DELETE FROM vel_sessions WHERE id = {self.P}", (session_id,))
                 row = None
             self._upsert_session(tx, session_id, header, exists=row is not None)
@@ -304,18 +305,14 @@ class SQLStore(SessionStore):
 
     def _rehome_for_forks(self, tx: Tx, session_id: str) -> None:
         """Before a session is deleted, its messages move to the first fork that reads them."""
-        rows = tx.all(
-            f"SELECT id, context FROM vel_sessions WHERE {self.lineage_contains()} ORDER BY id", (session_id,)
-        )
+        rows = tx.all(f"SELECT id, context FROM vel_sessions WHERE {self.lineage_contains()}", (session_id,))
         if not rows:
             return
+        rows.sort(key=lambda row: str(row[0]))  # Python's order, whatever the database collation
         heir = rows[0][0]
         P = self.P
         tx.execute(f"UPDATE vel_messages SET session_id = {P} WHERE session_id = {P}", (heir, session_id))
         for dependent, context in rows:
             header = self.json_out(context)
-            lineage = list(header.get("lineage") or [])
-            replacement = [] if dependent == heir else [heir]
-            index = lineage.index(session_id)
-            header["lineage"] = [*lineage[:index], *replacement, *lineage[index + 1 :]]
+            header["lineage"] = rehomed_lineage(list(header.get("lineage") or []), session_id, heir, dependent)
             tx.execute(f"UPDATE vel_sessions SET context = {P} WHERE id = {P}", (self.json_in(header), dependent))

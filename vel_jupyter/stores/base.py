@@ -125,6 +125,16 @@ def join_record(
     return {**header, "messages": ordered}
 
 
+def rehomed_lineage(lineage: list[str], gone: str, heir: str, dependent: str) -> list[str]:
+    """A dependent's lineage after ``gone``'s messages moved to ``heir``: no repeats, never itself."""
+    out: list[str] = []
+    for origin in lineage:
+        replacement = heir if origin == gone else origin
+        if replacement != dependent and replacement not in out:
+            out.append(replacement)
+    return out
+
+
 def expiry(now: datetime, header: dict[str, Any], default_ttl: float | None) -> datetime | None:
     """When a session written at ``now`` expires: its own ``ttl`` setting, else the store's."""
     ttl = (header.get("settings") or {}).get("ttl", default_ttl)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from ..core.tree import utcnow, validate_session_id
-from .base import HeadConflict, SessionStore, expiry, join_record, split_record
+from .base import HeadConflict, SessionStore, expiry, join_record, rehomed_lineage, split_record
 
 
 class MemoryStore(SessionStore):
@@ -37,6 +37,7 @@ class MemoryStore(SessionStore):
         validate_session_id(session_id)
         header, messages = split_record(session_id, data)
         with self._lock:
+            self._rehome_for_forks(session_id)  # replacing never takes messages a fork reads
             self._drop_messages(session_id)
             self._write(session_id, copy.deepcopy(messages), copy.deepcopy(header))
 
@@ -73,9 +74,11 @@ class MemoryStore(SessionStore):
         validate_session_id(session_id)
         with self._lock:
             current = self._live_header(session_id)
-            found = None if current is None else current.get("rev")
+            found = None if current is None else current.get("rev", 0)
             if found != expected_rev:
                 raise HeadConflict(session_id, expected_rev, found)
+            if current is None and session_id in self._headers:  # an expired leftover: the id is free again
+                self.delete(session_id)
             self._write(session_id, copy.deepcopy(messages), copy.deepcopy(header))
 
     def read_header(self, session_id: str) -> dict[str, Any] | None:
@@ -107,7 +110,9 @@ class MemoryStore(SessionStore):
                 owned.append(message["id"])
         self._headers[session_id] = header
         self._expires[session_id] = expiry(now, header, self.ttl)
-        for origin in header.get("lineage") or []:  # a live fork keeps its origins alive
+        # A live fork keeps its origins alive (even one that expired but was not purged
+        # yet: the fork still reads its messages).
+        for origin in header.get("lineage") or []:
             if origin in self._expires and self._expires[origin] is not None:
                 later = self._expires[session_id]
                 self._expires[origin] = None if later is None else max(self._expires[origin], later)  # type: ignore[type-var]
@@ -134,7 +139,5 @@ class MemoryStore(SessionStore):
         moved = self._owned.pop(session_id, [])
         self._owned.setdefault(heir, []).extend(moved)
         for sid in dependents:
-            lineage = self._headers[sid]["lineage"]
-            replacement = [] if sid == heir else [heir]
-            index = lineage.index(session_id)
-            self._headers[sid]["lineage"] = [*lineage[:index], *replacement, *lineage[index + 1 :]]
+            header = self._headers[sid]
+            header["lineage"] = rehomed_lineage(header["lineage"], session_id, heir, sid)

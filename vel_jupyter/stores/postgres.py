@@ -54,10 +54,16 @@ def _index_sessions(tx: Tx) -> None:
     )
 
 
+def _index_lineage(tx: Tx) -> None:
+    # Deleting a session looks up the forks that read its messages.
+    tx.execute("CREATE INDEX IF NOT EXISTS vel_sessions_lineage ON vel_sessions USING GIN ((context->'lineage'))")
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_create_sessions", _create_sessions),
     ("0002_create_messages", _create_messages),
     ("0003_index_sessions", _index_sessions),
+    ("0004_index_lineage", _index_lineage),
 ]
 
 
