@@ -325,7 +325,7 @@ class TestSQLite:
         conn = sqlite3.connect(tmp_path / "s.db")
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         names = [r[0] for r in conn.execute("SELECT name FROM vel_migrations ORDER BY name")]
-        assert names == ["0001_create_sessions", "0002_create_messages", "0003_index_sessions"]
+        assert names == ["0001_create_sessions", "0002_create_messages", "0003_index_sessions", "0004_index_lineage"]
         assert SQLiteStore(tmp_path / "s.db").migrate() == []  # re-opening applies nothing
 
     def test_upgrading_from_the_first_schema(self, tmp_path: Path) -> None:
@@ -343,7 +343,7 @@ class TestSQLite:
         upgraded = SQLiteStore(tmp_path / "old.db")
         agent_on(upgraded).session(session_id="after-upgrade").run("works")
         conn = sqlite3.connect(tmp_path / "old.db")
-        assert conn.execute("SELECT count(*) FROM vel_migrations").fetchone()[0] == 3
+        assert conn.execute("SELECT count(*) FROM vel_migrations").fetchone()[0] == 4
 
     def test_guide_b_cleanup_sql_cascades(self, tmp_path: Path) -> None:
         import sqlite3
