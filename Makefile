@@ -33,7 +33,7 @@ services:
 	  || { $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends $$missing; }
 
 demo: venv
-	$(BIN)/python -m vel_jupyter demo
+	$(BIN)/python -m vel_jupyter demo --notebook notebooks/quickstart.ipynb --output build/quickstart.executed.ipynb
 
 lint: venv
 	$(BIN)/ruff check vel_jupyter tests benchmarks

@@ -1,12 +1,15 @@
 """``python -m vel_jupyter demo``: a short streamed, multi-turn conversation, printed.
 
-Uses the offline ``echo`` provider unless OPENAI_API_KEY or OPENAI_BASE_URL is set.
+With ``--notebook PATH`` it executes that notebook headless on a real kernel instead,
+prints its conversation and writes the executed copy to ``--output``. Uses the offline
+``echo`` provider unless OPENAI_API_KEY or OPENAI_BASE_URL is set.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import Agent
 
@@ -37,14 +40,42 @@ def demo(model: str | None) -> int:
     return 0
 
 
+def demo_notebook(path: str, output: str) -> int:
+    """Run a notebook like a user would (Run All), print its %%chat turns, save the result."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from .jupyter.display import SESSION_MIME
+
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        for output_ in cell.outputs:
+            turn = output_.get("data", {}).get(SESSION_MIME)
+            if turn:
+                for message in turn["messages"]:
+                    calls = ", ".join(f"{c['name']}({c['arguments']})" for c in message.get("tool_calls", []))
+                    text = message["content"].strip() or f"[calls {calls}]"
+                    print(f"[{turn['session_id']}] {message['role']}> {text}")
+                print()
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, output)
+    print(f"executed notebook written to {output}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m vel_jupyter")
     commands = parser.add_subparsers(dest="command", required=True)
     demo_parser = commands.add_parser("demo", help="run a short streamed conversation and print it")
     demo_parser.add_argument("--model", default=None, help="model name (default: the provider's)")
+    demo_parser.add_argument("--notebook", help="execute this notebook headless instead and print its conversation")
+    demo_parser.add_argument("--output", default="build/demo.ipynb", help="where the executed notebook is written")
     args = parser.parse_args(argv)
     if args.command == "demo":
-        return demo(args.model)
+        return demo_notebook(args.notebook, args.output) if args.notebook else demo(args.model)
     return 2  # pragma: no cover - argparse rejects unknown commands
 
 

@@ -337,8 +337,36 @@ class RecordedRequest:
 
 
 def _echo(request: RecordedRequest) -> Reply:
+    """The unscripted answer: 'Echo: <last user message>' for plain chat; for structured
+    output, tool results or a requested tool call, what the offline echo provider answers."""
+    body = request.body or {}
+    after_tools = bool(request.messages) and request.messages[-1].get("role") == "tool"
+    if body.get("response_format") or after_tools:
+        return _like_echo_provider(body)
+    if body.get("tools"):
+        reply = _like_echo_provider(body)
+        if reply.kind == "completion" and '"tool_calls"' in reply.message:
+            return reply
     users = [m for m in request.messages if isinstance(m, dict) and m.get("role") == "user"]
     return Reply.text("Echo: " + (_text_of(users[-1].get("content")) if users else ""))
+
+
+def _like_echo_provider(body: Json) -> Reply:
+    from .providers.base import ProviderRequest
+    from .providers.echo import plan_answer
+
+    request = ProviderRequest(
+        model=str(body.get("model") or "echo"),
+        messages=list(body.get("messages") or []),
+        tools=list(body.get("tools") or []),
+        tool_choice=body.get("tool_choice"),
+        response_format=body.get("response_format"),
+        params={k: body[k] for k in ("max_tokens", "max_completion_tokens") if k in body},
+    )
+    _, completion = plan_answer(request)
+    if completion.tool_calls:
+        return Reply.tool_calls([(c.name, c.arguments) for c in completion.tool_calls])
+    return Reply.text(completion.text, finish_reason=completion.finish_reason)
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..errors import AgentError, ConfigurationError, SessionDataError, SessionNotFoundError, StoreError
 from .context import ContextManager
@@ -92,6 +92,7 @@ class Agent:
             options["max_retries"] = max_retries
         self._provider_options = options
         self._provider: Provider | None = None
+        self._providers: dict[tuple[str, str | None], Provider] = {}  # per-session overrides
         if provider is None or isinstance(provider, str):
             self.provider_name = resolve_provider_name(provider, base_url=base_url, api_key=api_key)
         else:
@@ -130,6 +131,34 @@ class Agent:
     @model.setter
     def model(self, name: str) -> None:
         self._model = name
+
+    def provider_name_for(self, name: str | None, base_url: str | None) -> str:
+        """Which provider a session with these settings uses (same fallback rules as the agent)."""
+        if name is None and base_url is None:
+            return self.provider_name
+        from ..providers import resolve_provider_name
+
+        api_key = self._provider_options.get("api_key")
+        return resolve_provider_name(name or self.provider_name, base_url=base_url, api_key=api_key and "set")
+
+    def provider_for(self, name: str | None, base_url: str | None) -> Provider:
+        """The provider for a session's own ``provider``/``base_url`` settings (cached)."""
+        if name is None and base_url is None:
+            return self.provider
+        resolved = self.provider_name_for(name, base_url)
+        key = (resolved, base_url)
+        with self._lock:
+            provider = self._providers.get(key)
+            if provider is None:
+                from ..providers import create_provider
+
+                options = {k: (v.get() if isinstance(v, Secret) else v) for k, v in self._provider_options.items()}
+                if base_url is not None:
+                    options["base_url"] = base_url
+                if resolved != "openai":
+                    options = {}
+                provider = self._providers[key] = create_provider(resolved, **options)
+            return provider
 
     @property
     def provider(self) -> Provider:
@@ -298,7 +327,13 @@ class Agent:
             session.replace_history(history)
         return session
 
-    def get_session(self, session_id: str, default: Any = _MISSING) -> Session:
+    @overload
+    def get_session(self, session_id: str) -> Session: ...
+
+    @overload
+    def get_session(self, session_id: str, default: T) -> Session | T: ...
+
+    def get_session(self, session_id: str, default: Any = _MISSING) -> Any:
         """The session with that id; raises SessionNotFoundError (or returns ``default``)."""
         session = self._sessions.get(session_id) or self._load(session_id)
         if session is None:

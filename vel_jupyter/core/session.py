@@ -13,10 +13,14 @@ from .context import SummaryRecord
 from .message import Message, Usage
 from .response import Response, StreamEvent
 from .structured import check_schema
+from .tools import as_tools
 from .tree import Branch, MessageTree, Node, new_id, utcnow, validate_session_id
 from .turn import TurnSpec, drive_async, drive_sync, turn_program
 
 if TYPE_CHECKING:
+    import pandas
+
+    from ..providers.base import Provider
     from .agent import Agent
 
 FORMAT_VERSION = 1
@@ -192,6 +196,27 @@ class Session:
         self._update_header(settings=settings)
 
     @property
+    def provider_name(self) -> str:
+        """The provider this session talks to (its own setting, else the agent's)."""
+        return self.agent.provider_name_for(self._settings.get("provider"), self._settings.get("base_url"))
+
+    @property
+    def provider(self) -> Provider:
+        """The provider instance for this session's ``provider``/``base_url`` settings."""
+        return self.agent.provider_for(self._settings.get("provider"), self._settings.get("base_url"))
+
+    def configure(self, **settings: Any) -> None:
+        """Change settings that stick to this session: ``model``, ``provider``, ``base_url``,
+        ``params`` (request parameters), ``ttl``. ``None`` removes a setting."""
+        unknown = set(settings) - {"model", "provider", "base_url", "params", "ttl"}
+        if unknown:
+            raise ConfigurationError(
+                f"unknown session settings {sorted(unknown)}; use model, provider, base_url, params or ttl"
+            )
+        merged = {**self._settings, **settings}
+        self._update_header(settings={k: v for k, v in merged.items() if v is not None or k == "ttl"})
+
+    @property
     def params(self) -> dict[str, Any]:
         """Per-session request parameters (temperature, max_tokens, ...); per-call ones win."""
         return dict(self._settings.get("params") or {})
@@ -303,6 +328,7 @@ class Session:
         parent = params.pop("parent", _HEAD)
         cell_id = params.pop("cell_id", None)
         allow_incomplete = bool(params.pop("allow_incomplete", False))
+        tools = params.pop("tools", None)
         return TurnSpec(
             prompt=message,
             params=params,
@@ -311,6 +337,7 @@ class Session:
             explicit_parent=parent is not _HEAD,
             cell_id=cell_id,
             allow_incomplete=allow_incomplete,
+            tools=self.agent.tools if tools is None else as_tools(tools),
         )
 
     def _check_parent(self, spec: TurnSpec) -> None:
@@ -328,7 +355,7 @@ class Session:
         self.agent._sync(self)
         self._check_parent(spec)
         partial: list[str] = []
-        events = drive_sync(turn_program(self, spec), self.agent.provider, self.agent.tools, partial)
+        events = drive_sync(turn_program(self, spec), self.provider, spec.tools, partial)
         return TurnStream(events, partial)
 
     def stream_async(self, prompt: str | Message, *, schema: Any = None, **params: Any) -> AsyncTurnStream:
@@ -337,7 +364,7 @@ class Session:
         self.agent._sync(self)
         self._check_parent(spec)
         partial: list[str] = []
-        events = drive_async(turn_program(self, spec), self.agent.provider, self.agent.tools, partial)
+        events = drive_async(turn_program(self, spec), self.provider, spec.tools, partial)
         return AsyncTurnStream(events, partial)
 
     def run(self, prompt: str | Message, **params: Any) -> Response:
@@ -522,6 +549,17 @@ class Session:
             for node in nodes:
                 self._tree.add(node)
             self._apply_header(header)
+
+    def to_dataframe(self, *, branches: bool = False) -> pandas.DataFrame:
+        """One row per message (current path; every branch with ``branches=True``).
+
+        Columns: session_id, branch, turn, message_id, parent_id, role, content, tool_calls,
+        tool_call_id, model, prompt_tokens, completion_tokens, latency_ms, ttft_ms,
+        finish_reason, cell_id, created_at. pandas is imported here, on first use.
+        """
+        from ..export.dataframe import session_to_dataframe
+
+        return session_to_dataframe(self, branches=branches)
 
     # -- serialization -------------------------------------------------------------------
 

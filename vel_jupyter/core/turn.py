@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import IncompleteResponseError, MaxStepsError, RefusalError, StreamError, TurnError, TurnInterrupted
@@ -68,6 +68,7 @@ class TurnSpec:
     explicit_parent: bool = False  # True: attach at ``parent`` (regenerate), else at the head
     cell_id: str | None = None
     allow_incomplete: bool = False
+    tools: dict[str, Tool] = field(default_factory=dict)
 
 
 def turn_program(session: Session, spec: TurnSpec) -> Generator[Effect, Any, Response]:
@@ -84,7 +85,7 @@ def turn_program(session: Session, spec: TurnSpec) -> Generator[Effect, Any, Res
             result: ModelResult = yield CallModel(request, visible=False)
             run.new_summary = _summary_record(job.covers, result)
 
-        tools = agent.tools
+        tools = spec.tools
         tool_specs = [t.to_openai() for t in tools.values()]
         fmt = response_format(spec.schema) if spec.schema is not None else None
         params = {**agent.params, **session.params, **spec.params}
@@ -111,7 +112,7 @@ def turn_program(session: Session, spec: TurnSpec) -> Generator[Effect, Any, Res
             usage = usage + step_usage
             meta = MessageMeta(
                 model=completion.model or session.model,
-                provider=agent.provider_name,
+                provider=session.provider_name,
                 usage=step_usage,
                 latency_ms=round(result.latency_ms, 3),
                 ttft_ms=None if result.ttft_ms is None else round(result.ttft_ms, 3),

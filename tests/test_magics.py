@@ -1,0 +1,259 @@
+"""%%chat and %chat through a real IPython InteractiveShell."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+import vel_jupyter
+from vel_jupyter.jupyter.registry import Registry, set_registry
+from vel_jupyter.providers import register_provider
+from vel_jupyter.testing import Reply, ScriptedProvider
+
+SCRIPTED = ScriptedProvider(default="scripted answer")
+register_provider("scripted-magics", lambda **_: SCRIPTED)
+
+
+@pytest.fixture
+def ip() -> Iterator[InteractiveShell]:
+    shell = InteractiveShell.instance()
+    set_registry(Registry(provider="echo"))
+    shell.extension_manager.load_extension("vel_jupyter")
+    SCRIPTED.calls.clear()
+    SCRIPTED._queue.clear()
+    yield shell
+    shell.extension_manager.unload_extension("vel_jupyter")
+    for name in [n for n in shell.user_ns if n.startswith("vel_test_")]:
+        del shell.user_ns[name]
+
+
+def chat(ip: InteractiveShell, line: str, body: str) -> Any:
+    return ip.run_cell_magic("chat", line, body)
+
+
+def session(sid: str) -> vel_jupyter.Session:
+    return vel_jupyter.registry().get(sid)
+
+
+class TestLoading:
+    def test_load_registers_and_unload_removes(self, ip: InteractiveShell) -> None:
+        assert "chat" in ip.magics_manager.magics["cell"]
+        assert "chat" in ip.magics_manager.magics["line"]
+        ip.extension_manager.reload_extension("vel_jupyter")
+        assert "chat" in ip.magics_manager.magics["cell"]
+        ip.extension_manager.unload_extension("vel_jupyter")
+        assert "chat" not in ip.magics_manager.magics["cell"]
+        ip.extension_manager.load_extension("vel_jupyter")
+
+    def test_reload_keeps_the_sessions(self, ip: InteractiveShell) -> None:
+        chat(ip, "keep", "hello")
+        ip.extension_manager.reload_extension("vel_jupyter")
+        assert len(session("keep").messages) == 2
+
+    def test_loading_imports_nothing_heavy(self) -> None:
+        code = (
+            "import sys\n"
+            "from IPython.core.interactiveshell import InteractiveShell\n"
+            "ip = InteractiveShell.instance()\n"
+            "ip.extension_manager.load_extension('vel_jupyter')\n"
+            "heavy = ['openai', 'pandas', 'ipywidgets', 'pydantic', 'anywidget', 'nbformat']\n"
+            "print([m for m in heavy if m in sys.modules])\n"
+        )
+        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+class TestTurns:
+    def test_each_cell_is_the_next_turn(self, ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+        chat(ip, "demo", "My name is Alice")
+        chat(ip, "demo", "What is my name?")
+        out = capsys.readouterr().out
+        assert 'You said: "What is my name?" (turn 2). Earlier you said: "My name is Alice".' in out
+        assert [m.role for m in session("demo").messages] == ["user", "assistant"] * 2
+
+    def test_no_id_uses_the_default_session(self, ip: InteractiveShell) -> None:
+        chat(ip, "", "hello default")
+        assert session("default").messages[0].text == "hello default"
+        ip.run_line_magic("config", "ChatMagics.default_session = 'other'")
+        chat(ip, "", "hello other")
+        assert session("other").messages[0].text == "hello other"
+
+    def test_settings_stick_to_the_session(self, ip: InteractiveShell) -> None:
+        chat(ip, "sticky -p scripted-magics -m model-x -s 'Be terse.'", "one")
+        chat(ip, "sticky -t 0.2 --max-tokens 50", "two")
+        request = SCRIPTED.calls[-1]
+        assert request.model == "model-x"
+        assert request.messages[0] == {"role": "system", "content": "Be terse."}
+        assert request.params == {"temperature": 0.2, "max_tokens": 50}
+        assert session("sticky").model == "model-x"
+
+    def test_interpolation(self, ip: InteractiveShell) -> None:
+        ip.user_ns["vel_test_name"] = "Alice"
+        ip.user_ns["vel_test_cfg"] = {"city": "Lima"}
+        body = 'Hi {vel_test_name} from {vel_test_cfg[city]}; {{literal}}; json {"a": [1, {"b": 2}]}; {unknown}'
+        chat(ip, "interp -p scripted-magics", body)
+        assert SCRIPTED.calls[-1].messages[-1]["content"] == (
+            'Hi Alice from Lima; {literal}; json {"a": [1, {"b": 2}]}; {unknown}'
+        )
+        chat(ip, "interp --raw", "{vel_test_name} {{x}}")
+        assert SCRIPTED.calls[-1].messages[-1]["content"] == "{vel_test_name} {{x}}"
+
+    def test_out_assigns_the_response(self, ip: InteractiveShell) -> None:
+        chat(ip, "out -o vel_test_r", "hello")
+        assert ip.user_ns["vel_test_r"].text.startswith('You said: "hello"')
+
+    def test_code_format_offers_the_next_cell(self, ip: InteractiveShell) -> None:
+        SCRIPTED.enqueue("Here:\n```python\nprint('hi')\n```\nDone.")
+        chat(ip, "code -p scripted-magics -f code", "write code")
+        assert ip.rl_next_input == "print('hi')"
+
+    def test_schema_gives_structured_output(self, ip: InteractiveShell) -> None:
+        ip.run_cell(
+            "from pydantic import BaseModel\nclass vel_test_City(BaseModel):\n    name: str\n    population: int"
+        )
+        chat(ip, "schema --schema vel_test_City -o vel_test_r", "Biggest city?")
+        output = ip.user_ns["vel_test_r"].output
+        assert type(output).__name__ == "vel_test_City"
+        with pytest.raises(UsageError, match="BaseModel"):
+            chat(ip, "schema --schema vel_test_nothing", "x")
+
+    def test_tools_from_the_namespace(self, ip: InteractiveShell) -> None:
+        ip.run_cell("def vel_test_double(n: int) -> int:\n    '''Double a number.'''\n    return 2 * n")
+        chat(ip, "tools --tools vel_test_double -o vel_test_r", 'call vel_test_double {"n": 21}')
+        assert ip.user_ns["vel_test_r"].text == "Tool results: 42"
+        with pytest.raises(UsageError, match="vel_test_missing"):
+            chat(ip, "tools --tools vel_test_missing", "x")
+
+    def test_fork_from(self, ip: InteractiveShell) -> None:
+        chat(ip, "origin", "Tokyo and Kyoto")
+        chat(ip, "branch --fork-from origin", "Osaka instead")
+        assert len(session("origin").messages) == 2
+        assert [m.text for m in session("branch").messages if m.role == "user"] == ["Tokyo and Kyoto", "Osaka instead"]
+        with pytest.raises(UsageError, match="already exists"):
+            chat(ip, "branch --fork-from origin", "again")
+
+
+class TestCellTiedTurns:
+    def test_rerunning_a_cell_regenerates_its_turn_as_a_branch(self, ip: InteractiveShell) -> None:
+        chat(ip, "cells", "first cell")
+        chat(ip, "cells", "second cell")
+        chat(ip, "cells", "second cell")  # the same cell again
+        s = session("cells")
+        assert len(s.messages) == 4
+        assert len(s.branches) == 2
+        assert s.branches[1].current
+
+    def test_rerunning_an_earlier_cell_branches_from_there(self, ip: InteractiveShell) -> None:
+        chat(ip, "early", "first cell")
+        chat(ip, "early", "second cell")
+        chat(ip, "early", "first cell")
+        s = session("early")
+        assert [m.text for m in s.messages if m.role == "user"] == ["first cell"]
+        assert len(s.branches) == 2
+        chat(ip, "early", "second cell")  # its old turn is on another branch: it follows the new one
+        assert [m.text for m in s.messages if m.role == "user"] == ["first cell", "second cell"]
+
+    def test_append_opts_out(self, ip: InteractiveShell) -> None:
+        chat(ip, "appending --append", "same")
+        chat(ip, "appending --append", "same")
+        assert len(session("appending").messages) == 4
+
+
+class TestErrors:
+    @pytest.mark.parametrize(
+        "line",
+        ["-t abc", "--bogus", "-f html", "s --max-tokens", "'bad\\nid'", "s --schema", "a b c"],
+    )
+    def test_bad_lines_are_usage_errors(self, ip: InteractiveShell, line: str) -> None:
+        with pytest.raises(UsageError):
+            chat(ip, line, "hello")
+
+    def test_invalid_session_id(self, ip: InteractiveShell) -> None:
+        with pytest.raises(UsageError, match="invalid session id"):
+            chat(ip, "'semi;colon'", "hello")
+
+    def test_empty_cell(self, ip: InteractiveShell) -> None:
+        with pytest.raises(UsageError, match="empty"):
+            chat(ip, "empty", "   \n")
+
+    def test_a_provider_error_fails_the_cell_in_one_line_and_changes_nothing(self, ip: InteractiveShell) -> None:
+        chat(ip, "fails -p scripted-magics", "one")
+        before = session("fails").to_dict()
+        SCRIPTED.enqueue(Reply.http_error(429, "slow down", retry_after=3))
+        with pytest.raises(vel_jupyter.errors.RateLimitError) as info:
+            chat(ip, "fails", "two")
+        lines = info.value._render_traceback_()  # type: ignore[attr-defined]
+        assert len(lines) == 1
+        assert lines[0].startswith("RateLimitError: scripted HTTP 429: slow down")
+        assert session("fails").to_dict() == before
+
+    def test_run_cell_reports_failure(self, ip: InteractiveShell) -> None:
+        SCRIPTED.enqueue(Reply.http_error(500, "down"))
+        result = ip.run_cell("%%chat failing -p scripted-magics\nhello")
+        assert not result.success
+
+
+class TestCommands:
+    def test_list_show_history_get(self, ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+        chat(ip, "alpha", "hello")
+        capsys.readouterr()
+        ip.run_line_magic("chat", "list")
+        out = capsys.readouterr().out
+        assert out.splitlines()[0].split() == ["id", "model", "messages", "branches", "tokens", "updated"]
+        assert "alpha" in out
+        df = ip.run_line_magic("chat", "history alpha")
+        assert list(df["role"]) == ["user", "assistant"]
+        assert ip.run_line_magic("chat", "get alpha") is session("alpha")
+        ip.run_line_magic("chat", "show alpha")
+
+    def test_fork_branches_checkout_clear_delete_system(
+        self, ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        chat(ip, "ops", "one")
+        chat(ip, "ops", "one")  # regenerate: two branches
+        ip.run_line_magic("chat", "fork ops ops-copy")
+        assert len(session("ops-copy").messages) == 2
+        capsys.readouterr()
+        ip.run_line_magic("chat", "branches ops")
+        assert capsys.readouterr().out.count("messages") == 2
+        ip.run_line_magic("chat", "checkout ops 0")
+        assert session("ops").branches[0].current
+        ip.run_line_magic("chat", "system ops Be brief now.")
+        assert session("ops").system == "Be brief now."
+        ip.run_line_magic("chat", "clear ops")
+        assert session("ops").messages == []
+        ip.run_line_magic("chat", "delete ops-copy")
+        assert "ops-copy" not in vel_jupyter.sessions()
+
+    def test_unknown_commands_and_ids_list_what_exists(self, ip: InteractiveShell) -> None:
+        chat(ip, "known", "hello")
+        with pytest.raises(UsageError, match="use one of: branches"):
+            ip.run_line_magic("chat", "frobnicate")
+        with pytest.raises(UsageError, match=r"sessions: .*known"):
+            ip.run_line_magic("chat", "show nope")
+        with pytest.raises(UsageError, match="usage: %chat fork SRC NEW"):
+            ip.run_line_magic("chat", "fork onlyone")
+
+    def test_store_switch_and_restore(
+        self, ip: InteractiveShell, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        chat(ip, "persist", "remember this")
+        ip.run_line_magic("chat", f"store sqlite:///{tmp_path}/kernel.db")
+        assert "SQLiteStore" in capsys.readouterr().out
+        set_registry(Registry(provider="echo", store=f"sqlite:///{tmp_path}/kernel.db"))  # a "restarted kernel"
+        ip.run_line_magic("chat", "restore")
+        assert "restored 1 sessions: persist" in capsys.readouterr().out
+        assert session("persist").messages[0].text == "remember this"
+
+    def test_python_access_to_the_registry(self, ip: InteractiveShell) -> None:
+        chat(ip, "py", "hello")
+        assert vel_jupyter.sessions()["py"] is session("py")
+        df = vel_jupyter.registry().to_dataframe()
+        assert set(df["session_id"]) >= {"py"}

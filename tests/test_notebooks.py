@@ -1,0 +1,160 @@
+"""Notebooks on a real ipykernel: every example notebook, streaming, interrupts, cell ids, secrets."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from jupyter_client.manager import start_new_kernel
+from nbclient import NotebookClient
+
+from vel_jupyter.jupyter.display import SESSION_MIME
+from vel_jupyter.testing import OpenAIServer, Reply
+
+from .conftest import TEST_KEY
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
+
+
+def execute(path: Path, tmp_path: Path) -> tuple[Any, str]:
+    notebook = nbformat.read(path, as_version=4)
+    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    saved = tmp_path / path.name
+    nbformat.write(notebook, saved)
+    return notebook, saved.read_text()
+
+
+def outputs(notebook: Any, kind: str) -> list[Any]:
+    return [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs if o.output_type == kind]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_every_notebook_runs_offline(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    notebook, _ = execute(path, tmp_path)
+    assert outputs(notebook, "error") == []
+    turns = [o for o in outputs(notebook, "display_data") if SESSION_MIME in o.data]
+    assert turns, "a notebook in notebooks/ should show at least one %%chat turn"
+    for output in turns:
+        assert set(output.data) >= {"text/markdown", "text/plain", SESSION_MIME}
+        assert "▌" not in output.data["text/markdown"]  # only the final output is saved
+
+
+@pytest.mark.slow
+def test_quickstart_on_the_loopback_server_leaks_no_key(
+    server: OpenAIServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    notebook, saved = execute(NOTEBOOKS[0].parent / "quickstart.ipynb", tmp_path)
+    assert outputs(notebook, "error") == []
+    assert any(r.body and r.body.get("stream") for r in server.requests)  # really went over HTTP
+    assert TEST_KEY not in saved
+    assert "sk-test" not in saved
+
+
+class Kernel:
+    """A real kernel driven message by message, sending JupyterLab's cellId metadata."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.km, self.kc = start_new_kernel(kernel_name="python3", env=env)
+
+    def run(self, code: str, cell_id: str | None = None, timeout: float = 60) -> list[dict[str, Any]]:
+        content = {"code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False}
+        msg = self.kc.session.msg("execute_request", content, metadata={"cellId": cell_id} if cell_id else {})
+        self.kc.shell_channel.send(msg)
+        messages = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            reply = self.kc.get_iopub_msg(timeout=timeout)
+            if reply["parent_header"].get("msg_id") != msg["header"]["msg_id"]:
+                continue
+            messages.append(reply)
+            if reply["msg_type"] == "status" and reply["content"]["execution_state"] == "idle":
+                return messages
+        raise TimeoutError(code)
+
+    def value(self, expression: str) -> Any:
+        result = self.run(f"import json as _j; print(_j.dumps({expression}))")
+        text = "".join(m["content"]["text"] for m in result if m["msg_type"] == "stream")
+        return json.loads(text.strip().splitlines()[-1])
+
+    def close(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+
+@pytest.fixture
+def kernel(server: OpenAIServer) -> Any:
+    import os
+
+    env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": TEST_KEY}
+    k = Kernel(env)
+    k.run("%load_ext vel_jupyter")
+    yield k
+    k.close()
+
+
+@pytest.mark.slow
+def test_rerunning_a_cell_with_a_real_cell_id_regenerates_it(kernel: Kernel) -> None:
+    kernel.run("%%chat cells\nfirst", cell_id="cell-A")
+    kernel.run("%%chat cells\nsecond", cell_id="cell-B")
+    kernel.run("%%chat cells\nsecond, edited", cell_id="cell-B")  # the user edited and re-ran cell B
+    assert kernel.value(
+        "[m.text for m in __import__('vel_jupyter').sessions()['cells'].messages if m.role == 'user']"
+    ) == [
+        "first",
+        "second, edited",
+    ]
+    assert kernel.value("len(__import__('vel_jupyter').sessions()['cells'].branches)") == 2
+    assert kernel.value("[n.cell_id for n in __import__('vel_jupyter').sessions()['cells'].nodes]") == [
+        "cell-A",
+        "cell-A",
+        "cell-B",
+        "cell-B",
+    ]
+
+
+@pytest.mark.slow
+def test_streaming_is_coalesced_and_ends_in_one_clean_output(kernel: Kernel, server: OpenAIServer) -> None:
+    words = " ".join(f"w{i}" for i in range(600))
+    server.enqueue(Reply.text(words, delay=0.002))  # 600 chunks over >1.2 s
+    messages = kernel.run("%%chat stream\ngo")
+    updates = [m for m in messages if m["msg_type"] == "update_display_data"]
+    displays = [m for m in messages if m["msg_type"] == "display_data"]
+    assert len(displays) == 1  # one output, updated in place
+    assert 3 <= len(updates) < 100  # redrawn as it streams, far fewer times than 600 tokens
+    final = updates[-1]["content"]["data"]
+    assert final["text/plain"] == words
+    assert final[SESSION_MIME]["messages"][-1]["content"] == words
+
+
+@pytest.mark.slow
+def test_a_kernel_interrupt_mid_stream_keeps_the_partial_text_and_changes_nothing(
+    kernel: Kernel, server: OpenAIServer
+) -> None:
+    kernel.run("%%chat intr\nfirst turn")
+    server.enqueue(Reply.text(" ".join(f"w{i}" for i in range(400)), delay=0.02))  # ~8 s
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        result["messages"] = kernel.run("%%chat intr\nlong answer please", timeout=60)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(1.5)
+    kernel.km.interrupt_kernel()
+    thread.join(30)
+    messages = result["messages"]
+    errors = [m for m in messages if m["msg_type"] == "error"]
+    assert errors and errors[0]["content"]["ename"] in ("TurnInterrupted", "KeyboardInterrupt")
+    last = [m for m in messages if m["msg_type"] == "update_display_data"][-1]["content"]["data"]["text/markdown"]
+    assert "w0" in last and "interrupted" in last
+    assert kernel.value("len(__import__('vel_jupyter').sessions()['intr'].messages)") == 2

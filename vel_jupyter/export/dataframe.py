@@ -1,0 +1,196 @@
+"""Sessions as pandas DataFrames: one row per message, with typed columns.
+
+pandas is optional and imported only inside the functions, so importing this module
+stays cheap. Columns (in order) and their dtypes::
+
+    session_id         string     the exported session (a fork's rows carry the fork's id)
+    branch             Int64      index in ``session.branches``; <NA> off every branch
+    turn               Int64      1-based; a turn starts at each user message, 0 before the first
+    message_id         string
+    parent_id          string     <NA> for a root
+    role               category   system / user / assistant / tool
+    content            string
+    tool_calls         object     list of {"id", "name", "arguments"} dicts, or None
+    tool_call_id       string
+    model              string     assistant messages only (as are the columns down to finish_reason)
+    prompt_tokens      Int64
+    completion_tokens  Int64
+    latency_ms         Float64
+    ttft_ms            Float64
+    finish_reason      string
+    cell_id            string
+    created_at         datetime64[ns, UTC]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from ..core.message import ROLES
+from ..errors import ConfigurationError
+
+if TYPE_CHECKING:
+    import pandas
+
+    from ..core.session import Session
+    from ..core.tree import Node
+
+__all__ = ["COLUMNS", "session_to_dataframe", "sessions_to_dataframe"]
+
+COLUMNS: dict[str, str] = {
+    "session_id": "string",
+    "branch": "Int64",
+    "turn": "Int64",
+    "message_id": "string",
+    "parent_id": "string",
+    "role": "category",
+    "content": "string",
+    "tool_calls": "object",
+    "tool_call_id": "string",
+    "model": "string",
+    "prompt_tokens": "Int64",
+    "completion_tokens": "Int64",
+    "latency_ms": "Float64",
+    "ttft_ms": "Float64",
+    "finish_reason": "string",
+    "cell_id": "string",
+    "created_at": "datetime64[ns, UTC]",
+}
+
+
+def session_to_dataframe(session: Session, *, branches: bool = False) -> pandas.DataFrame:
+    """One row per message of ``session``: its current path, or with ``branches=True``
+    every message on any of its branches (each once, tagged with the first branch holding it).
+    """
+    pd = _pandas()
+    columns = _empty_columns()
+    _collect(session, branches, columns)
+    return _frame(pd, columns)
+
+
+def sessions_to_dataframe(sessions: Iterable[Session], *, branches: bool = False) -> pandas.DataFrame:
+    """``session_to_dataframe`` for many sessions, concatenated (an empty, typed frame for none)."""
+    pd = _pandas()
+    columns = _empty_columns()
+    for session in sessions:
+        _collect(session, branches, columns)
+    return _frame(pd, columns)
+
+
+def _pandas() -> Any:
+    try:
+        import pandas
+    except ImportError:
+        raise ConfigurationError(
+            "exporting sessions to a DataFrame needs pandas, which is not installed: pip install pandas"
+        ) from None
+    return pandas
+
+
+def _empty_columns() -> dict[str, list[Any]]:
+    return {name: [] for name in COLUMNS}
+
+
+def _current_branch(session: Session) -> int | None:
+    """The index of the branch marked current in ``session.branches``; None when detached."""
+    heads, current, head = session._heads, session._current, session._head
+    if current is not None and 0 <= current < len(heads) and heads[current] == head:
+        return current
+    return None
+
+
+def _rows(session: Session, branches: bool) -> list[tuple[Node, int | None]]:
+    """The nodes to export, parents before children, each with its branch index."""
+    with session._tree.lock:
+        if not branches:
+            branch = _current_branch(session)
+            return [(node, branch) for node in session._path(session._head)]
+        # The closure of the branch heads plus the current head, walked like
+        # MessageTree.closure but remembering which head reached each node first.
+        tree = session._tree
+        heads = session._heads
+        seen: set[str] = set()
+        out: list[tuple[Node, int | None]] = []
+        for index, head in enumerate([*heads, session._head]):
+            branch = index if index < len(heads) else None
+            chain: list[tuple[Node, int | None]] = []
+            current = head
+            while current is not None and current not in seen:
+                node = tree[current]
+                seen.add(current)
+                chain.append((node, branch))
+                current = node.parent_id
+            chain.reverse()
+            out.extend(chain)
+        return out
+
+
+def _collect(session: Session, branches: bool, columns: dict[str, list[Any]]) -> None:
+    """Append the rows of ``session`` to ``columns`` (one list per column), in one pass."""
+    session_id = session.session_id
+    session_ids = columns["session_id"]
+    branch_col = columns["branch"]
+    turn_col = columns["turn"]
+    message_ids = columns["message_id"]
+    parent_ids = columns["parent_id"]
+    roles = columns["role"]
+    contents = columns["content"]
+    tool_calls = columns["tool_calls"]
+    tool_call_ids = columns["tool_call_id"]
+    models = columns["model"]
+    prompt_tokens = columns["prompt_tokens"]
+    completion_tokens = columns["completion_tokens"]
+    latencies = columns["latency_ms"]
+    ttfts = columns["ttft_ms"]
+    finish_reasons = columns["finish_reason"]
+    cell_ids = columns["cell_id"]
+    created = columns["created_at"]
+
+    turns: dict[str | None, int] = {None: 0}  # message id -> turn; a root's parent is turn 0
+    for node, branch in _rows(session, branches):
+        message = node.message
+        turn = turns[node.parent_id] + (message.role == "user")
+        turns[node.id] = turn
+        meta = message.meta
+
+        session_ids.append(session_id)
+        branch_col.append(branch)
+        turn_col.append(turn)
+        message_ids.append(node.id)
+        parent_ids.append(node.parent_id)
+        roles.append(message.role)
+        contents.append(message.content)
+        tool_calls.append([call.to_dict() for call in message.tool_calls] if message.tool_calls else None)
+        tool_call_ids.append(message.tool_call_id)
+        if meta is None:
+            models.append(None)
+            prompt_tokens.append(None)
+            completion_tokens.append(None)
+            latencies.append(None)
+            ttfts.append(None)
+            finish_reasons.append(None)
+        else:
+            models.append(meta.model or None)
+            prompt_tokens.append(meta.usage.prompt_tokens)
+            completion_tokens.append(meta.usage.completion_tokens)
+            latencies.append(meta.latency_ms)
+            ttfts.append(meta.ttft_ms)
+            finish_reasons.append(meta.finish_reason)
+        cell_ids.append(node.cell_id)
+        created.append(node.created_at)
+
+
+def _frame(pd: Any, columns: dict[str, list[Any]]) -> Any:
+    data: dict[str, Any] = {}
+    for name, dtype in COLUMNS.items():
+        values = columns[name]
+        if dtype == "category":
+            data[name] = pd.Categorical(values, categories=list(ROLES))
+        elif dtype == "object":
+            data[name] = pd.Series(values, dtype=object)  # a 1-D column of lists, never a 2-D array
+        elif name == "created_at":
+            data[name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True).astype(dtype)
+        else:
+            data[name] = pd.array(values, dtype=dtype)
+    return pd.DataFrame(data, columns=list(COLUMNS))

@@ -1,0 +1,1 @@
+"""Jupyter integration: magics, display and helpers for notebooks."""

@@ -1,0 +1,352 @@
+"""``%%chat`` cells and ``%chat`` commands. Bodies stay thin: parse, call the registry, display."""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+from collections.abc import Callable
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+from traitlets import Float, Int, Unicode, observe
+
+from ..core.session import Session
+from ..errors import AgentError, ConfigurationError, SessionNotFoundError, TurnInterrupted
+from .display import LiveView, extract_code, final_bundle
+from .interpolate import interpolate
+from .registry import Registry, registry, set_registry, turn_parent
+
+FORMATS = ("markdown", "text", "code", "json")
+
+HELP = """\
+%%chat [SESSION_ID] [options]      the cell body is the next user turn of SESSION_ID
+  -s/--system TEXT   -m/--model NAME   -p/--provider NAME   --base-url URL
+  -t/--temperature X   --max-tokens N   -f/--format markdown|text|code|json
+  --schema NAME (a pydantic model: structured output)   --tools a,b (functions)
+  -o/--out VAR (the Response)   --no-stream   --fork-from SRC   --append   --raw
+  {name}, {name.attr}, {name[key]} are replaced from your namespace; {{ }} are braces.
+  Re-running a cell regenerates its turn as a new branch (--append adds a turn instead).
+
+%chat help | list | show ID | history ID [--branches] | get ID | fork SRC NEW
+%chat branches ID | checkout ID BRANCH | clear ID | delete ID | system ID TEXT
+%chat store [URL] | restore"""
+
+SUBCOMMANDS = (
+    "branches", "checkout", "clear", "delete", "fork", "get", "help", "history", "list",
+    "restore", "show", "store", "system",
+)  # fmt: skip
+
+
+def _short_error(exc: BaseException) -> BaseException:
+    """Let IPython show one or two lines instead of a traceback (the cell still fails)."""
+    message = str(exc)
+    name = type(exc).__name__
+    exc._render_traceback_ = lambda: [f"{name}: {message}"]  # type: ignore[attr-defined]
+    return exc
+
+
+@magics_class
+class ChatMagics(Magics):
+    """Multi-turn LLM sessions in notebook cells (``%load_ext vel_jupyter``)."""
+
+    default_session = Unicode("default", help="Session used by %%chat cells that name none.").tag(config=True)
+    provider = Unicode(None, allow_none=True, help="Provider of new sessions (openai, echo, ...).").tag(config=True)
+    model = Unicode(None, allow_none=True, help="Model of new sessions.").tag(config=True)
+    base_url = Unicode(None, allow_none=True, help="OpenAI-compatible server URL for new sessions.").tag(config=True)
+    store = Unicode(
+        None, allow_none=True, help="Store URL (sqlite:///path.db, postgresql://..., redis://...); else $VEL_STORE."
+    ).tag(config=True)
+    stream_interval = Float(0.05, help="Seconds between redraws of a streaming answer (at most ~20/s).").tag(
+        config=True
+    )
+    context_window = Int(None, allow_none=True, help="Send at most this many history messages (None: all).").tag(
+        config=True
+    )
+
+    def __init__(self, shell: Any = None, **kwargs: Any) -> None:
+        super().__init__(shell=shell, **kwargs)
+        # %reload_ext keeps the sessions: the registry outlives the Magics instance.
+        reg = registry()
+        reg.defaults.update({k: v for k, v in self._defaults().items() if v is not None})
+        if self.store is not None or self.context_window is not None:
+            reg = Registry(store=self.store, context_window=self.context_window, **self._defaults())
+            set_registry(reg)
+
+    @property
+    def _shell(self) -> Any:
+        assert self.shell is not None, "ChatMagics needs an IPython shell"
+        return self.shell
+
+    def _defaults(self) -> dict[str, Any]:
+        return {"provider": self.provider, "model": self.model, "base_url": self.base_url}
+
+    @observe("provider", "model", "base_url")
+    def _defaults_changed(self, change: Any) -> None:
+        if change["new"] is None:
+            registry().defaults.pop(change["name"], None)
+        else:
+            registry().defaults[change["name"]] = change["new"]
+
+    @observe("store")
+    def _store_changed(self, change: Any) -> None:
+        self._switch_store(change["new"] or "memory")
+
+    @observe("context_window")
+    def _window_changed(self, change: Any) -> None:
+        reg = registry()
+        reg.context_window = change["new"]
+        reg.use_store(reg.agent.store or "memory")
+
+    # -- %%chat -----------------------------------------------------------------------------
+
+    @magic_arguments()
+    @argument("session_id", nargs="?", help="session to continue (created on first use)")
+    @argument("-s", "--system", help="system prompt (sticks to the session)")
+    @argument("-m", "--model", help="model (sticks to the session)")
+    @argument("-p", "--provider", help="provider: openai, echo, ... (sticks to the session)")
+    @argument("--base-url", help="OpenAI-compatible server (sticks to the session)")
+    @argument("-t", "--temperature", type=float, help="sampling temperature")
+    @argument("--max-tokens", type=int, help="answer length limit")
+    @argument("-f", "--format", choices=FORMATS, default="markdown", help="how to show the answer")
+    @argument("--schema", help="a pydantic model in your namespace: structured output")
+    @argument("--tools", help="comma-separated functions in your namespace the model may call")
+    @argument("-o", "--out", help="variable that receives the Response")
+    @argument("--no-stream", action="store_true", help="show the answer only when complete")
+    @argument("--fork-from", help="create SESSION_ID as a fork of this session first")
+    @argument("--append", action="store_true", help="add a turn even when this cell already made one")
+    @argument("--raw", action="store_true", help="send the body as written (no {name} interpolation)")
+    @line_cell_magic
+    def chat(self, line: str, cell: str | None = None) -> Any:
+        """%%chat [SESSION_ID] [options]: the cell body is the next turn; %chat help for commands."""
+        if cell is None:
+            return self._command(line)
+        return self._turn(line, cell)
+
+    def _turn(self, line: str, cell: str) -> None:
+        try:  # POSIX quoting, so -s 'Be brief.' means Be brief. (IPython's parser keeps the quotes)
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"cannot parse {line!r}: {exc}") from None
+        args = self.chat.parser.parse_args(words)
+        ns = self._shell.user_ns
+        # The body ends with the cell's newline; leading blank lines are not part of the prompt.
+        body = cell.lstrip("\n").rstrip()
+        prompt = body if args.raw else interpolate(body, ns)
+        if not prompt.strip():
+            raise UsageError("the cell is empty: write the prompt below the %%chat line")
+        session = self._session_for(args)
+        params: dict[str, Any] = {}
+        if args.temperature is not None:
+            params["temperature"] = args.temperature
+        if args.max_tokens is not None:
+            params["max_tokens"] = args.max_tokens
+        if args.tools:
+            params["tools"] = [self._from_namespace(name, "tool", callable) for name in args.tools.split(",")]
+        schema = self._from_namespace(args.schema, "schema", _is_model) if args.schema else None
+        cell_id = self._cell_id(line, cell)
+        params.update(turn_parent(session, cell_id, args.append))
+        rich = getattr(self.shell, "kernel", None) is not None
+        view = LiveView(rich=rich, interval=self.stream_interval)
+        try:
+            stream = session.stream(prompt, schema=schema, cell_id=cell_id, **params)
+            if not args.no_stream:
+                view.start()
+                for event in stream:
+                    view.feed(event)
+            else:
+                stream.collect()
+        except TurnInterrupted as exc:
+            if not args.no_stream:
+                view.stop("interrupted: the session is unchanged")
+            raise _short_error(exc) from None
+        except ConfigurationError as exc:
+            raise UsageError(str(exc)) from None
+        except AgentError as exc:
+            if not args.no_stream:
+                view.stop("failed: the session is unchanged")
+            raise _short_error(exc) from None
+        response = stream.response
+        assert response is not None
+        bundle = final_bundle(session, response, fmt=args.format)
+        if not args.no_stream:
+            view.finish(bundle)
+        elif rich:
+            from IPython.display import display
+
+            display(bundle, raw=True)
+        else:
+            print(bundle["text/plain"])
+        if args.out:
+            ns[args.out] = response
+        if args.format == "code":
+            self._shell.set_next_input(extract_code(response.text), replace=False)
+
+    def _session_for(self, args: Any) -> Session:
+        reg = registry()
+        sid = args.session_id or self.default_session
+        if args.base_url is not None and not args.base_url.startswith(("http://", "https://")):
+            raise UsageError(f"--base-url {args.base_url!r} must be an http(s) URL, e.g. http://localhost:11434/v1")
+        try:
+            if args.fork_from:
+                if sid in reg.ids():
+                    raise UsageError(f"session {sid!r} already exists; --fork-from needs a new session id")
+                session = reg.fork(args.fork_from, sid)
+            else:
+                session = reg.get(sid, create=True)
+            if args.system is not None and args.system != session.system:
+                session.system = args.system
+            sticky = {"model": args.model, "provider": args.provider, "base_url": args.base_url}
+            sticky = {k: v for k, v in sticky.items() if v is not None and session.settings.get(k) != v}
+            if sticky:
+                session.configure(**sticky)
+                session.provider_name  # noqa: B018 - an unknown provider fails here, before any request
+                session.provider  # noqa: B018
+        except (ConfigurationError, SessionNotFoundError) as exc:
+            raise UsageError(str(exc)) from None
+        return session
+
+    def _from_namespace(self, name: str, what: str, check: Callable[[Any], bool]) -> Any:
+        name = name.strip()
+        value = self._shell.user_ns.get(name)
+        if value is None or not check(value):
+            hint = "a pydantic BaseModel subclass" if what == "schema" else "a function"
+            raise UsageError(f"--{what}s {name!r}: no such {hint} in your namespace; define it first")
+        return value
+
+    def _cell_id(self, line: str, cell: str) -> str:
+        """The frontend's cell id (JupyterLab sends it); else a stable id from the cell's text."""
+        kernel = getattr(self.shell, "kernel", None)
+        if kernel is not None:
+            try:
+                parent = kernel.get_parent()
+            except TypeError:  # older ipykernel: get_parent(channel)
+                parent = kernel.get_parent("shell")
+            cell_id = ((parent or {}).get("metadata") or {}).get("cellId")
+            if cell_id:
+                return str(cell_id)
+        return "text-" + hashlib.sha1(f"{line}\n{cell}".encode()).hexdigest()[:16]
+
+    # -- %chat commands -----------------------------------------------------------------------
+
+    def _command(self, line: str) -> Any:
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"cannot parse {line!r}: {exc}") from None
+        if not words:
+            print(HELP)
+            return None
+        name, rest = words[0], words[1:]
+        handler = getattr(self, f"_cmd_{name}", None)
+        if name not in SUBCOMMANDS or handler is None:
+            raise UsageError(f"unknown command {name!r}; use one of: {', '.join(SUBCOMMANDS)} (or %%chat for a turn)")
+        try:
+            return handler(rest)
+        except (SessionNotFoundError, ConfigurationError) as exc:
+            raise UsageError(str(exc)) from None
+
+    def _expect(self, rest: list[str], count: int, usage: str) -> list[str]:
+        if len(rest) != count:
+            raise UsageError(f"usage: %chat {usage}")
+        return rest
+
+    def _cmd_help(self, rest: list[str]) -> None:
+        print(HELP)
+
+    def _cmd_list(self, rest: list[str]) -> None:
+        rows = [("id", "model", "messages", "branches", "tokens", "updated")]
+        for sid, session in registry().sessions().items():
+            rows.append(
+                (
+                    sid,
+                    session.model,
+                    str(len(session.messages)),
+                    str(len(session.branches)),
+                    str(session.usage.total_tokens),
+                    session.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+                )
+            )
+        if len(rows) == 1:
+            print("no sessions yet: run a %%chat cell")
+            return
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+    def _cmd_show(self, rest: list[str]) -> None:
+        (sid,) = self._expect(rest, 1, "show ID")
+        session = registry().get(sid)
+        from IPython.display import display
+
+        from .safe_markdown import safe_markdown
+
+        parts = [f"**system:** {safe_markdown(session.system)}"] if session.system else []
+        for message in session.messages:
+            parts.append(f"**{message.role}:** {safe_markdown(message.content)}")
+        display({"text/markdown": "\n\n".join(parts) or "*(empty)*", "text/plain": repr(session)}, raw=True)
+
+    def _cmd_history(self, rest: list[str]) -> Any:
+        branches = "--branches" in rest
+        (sid,) = self._expect([r for r in rest if r != "--branches"], 1, "history ID [--branches]")
+        return registry().get(sid).to_dataframe(branches=branches)
+
+    def _cmd_get(self, rest: list[str]) -> Session:
+        (sid,) = self._expect(rest, 1, "get ID")
+        return registry().get(sid)
+
+    def _cmd_fork(self, rest: list[str]) -> None:
+        source, new = self._expect(rest, 2, "fork SRC NEW")
+        registry().fork(source, new)
+        print(f"forked {source!r} into {new!r}")
+
+    def _cmd_branches(self, rest: list[str]) -> None:
+        (sid,) = self._expect(rest, 1, "branches ID")
+        for branch in registry().get(sid).branches:
+            mark = "*" if branch.current else " "
+            print(f"{mark} {branch.index}  {branch.length:>4} messages  {branch.preview}")
+
+    def _cmd_checkout(self, rest: list[str]) -> None:
+        sid, target = self._expect(rest, 2, "checkout ID BRANCH (a branch number or a message id)")
+        session = registry().get(sid)
+        session.checkout(int(target) if target.lstrip("-").isdigit() else target)
+        print(f"{sid!r} now at branch {next((b.index for b in session.branches if b.current), '(detached)')}")
+
+    def _cmd_clear(self, rest: list[str]) -> None:
+        (sid,) = self._expect(rest, 1, "clear ID")
+        registry().get(sid).clear()
+
+    def _cmd_delete(self, rest: list[str]) -> None:
+        (sid,) = self._expect(rest, 1, "delete ID")
+        registry().delete(sid)
+
+    def _cmd_system(self, rest: list[str]) -> None:
+        if len(rest) < 2:
+            raise UsageError("usage: %chat system ID TEXT")
+        registry().get(rest[0], create=True).system = " ".join(rest[1:])
+
+    def _cmd_store(self, rest: list[str]) -> None:
+        if len(rest) > 1:
+            raise UsageError("usage: %chat store [URL]")
+        if rest:
+            self._switch_store(rest[0])
+        store = registry().agent.store
+        print(f"store: {store!r}" if store is not None else "store: memory (this kernel only)")
+
+    def _switch_store(self, spec: str) -> None:
+        try:
+            registry().use_store(spec)
+        except AgentError as exc:
+            raise UsageError(str(exc)) from None
+
+    def _cmd_restore(self, rest: list[str]) -> None:
+        self._expect(rest, 0, "restore")
+        ids = registry().restore()
+        print(f"restored {len(ids)} sessions: {', '.join(ids)}" if ids else "no stored sessions to restore")
+
+
+def _is_model(value: Any) -> bool:
+    from pydantic import BaseModel
+
+    return isinstance(value, type) and issubclass(value, BaseModel)

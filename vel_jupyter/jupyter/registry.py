@@ -1,0 +1,157 @@
+"""The kernel's sessions: one Agent (provider, model, store) and every session it holds.
+
+``%%chat`` cells and Python code share it: ``vel_jupyter.sessions()`` returns its sessions,
+``vel_jupyter.registry()`` the registry itself.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+from ..core.agent import Agent
+from ..core.context import ContextManager
+from ..core.session import Session
+from ..core.tree import Node
+from ..errors import ConfigurationError, SessionNotFoundError
+
+if TYPE_CHECKING:
+    import pandas
+
+
+class Registry:
+    """Named sessions of this kernel, backed by a store (memory unless configured).
+
+    ``defaults`` (provider, model, base_url, system) are applied to sessions when they are
+    created; a session keeps its own settings afterwards.
+    """
+
+    def __init__(self, *, store: Any = None, context_window: int | None = None, **defaults: Any) -> None:
+        self.defaults: dict[str, Any] = {k: v for k, v in defaults.items() if v is not None}
+        self.context_window = context_window
+        self._lock = threading.RLock()
+        self.agent = self._make_agent(store if store is not None else os.environ.get("VEL_STORE") or "memory")
+
+    def __repr__(self) -> str:
+        store = self.agent.store
+        return f"<Registry sessions={len(self.agent.list_sessions())} store={store!r}>"
+
+    def _make_agent(self, store: Any) -> Agent:
+        context = ContextManager(max_history=self.context_window) if self.context_window else None
+        return Agent(
+            provider=self.defaults.get("provider"),
+            model=self.defaults.get("model"),
+            base_url=self.defaults.get("base_url"),
+            session_storage=store,
+            context_manager=context,
+        )
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def get(self, session_id: str, *, create: bool = False) -> Session:
+        """The session ``session_id``; with ``create=True`` a new one if it does not exist."""
+        with self._lock:
+            existing = self.agent.get_session(session_id, default=None)
+            if existing is not None:
+                return existing
+            if not create:
+                raise SessionNotFoundError(self._unknown(session_id))
+            session = self.agent.session(session_id=session_id, system=self.defaults.get("system"))
+            settings = {k: self.defaults[k] for k in ("provider", "model", "base_url") if k in self.defaults}
+            if settings:
+                session.configure(**settings)
+            return session
+
+    def _unknown(self, session_id: str) -> str:
+        known = ", ".join(self.ids()) or "none yet"
+        return f"no session {session_id!r}; sessions: {known}"
+
+    def ids(self) -> list[str]:
+        return self.agent.list_sessions()
+
+    def sessions(self) -> dict[str, Session]:
+        """Every session by id (stored ones are loaded)."""
+        return {sid: self.agent.get_session(sid) for sid in self.ids()}
+
+    def fork(self, source: str, new: str) -> Session:
+        return self.get(source).fork(session_id=new)
+
+    def delete(self, session_id: str) -> bool:
+        if not self.agent.delete_session(session_id):
+            raise SessionNotFoundError(self._unknown(session_id))
+        return True
+
+    def restore(self) -> list[str]:
+        """Load every stored session into this kernel (after a restart); returns their ids."""
+        return sorted(self.sessions())
+
+    def use_store(self, store: Any) -> None:
+        """Switch to another store, copying this kernel's sessions into it (nothing is lost)."""
+        with self._lock:
+            current = [self.agent.get_session(sid) for sid in self.ids()]
+            agent = self._make_agent(store)
+            if agent.store is not None:
+                for session in current:
+                    if agent.store.load(session.session_id) is None:
+                        agent.store.save(session.session_id, session.to_dict())
+            else:
+                for session in current:
+                    Session.from_dict(session.to_dict(), agent)
+            self.agent = agent
+
+    def to_dataframe(self, *, branches: bool = False) -> pandas.DataFrame:
+        """Every message of every session, one row each (see ``Session.to_dataframe``)."""
+        from ..export.dataframe import sessions_to_dataframe
+
+        return sessions_to_dataframe(self.sessions().values(), branches=branches)
+
+
+def turn_parent(session: Session, cell_id: str | None, append: bool) -> dict[str, Any]:
+    """Where a cell's turn attaches: re-running a cell regenerates its turn as a new branch.
+
+    If the cell already has a turn on the current path, the new turn branches from just
+    before it (re-running an earlier cell branches from that point); otherwise it appends.
+    """
+    if append or cell_id is None:
+        return {}
+    previous = _cell_turn(session.nodes, cell_id)
+    if previous is None:
+        return {}
+    return {"parent": previous.parent_id}
+
+
+def _cell_turn(path: list[Node], cell_id: str) -> Node | None:
+    for node in path:
+        if node.cell_id == cell_id and node.message.role == "user":
+            return node
+    return None
+
+
+_registry: Registry | None = None
+_registry_lock = threading.Lock()
+
+
+def registry() -> Registry:
+    """This kernel's registry (created with defaults on first use)."""
+    global _registry
+    with _registry_lock:
+        if _registry is None:
+            _registry = Registry()
+        return _registry
+
+
+def set_registry(new: Registry) -> None:
+    global _registry
+    with _registry_lock:
+        _registry = new
+
+
+def sessions() -> dict[str, Session]:
+    """Every session of this kernel's registry, by id."""
+    return registry().sessions()
+
+
+def check_positive(name: str, value: Any) -> None:
+    if value is not None and (not isinstance(value, int) or value < 1):
+        raise ConfigurationError(f"{name} must be a positive int, got {value!r}")
