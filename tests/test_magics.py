@@ -257,3 +257,26 @@ class TestCommands:
         assert vel_jupyter.sessions()["py"] is session("py")
         df = vel_jupyter.registry().to_dataframe()
         assert set(df["session_id"]) >= {"py"}
+
+
+class TestDisplaySafety:
+    def test_hostile_output_is_inert_in_every_part_of_the_final_output(self, ip: InteractiveShell) -> None:
+        import markdown_it
+
+        from vel_jupyter.jupyter.display import final_bundle
+
+        hostile = "<img src=x onerror=alert(1)> <script>alert(2)</script> [x](javascript:alert(3))"
+        SCRIPTED.enqueue(Reply.tool_calls([("vel_test_echo", {"v": hostile})]), hostile)
+        ip.run_cell("def vel_test_echo(v: str) -> str:\n    '''Echo.'''\n    return v")
+        chat(ip, "hostile -p scripted-magics --tools vel_test_echo -o vel_test_r", "go")
+        s = session("hostile")
+        bundle = final_bundle(s, ip.user_ns["vel_test_r"])
+        html = markdown_it.MarkdownIt("commonmark", {"html": True}).render(bundle["text/markdown"]).lower()
+        assert "<img" not in html and "<script" not in html and "javascript:" not in html
+
+
+def test_vel_store_selects_the_store(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vel_jupyter.stores import SQLiteStore
+
+    monkeypatch.setenv("VEL_STORE", f"sqlite:///{tmp_path}/env.db")
+    assert isinstance(Registry(provider="echo").agent.store, SQLiteStore)

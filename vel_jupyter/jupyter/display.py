@@ -48,12 +48,17 @@ def turn_payload(session: Session, response: Response) -> dict[str, Any]:
 def _tool_line(event: StreamEvent) -> str:
     call = event.tool_call
     assert call is not None
-    args = call.arguments if len(call.arguments) <= 60 else call.arguments[:57] + "..."
+    # Names, arguments and results come from the model or tools: all go through
+    # safe_markdown like the answer itself.
     if event.type == "tool_call":
-        return f"🔧 `{call.name}` {args}"
-    result = event.text if len(event.text) <= 60 else event.text[:57] + "..."
+        return f"🔧 {safe_markdown(_clip(call.name))} {safe_markdown(_clip(call.arguments))}"
     mark = "⚠️" if event.is_error else "↳"
-    return f"{mark} `{call.name}` → {result}"
+    return f"{mark} {safe_markdown(_clip(call.name))} → {safe_markdown(_clip(event.text))}"
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 class LiveView:
@@ -146,7 +151,7 @@ def final_bundle(session: Session, response: Response, *, fmt: str = "markdown",
     else:
         markdown = safe_markdown(text)
         plain = text
-    tools = [f"🔧 `{c.name}` {c.arguments[:60]}" for c in response.tool_calls]
+    tools = [f"🔧 {safe_markdown(_clip(c.name))} {safe_markdown(_clip(c.arguments))}" for c in response.tool_calls]
     parts = [p for p in (header, "\n".join(f"> {t}" for t in tools), markdown) if p]
     bundle: dict[str, Any] = {
         "text/markdown": "\n\n".join(parts),
