@@ -108,6 +108,7 @@ class Agent:
             raise ConfigurationError("context_manager must be a ContextManager (or subclass) instance")
         self.ctxmgr.bind(self)
         self._sessions: dict[str, Session] = {}
+        self._listeners: list[Callable[[Session], None]] = []
         self._lock = threading.RLock()
         from ..stores import open_store
 
@@ -357,11 +358,28 @@ class Agent:
             stored = _store_call(session_id, lambda: store.delete(session_id)) if store is not None else False
             return live or bool(stored)
 
+    def add_listener(self, callback: Callable[[Session], None]) -> None:
+        """Call ``callback(session)`` after any session of this agent changes (turns, forks, checkouts)."""
+        self._listeners.append(callback)
+
+    def remove_listener(self, callback: Callable[[Session], None]) -> None:
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def _notify(self, session: Session) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(session)
+            except Exception as exc:  # a broken view must not break a committed turn
+                import warnings
+
+                warnings.warn(f"vel_jupyter listener {callback!r} failed: {exc}", RuntimeWarning, stacklevel=2)
+
     def _register(self, session: Session) -> None:
         with self._lock:
             self._sessions[session.session_id] = session
 
-    def _fork(self, source: Session, session_id: str) -> Session:
+    def _fork(self, source: Session, session_id: str, at: str | None) -> Session:
         with self._lock:
             if session_id in self._sessions or self._load(session_id) is not None:
                 raise ConfigurationError(f"session {session_id!r} already exists; pick another id for the fork")
@@ -369,8 +387,8 @@ class Agent:
                 session_id,
                 system=source.system,
                 settings=source.settings,
-                head=source.head,
-                forked_from={"session_id": source.session_id, "message_id": source.head},
+                head=at,
+                forked_from={"session_id": source.session_id, "message_id": at},
                 lineage=[source.session_id, *source.lineage],
             )
             header["summaries"] = list(source._h["summaries"])

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from .agent import Agent
 
 FORMAT_VERSION = 1
+_HEAD_MARK: Any = object()  # fork(at=...) default: the current head
 MAX_CONFLICT_RETRIES = 100  # compare-and-swap retries before a busy session gives up
 
 
@@ -441,12 +442,18 @@ class Session:
         index = self._heads.index(head) if head in self._heads else None
         self._update_header(head=head, current=index)
 
-    def fork(self, session_id: str | None = None) -> Session:
-        """A new session continuing from here; this one is unchanged. O(1): nothing is copied."""
+    def fork(self, session_id: str | None = None, *, at: Any = _HEAD_MARK) -> Session:
+        """A new session continuing from here (or from message ``at``); this one is unchanged.
+
+        O(1): the fork shares the message tree, nothing is copied.
+        """
         new_id_ = (
             validate_session_id(session_id) if session_id is not None else f"{self.session_id}-fork-{new_id()[-6:]}"
         )
-        return self.agent._fork(self, new_id_)
+        point = self.head if at is _HEAD_MARK else at
+        if point is not None and point not in self._tree:
+            raise ConfigurationError(f"cannot fork at {point!r}: not a message of session {self.session_id!r}")
+        return self.agent._fork(self, new_id_, point)
 
     # -- commit --------------------------------------------------------------------------
 
@@ -526,6 +533,13 @@ class Session:
         if header.get("summaries") is not self._h.get("summaries"):
             self._summaries = {s["covers"]: SummaryRecord.from_dict(s) for s in header.get("summaries") or []}
         self._h = header
+        self.agent._notify(self)
+
+    def tree(self) -> Any:
+        """An interactive fork tree of this session's family (an anywidget; needs ``anywidget``)."""
+        from ..jupyter.tree_widget import TreeWidget
+
+        return TreeWidget(self)
 
     def _update_header(self, **changes: Any) -> None:
         from ..stores.base import HeadConflict

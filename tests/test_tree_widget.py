@@ -1,0 +1,103 @@
+"""The fork-tree widget's Python side: the family, turns, heads, actions and live updates."""
+
+from __future__ import annotations
+
+import re
+
+from vel_jupyter import Agent, Message
+from vel_jupyter.jupyter.tree_data import tree_payload
+from vel_jupyter.jupyter.tree_widget import TreeWidget
+
+
+def family_agent() -> tuple[Agent, dict[str, object]]:
+    agent = Agent(provider="echo")
+    main = agent.session(session_id="main")
+    main.run("one")
+    main.run("two")
+    main.regenerate(prompt="two, again")
+    fork = main.fork("side")
+    fork.run("side turn")
+    grandchild = fork.fork("side-2")
+    grandchild.run("deeper")
+    return agent, {"main": main, "side": fork, "side-2": grandchild}
+
+
+class TestTreeData:
+    def test_every_branch_and_fork_of_the_family_as_turns(self) -> None:
+        _, sessions = family_agent()
+        widget = TreeWidget(sessions["main"])  # type: ignore[arg-type]
+        data = widget.data
+        assert [s["session_id"] for s in data["sessions"]] == ["main", "side", "side-2"]
+        previews = sorted(t["preview"] for t in data["turns"])
+        assert previews == ["deeper", "one", "side turn", "two", "two, again"]
+        turns = {t["preview"]: t for t in data["turns"]}
+        assert turns["two"]["parent"] == turns["one"]["id"] == turns["two, again"]["parent"]
+        assert turns["deeper"]["parent"] == turns["side turn"]["id"]
+        assert [m["role"] for m in turns["one"]["messages"]] == ["user", "assistant"]
+        assert turns["one"]["tokens"] > 0
+        heads = {(h["session_id"], h["branch"]): h for h in data["heads"]}
+        assert heads[("main", 1)]["current"] and not heads[("main", 0)]["current"]
+        assert heads[("side-2", 0)]["turn"] == turns["deeper"]["id"]
+
+    def test_a_thousand_turns(self) -> None:
+        agent = Agent(provider="echo")
+        session = agent.session(session_id="long")
+        messages = []
+        for i in range(1000):
+            messages += [Message.user(f"q{i}"), Message.assistant(f"a{i}")]
+        session.replace_history(messages)
+        data = tree_payload(session, [session])
+        assert len(data["turns"]) == 1000
+        assert data["turns"][-1]["parent"] == data["turns"][-2]["id"]
+
+
+class TestActions:
+    def test_continue_from_here_checks_the_session_out(self) -> None:
+        _, sessions = family_agent()
+        main = sessions["main"]
+        widget = TreeWidget(main)  # type: ignore[arg-type]
+        first = next(t for t in widget.data["turns"] if t["preview"] == "one")
+        status = widget.act({"action": "checkout", "session_id": "main", "message_id": first["last"]})
+        assert "continues" in status
+        assert [m.text for m in main.messages if m.role == "user"] == ["one"]  # type: ignore[attr-defined]
+        main.run("a new direction")  # type: ignore[attr-defined]
+        assert len(main.branches) == 3  # type: ignore[attr-defined]
+
+    def test_fork_here_creates_a_session_and_the_tree_redraws(self) -> None:
+        agent, sessions = family_agent()
+        widget = TreeWidget(sessions["main"])  # type: ignore[arg-type]
+        first = next(t for t in widget.data["turns"] if t["preview"] == "one")
+        widget._message(
+            widget, {"action": "fork", "session_id": "main", "message_id": first["last"], "new_id": "from-one"}, None
+        )
+        assert widget.status == "forked into from-one"
+        assert [m.text for m in agent.get_session("from-one").messages if m.role == "user"] == ["one"]
+        assert "from-one" in [s["session_id"] for s in widget.data["sessions"]]
+
+    def test_errors_show_in_the_status_line(self) -> None:
+        _, sessions = family_agent()
+        widget = TreeWidget(sessions["main"])  # type: ignore[arg-type]
+        widget._message(widget, {"action": "checkout", "session_id": "main", "message_id": "nope"}, None)
+        assert widget.status.startswith("error: ")
+        widget._message(widget, {"action": "explode"}, None)
+        assert "unknown tree action" in widget.status
+
+    def test_turns_added_elsewhere_redraw_the_tree(self) -> None:
+        agent, sessions = family_agent()
+        widget = TreeWidget(sessions["main"])  # type: ignore[arg-type]
+        before = len(widget.data["turns"])
+        sessions["side"].run("added in another cell")  # type: ignore[attr-defined]
+        assert len(widget.data["turns"]) == before + 1
+        other = agent.session(session_id="unrelated")
+        other.run("not in this family")
+        assert len(widget.data["turns"]) == before + 1
+        widget.close()
+        sessions["side"].run("after close")  # type: ignore[attr-defined]
+        assert len(widget.data["turns"]) == before + 1
+
+    def test_the_widget_ships_its_javascript(self) -> None:
+        _, sessions = family_agent()
+        widget = TreeWidget(sessions["main"])  # type: ignore[arg-type]
+        assert "export default" in widget._esm
+        assert "innerHTML" not in widget._esm  # model text only ever goes in as text
+        assert not re.search(r"""(from|import)\s*\(?\s*["']https?:""", widget._esm)  # no CDN import

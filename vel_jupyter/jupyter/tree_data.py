@@ -1,0 +1,96 @@
+"""A session family as turns: what the fork-tree widget draws.
+
+A *family* is a session with every session forked from it (and forks of forks). A *turn*
+is a user message with the assistant and tool messages that follow it; turns are linked
+by the turn their user message follows. Plain dicts, so they sync to the browser as JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from ..core.session import Session, node_to_dict
+from ..core.tree import Node
+
+PREVIEW = 80
+
+
+def family(session: Session, candidates: Iterable[Session]) -> list[Session]:
+    """``session`` and the sessions sharing its origin (the root of its lineage), id order."""
+    root = (session.lineage or [session.session_id])[-1]
+    members = {s.session_id: s for s in candidates if (s.lineage or [s.session_id])[-1] == root}
+    members[session.session_id] = session
+    return [members[sid] for sid in sorted(members)]
+
+
+def _preview(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= PREVIEW else text[: PREVIEW - 1] + "…"
+
+
+def tree_payload(focus: Session, members: list[Session]) -> dict[str, Any]:
+    """Turns of every branch of every family member, the members' heads, and the focus."""
+    nodes: dict[str, Node] = {}
+    for member in members:
+        for node in member._tree.closure([*member._heads, member.head]):
+            nodes.setdefault(node.id, node)
+    turn_of: dict[str, str] = {}  # message id -> id of its turn (the user message)
+    turns: dict[str, dict[str, Any]] = {}
+    order: list[str] = []
+    for node in _parents_first(nodes):
+        parent_turn = turn_of.get(node.parent_id) if node.parent_id else None
+        if node.message.role == "user" or parent_turn is None:
+            turns[node.id] = {
+                "id": node.id,
+                "parent": parent_turn,
+                "preview": _preview(node.message.content),
+                "messages": [],
+                "tokens": 0,
+                "last": node.id,
+                "cell_id": node.cell_id,
+            }
+            order.append(node.id)
+            turn_of[node.id] = node.id
+        else:
+            turn_of[node.id] = parent_turn
+        turn = turns[turn_of[node.id]]
+        turn["messages"].append(node_to_dict(node))
+        turn["tokens"] += node.message.usage.total_tokens
+        turn["last"] = node.id
+    heads = []
+    for member in members:
+        for index, head in enumerate(member._heads):
+            if head is not None and head in turn_of:
+                current = member.head == head and member._current == index
+                heads.append(
+                    {"session_id": member.session_id, "branch": index, "turn": turn_of[head], "current": current}
+                )
+        if member.head is not None and member.head not in member._heads and member.head in turn_of:
+            heads.append(
+                {"session_id": member.session_id, "branch": None, "turn": turn_of[member.head], "current": True}
+            )
+    return {
+        "version": 1,
+        "focus": focus.session_id,
+        "sessions": [
+            {"session_id": m.session_id, "head": m.head, "forked_from": m.forked_from, "system": m.system}
+            for m in members
+        ],
+        "turns": [turns[t] for t in order],
+        "heads": heads,
+    }
+
+
+def _parents_first(nodes: dict[str, Node]) -> list[Node]:
+    children: dict[str | None, list[Node]] = {}
+    for node in nodes.values():
+        parent = node.parent_id if node.parent_id in nodes else None
+        children.setdefault(parent, []).append(node)
+    out: list[Node] = []
+    stack = sorted(children.get(None, []), key=lambda n: n.id, reverse=True)
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(sorted(children.get(node.id, []), key=lambda n: n.id, reverse=True))
+    return out

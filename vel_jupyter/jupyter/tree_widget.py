@@ -1,0 +1,78 @@
+"""The fork-tree widget: every branch and fork of a session family, live, clickable.
+
+Built on anywidget with its JavaScript in ``static/`` (shipped in the package, no CDN).
+Clicking a turn shows its messages and offers "continue from here" (checkout) and
+"fork here" (a new session); both act on the Python sessions (and so the store), and the
+tree redraws. It also redraws when turns are added in other cells.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ..core.session import Session
+from ..errors import AgentError, ConfigurationError
+from .tree_data import family, tree_payload
+
+_STATIC = Path(__file__).parent / "static"
+
+
+class TreeWidget(anywidget.AnyWidget):
+    """``session.tree()`` / ``%chat tree ID``."""
+
+    _esm = _STATIC / "tree.js"
+    _css = _STATIC / "tree.css"
+    data = traitlets.Dict().tag(sync=True)
+    status = traitlets.Unicode("").tag(sync=True)
+
+    def __init__(self, session: Session, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._session = session
+        self._agent = session.agent
+        self._root = self._root_of(session)
+        self.refresh()
+        self._agent.add_listener(self._changed)
+        self.on_msg(self._message)
+
+    @staticmethod
+    def _root_of(session: Session) -> str:
+        return (session.lineage or [session.session_id])[-1]
+
+    def members(self) -> list[Session]:
+        return family(self._session, list(self._agent._sessions.values()))
+
+    def refresh(self) -> None:
+        """Recompute the tree from the sessions (done automatically on every change)."""
+        self.data = tree_payload(self._session, self.members())
+
+    def _changed(self, session: Session) -> None:
+        if self._root_of(session) == self._root:
+            self.refresh()
+
+    def _message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        try:
+            self.status = self.act(content)
+        except AgentError as exc:
+            self.status = f"error: {exc}"
+
+    def act(self, content: dict[str, Any]) -> str:
+        """Perform a browser action: ``checkout`` or ``fork`` at a message; returns a status line."""
+        action = content.get("action")
+        session = self._agent.get_session(str(content.get("session_id") or self._session.session_id))
+        message_id = content.get("message_id")
+        if action == "checkout":
+            session.checkout(message_id)
+            return f"{session.session_id} continues from the selected turn"
+        if action == "fork":
+            fork = session.fork(content.get("new_id") or None, at=message_id)
+            self.refresh()
+            return f"forked into {fork.session_id}"
+        raise ConfigurationError(f"unknown tree action {action!r}")
+
+    def close(self) -> None:
+        self._agent.remove_listener(self._changed)
+        super().close()
