@@ -280,3 +280,14 @@ def test_vel_store_selects_the_store(tmp_path: Any, monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setenv("VEL_STORE", f"sqlite:///{tmp_path}/env.db")
     assert isinstance(Registry(provider="echo").agent.store, SQLiteStore)
+
+
+def test_tree_command_returns_the_widget(ip: InteractiveShell) -> None:
+    from vel_jupyter.jupyter.tree_widget import TreeWidget
+
+    chat(ip, "treed", "hello")
+    widget = ip.run_line_magic("chat", "tree treed")
+    assert isinstance(widget, TreeWidget)
+    assert widget.data["focus"] == "treed"
+    with pytest.raises(UsageError, match="sessions: "):
+        ip.run_line_magic("chat", "tree missing")

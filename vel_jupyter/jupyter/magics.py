@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shlex
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -13,7 +15,14 @@ from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Float, Int, Unicode, observe
 
 from ..core.session import Session
-from ..errors import AgentError, ConfigurationError, SessionNotFoundError, TurnInterrupted
+from ..errors import (
+    AgentError,
+    ConfigurationError,
+    SessionDataError,
+    SessionNotFoundError,
+    StoreError,
+    TurnInterrupted,
+)
 from .display import LiveView, extract_code, final_bundle
 from .interpolate import interpolate
 from .registry import Registry, registry, set_registry, turn_parent
@@ -31,11 +40,12 @@ HELP = """\
 
 %chat help | list | show ID | history ID [--branches] | get ID | fork SRC NEW
 %chat branches ID | checkout ID BRANCH | clear ID | delete ID | system ID TEXT
-%chat store [URL] | restore"""
+%chat store [URL] | restore | restore --notebook PATH [--replace] | export ID [--file PATH]
+%chat tree [ID]                    the interactive fork tree of a session and its forks"""
 
 SUBCOMMANDS = (
-    "branches", "checkout", "clear", "delete", "fork", "get", "help", "history", "list",
-    "restore", "show", "store", "system",
+    "branches", "checkout", "clear", "delete", "export", "fork", "get", "help", "history", "list",
+    "restore", "show", "store", "system", "tree",
 )  # fmt: skip
 
 
@@ -340,10 +350,49 @@ class ChatMagics(Magics):
         except AgentError as exc:
             raise UsageError(str(exc)) from None
 
+    def _cmd_tree(self, rest: list[str]) -> Any:
+        if len(rest) > 1:
+            raise UsageError("usage: %chat tree [ID]")
+        return registry().get(rest[0] if rest else self.default_session).tree()
+
     def _cmd_restore(self, rest: list[str]) -> None:
-        self._expect(rest, 0, "restore")
+        if rest[:1] == ["--notebook"]:  # sessions saved in a notebook's outputs (no store needed)
+            from ..export.notebook import restore_notebook
+
+            words = [w for w in rest if w != "--replace"]
+            _, path = self._expect(words, 2, "restore --notebook PATH [--replace]")
+            try:
+                ids = restore_notebook(path, registry(), replace="--replace" in rest)
+            except (SessionDataError, StoreError, OSError) as exc:
+                raise UsageError(f"cannot restore from {path}: {exc}") from None
+            print(f"restored {len(ids)} sessions from {path}: {', '.join(ids)}" if ids else f"no sessions in {path}")
+            return
+        self._expect(rest, 0, "restore [--notebook PATH [--replace]]")
         ids = registry().restore()
         print(f"restored {len(ids)} sessions: {', '.join(ids)}" if ids else "no stored sessions to restore")
+
+    def _cmd_export(self, rest: list[str]) -> None:
+        path = None
+        if "--file" in rest:
+            at = rest.index("--file")
+            if at + 1 == len(rest):
+                raise UsageError("usage: %chat export ID [--file PATH]")
+            path, rest = rest[at + 1], rest[:at] + rest[at + 2 :]
+        (sid,) = self._expect(rest, 1, "export ID [--file PATH]")
+        session = registry().get(sid)
+        if path is not None:
+            target = Path(path).expanduser()
+            try:
+                target.write_text(json.dumps(session.to_dict(), indent=1) + "\n", encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"cannot write {target}: {exc}") from None
+            print(f"exported session {sid!r} to {target}")
+            return
+        from IPython.display import display
+
+        from ..export.notebook import export_bundle
+
+        display(export_bundle(session), raw=True)
 
 
 def _is_model(value: Any) -> bool:
