@@ -6,11 +6,11 @@ STAMP  := $(VENV)/.installed-stamp
 
 # System services the store tests need: tests/servers.py runs private, throwaway instances
 # on free loopback ports, so only the binaries must be installed.
-SERVICE_PKGS := postgresql redis-server
+SERVICE_PKGS := postgresql redis-server chromium
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: venv services demo test lint pytest bench clean
+.PHONY: venv services demo test lint pytest bench clean labext labext-test ui-smoke
 
 # (Re)install when pyproject.toml changes; a fresh clone gets a fresh venv.
 $(STAMP): pyproject.toml
@@ -36,14 +36,37 @@ demo: venv
 	$(BIN)/python -m vel_jupyter demo --notebook notebooks/quickstart.ipynb --output build/quickstart.executed.ipynb
 
 lint: venv
-	$(BIN)/ruff check vel_jupyter tests benchmarks
-	$(BIN)/ruff format --check vel_jupyter tests benchmarks
+	$(BIN)/ruff check vel_jupyter tests benchmarks labextension/ui-tests
+	$(BIN)/ruff format --check vel_jupyter tests benchmarks labextension/ui-tests
 	$(BIN)/mypy
 
 pytest: venv services
 	$(BIN)/python -m pytest
 
-test: lint pytest
+# The JupyterLab extension: labextension/ -> vel_jupyter/labextension (what the wheel ships).
+# jlpm and jupyter-builder come from the venv (test extra); Node.js >= 20.19 from the system.
+LABEXT     := labextension
+LABEXT_OUT := vel_jupyter/labextension/package.json
+JLPM       := PATH="$(abspath $(BIN)):$$PATH" jlpm
+
+$(LABEXT)/node_modules/.yarn-state.yml: $(LABEXT)/package.json $(LABEXT)/yarn.lock | venv
+	cd $(LABEXT) && $(JLPM) install --immutable
+
+$(LABEXT_OUT): $(LABEXT)/node_modules/.yarn-state.yml $(LABEXT)/tsconfig.json $(wildcard $(LABEXT)/src/* $(LABEXT)/style/*)
+	cd $(LABEXT) && $(JLPM) build:prod
+
+labext: $(LABEXT_OUT)
+
+labext-test: labext
+	cd $(LABEXT) && $(JLPM) test
+
+# A real JupyterLab and the system Chromium (apt-get install chromium), no kernel.
+ui-smoke: labext services
+	cd $(LABEXT)/ui-tests && $(JLPM) install --immutable && \
+	  VEL_JUPYTER=$(abspath $(BIN))/jupyter VEL_PYTHON=$(abspath $(BIN))/python \
+	  VEL_LABEXT_DIR=$(abspath vel_jupyter/labextension) node smoke.mjs
+
+test: lint pytest labext-test ui-smoke
 
 bench: venv services
 	$(BIN)/python benchmarks/bench_engine.py

@@ -1,0 +1,362 @@
+// Pure-function and fake-DOM tests for src/render.ts; no browser, no dependencies.
+// Run: jlpm test  (compiles lib/ with tsc, then `node --test test/`).
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { test } from 'node:test';
+
+const here = new URL('..', import.meta.url);
+// lib/*.js are ES modules but package.json has no "type": "module" (the JupyterLab builder
+// prefers it that way); render.js imports nothing, so load its text as a data: module.
+const source = readFileSync(new URL('lib/render.js', here), 'utf8');
+const R = await import('data:text/javascript;base64,' + Buffer.from(source).toString('base64'));
+
+// ---------------------------------------------------------------------------------------
+// A minimal DOM: just what render.ts uses. Setting innerHTML/outerHTML throws.
+
+class FakeNode {
+  constructor(doc) {
+    this.ownerDocument = doc;
+    this.childNodes = [];
+    this.parentNode = null;
+  }
+  get firstChild() {
+    return this.childNodes[0] ?? null;
+  }
+  appendChild(child) {
+    if (child instanceof FakeFragment) {
+      for (const c of [...child.childNodes]) this.appendChild(c);
+      return child;
+    }
+    child.parentNode?.removeChild(child);
+    child.parentNode = this;
+    this.childNodes.push(child);
+    return child;
+  }
+  insertBefore(child, ref) {
+    const nodes = child instanceof FakeFragment ? [...child.childNodes] : [child];
+    for (const n of nodes) {
+      n.parentNode?.removeChild(n);
+      n.parentNode = this;
+      const at = ref ? this.childNodes.indexOf(ref) : this.childNodes.length;
+      this.childNodes.splice(at < 0 ? this.childNodes.length : at, 0, n);
+    }
+    return child;
+  }
+  removeChild(child) {
+    this.childNodes.splice(this.childNodes.indexOf(child), 1);
+    child.parentNode = null;
+    return child;
+  }
+  replaceChild(child, old) {
+    this.insertBefore(child, old);
+    return this.removeChild(old);
+  }
+  remove() {
+    this.parentNode?.removeChild(this);
+  }
+  get textContent() {
+    return this.childNodes.map(c => c.textContent).join('');
+  }
+  set textContent(value) {
+    for (const c of [...this.childNodes]) this.removeChild(c);
+    if (value) this.appendChild(new FakeText(this.ownerDocument, String(value)));
+  }
+}
+
+class FakeText extends FakeNode {
+  constructor(doc, data) {
+    super(doc);
+    this.data = data;
+  }
+  get textContent() {
+    return this.data;
+  }
+}
+
+class FakeFragment extends FakeNode {}
+
+class FakeElement extends FakeNode {
+  constructor(doc, tag) {
+    super(doc);
+    this.tagName = tag.toUpperCase();
+    this.attributes = new Map();
+    this.listeners = {};
+    this.hidden = false;
+    this.open = false;
+    this.disabled = false;
+    this.value = '';
+    const el = this;
+    this.classList = {
+      contains: c => el.classes().includes(c),
+      toggle: (c, on) => {
+        const set = new Set(el.classes());
+        (on ?? !set.has(c)) ? set.add(c) : set.delete(c);
+        el.setAttribute('class', [...set].join(' '));
+      }
+    };
+  }
+  classes() {
+    return (this.attributes.get('class') ?? '').split(/\s+/).filter(Boolean);
+  }
+  setAttribute(k, v) {
+    this.attributes.set(k, String(v));
+  }
+  getAttribute(k) {
+    return this.attributes.has(k) ? this.attributes.get(k) : null;
+  }
+  set innerHTML(_) {
+    throw new Error('innerHTML used');
+  }
+  set outerHTML(_) {
+    throw new Error('outerHTML used');
+  }
+  insertAdjacentHTML() {
+    throw new Error('insertAdjacentHTML used');
+  }
+  addEventListener(type, fn) {
+    (this.listeners[type] ??= []).push(fn);
+  }
+  dispatch(type, target = this) {
+    const event = { type, target, key: undefined, preventDefault() {} };
+    for (let n = target; n; n = n.parentNode) for (const fn of n.listeners?.[type] ?? []) fn(event);
+  }
+  click() {
+    this.dispatch('click');
+  }
+  matches(selector) {
+    if (selector.startsWith('.')) return this.classList.contains(selector.slice(1));
+    const attr = /^\[([a-z-]+)\]$/.exec(selector);
+    if (attr) return this.attributes.has(attr[1]);
+    return this.tagName === selector.toUpperCase();
+  }
+  closest(selector) {
+    for (let n = this; n instanceof FakeElement; n = n.parentNode) if (n.matches(selector)) return n;
+    return null;
+  }
+  querySelectorAll(selector) {
+    const out = [];
+    const walk = n => {
+      for (const c of n.childNodes) {
+        if (c instanceof FakeElement) {
+          if (c.matches(selector)) out.push(c);
+          walk(c);
+        }
+      }
+    };
+    walk(this);
+    return out;
+  }
+}
+
+class FakeDocument {
+  createElement(tag) {
+    return new FakeElement(this, tag);
+  }
+  createTextNode(data) {
+    return new FakeText(this, data);
+  }
+  createDocumentFragment() {
+    return new FakeFragment(this);
+  }
+}
+
+const host = () => new FakeDocument().createElement('div');
+const all = (el, sel) => el.querySelectorAll(sel);
+
+// ---------------------------------------------------------------------------------------
+// Payloads
+
+function msg(id, parent, role, content, extra = {}) {
+  return { id, parent_id: parent, session_id: 's', created_at: '2026-01-01T00:00:00+00:00', role, content, ...extra };
+}
+
+/** A session of `turns` user/assistant turns with a regenerated answer every `forkEvery` turns. */
+function bigSession(turns, forkEvery = 100) {
+  const messages = [];
+  const heads = [];
+  let parent = null;
+  for (let i = 0; i < turns; i++) {
+    const u = `u${i}`;
+    messages.push(msg(u, parent, 'user', `question ${i}`));
+    if (i % forkEvery === forkEvery / 2) {
+      messages.push(msg(`alt${i}`, u, 'assistant', `first answer ${i}`, { meta: { prompt_tokens: 3, completion_tokens: 4 } }));
+      heads.push(`alt${i}`);
+    }
+    messages.push(msg(`a${i}`, u, 'assistant', `answer ${i}`, { meta: { prompt_tokens: 10, completion_tokens: 20, latency_ms: 12.5 } }));
+    parent = `a${i}`;
+  }
+  heads.push(parent);
+  return {
+    version: 1,
+    kind: 'vel_jupyter.session',
+    session_id: 'big',
+    system: null,
+    head: parent,
+    heads,
+    current: heads.length - 1,
+    messages
+  };
+}
+
+const HOSTILE = '<img src=x onerror=alert(1)><script>alert(2)</script><a href="javascript:alert(3)">x</a>';
+
+// ---------------------------------------------------------------------------------------
+
+test('src never assigns HTML', () => {
+  for (const name of readdirSync(new URL('src/', here))) {
+    const text = readFileSync(new URL(`src/${name}`, here), 'utf8');
+    for (const bad of ['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'document.write', 'eval(', 'new Function', 'href']) {
+      // the header comment names them; code must not use them
+      const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+      assert.ok(!code.includes(bad), `${name} uses ${bad}`);
+    }
+  }
+});
+
+test('classify: turn, session, export, garbage', () => {
+  assert.equal(R.classify({ kind: 'vel_jupyter.turn', messages: [] }).kind, 'turn');
+  assert.equal(R.classify({ kind: 'vel_jupyter.session', messages: [] }).kind, 'session');
+  const exp = R.classify({ kind: 'vel_jupyter.export', version: 1, session: { kind: 'vel_jupyter.session', session_id: 'x', messages: [msg('m', null, 'user', 'hi')] } });
+  assert.equal(exp.kind, 'session');
+  assert.equal(exp.session.messages.length, 1);
+  for (const bad of [null, 3, 'x', [], {}, { kind: 'other' }, { kind: 'vel_jupyter.export' }]) {
+    assert.equal(R.classify(bad).kind, 'unknown');
+  }
+  // malformed message entries are dropped, not fatal
+  assert.equal(R.classify({ kind: 'vel_jupyter.turn', messages: [null, 1, { role: 'user' }, msg('ok', null, 'user', '')] }).turn.messages.length, 1);
+});
+
+test('buildTree: roots, orphans, duplicates, cycles, sizes, heads', () => {
+  const t = R.buildTree(
+    [msg('a', null, 'user', ''), msg('b', 'a', 'assistant', ''), msg('c', 'a', 'assistant', ''), msg('o', 'missing', 'user', ''), msg('b', 'zzz', 'user', 'dup'), msg('x', 'y', 'user', ''), msg('y', 'x', 'user', '')],
+    ['b', 'c', null]
+  );
+  assert.deepEqual(t.roots.map(n => n.message.id), ['a', 'o', 'y']);
+  assert.equal(t.byId.get('a').size, 3);
+  assert.deepEqual(t.byId.get('a').headsBelow, [0, 1]);
+  assert.deepEqual(R.pathTo(t, 'c').map(m => m.id), ['a', 'c']);
+  assert.deepEqual(R.pathTo(t, 'x').map(m => m.id), ['y', 'x']);
+  assert.deepEqual(R.pathTo(t, null), []);
+  assert.deepEqual(R.pathTo(t, 'nope'), []);
+});
+
+test('buildTurnTree: a turn is a user message and what follows; forks split turns', () => {
+  const messages = [
+    msg('u0', null, 'user', 'weather?'),
+    msg('a0', 'u0', 'assistant', '', { tool_calls: [{ id: 'c', name: 'w', arguments: '{}' }], meta: { prompt_tokens: 5, completion_tokens: 1 } }),
+    msg('t0', 'a0', 'tool', 'sunny', { tool_call_id: 'c' }),
+    msg('b0', 't0', 'assistant', 'It is sunny', { meta: { prompt_tokens: 9, completion_tokens: 3 } }),
+    msg('u1', 'b0', 'user', 'thanks'),
+    msg('x1', 'u1', 'assistant', 'first answer'),
+    msg('y1', 'u1', 'assistant', 'second answer'),
+    msg('u2', 'y1', 'user', 'more')
+  ];
+  const turns = R.buildTurnTree(R.buildTree(messages, ['x1', 'u2']), ['x1', 'u2']);
+  const show = t => [t.messages.map(m => m.id).join(','), t.children.map(show)];
+  assert.deepEqual(turns.roots.map(show), [['u0,a0,t0,b0', [['u1', [['x1', []], ['y1', [['u2', []]]]]]]]]);
+  const first = turns.roots[0];
+  assert.equal(first.last, 'b0');
+  assert.equal(first.tokens, 18);
+  assert.equal(first.size, 5);
+  assert.deepEqual(first.headsBelow, [0, 1]);
+  assert.equal(turns.turnOf.get('t0'), first);
+});
+
+test('branch labels and formatting', () => {
+  assert.equal(R.branchLabel(1, 3), 'branch 2 of 3');
+  assert.equal(R.branchLabel(null, 2), 'detached head (2 branches)');
+  assert.equal(R.preview('a\n\n b   c', 80), 'a b c');
+  assert.equal(R.preview('x'.repeat(100), 10).length, 10);
+  assert.equal(R.formatMs(1500), '1.50 s');
+  assert.equal(R.formatMs(0.4), '0.40 ms');
+});
+
+test('a hostile turn is inert text', () => {
+  const el = host();
+  R.renderTurn(el, {
+    kind: 'vel_jupyter.turn', session_id: '<b>s</b>', branch: 1, branches: 3, model: '<i>m</i>',
+    usage: { prompt_tokens: 14, completion_tokens: 19 },
+    messages: [
+      msg('u', null, 'user', HOSTILE),
+      msg('a', 'u', 'assistant', HOSTILE, { tool_calls: [{ id: 'c', name: '<script>n</script>', arguments: HOSTILE }], meta: { model: 'echo', prompt_tokens: 14, completion_tokens: 19, latency_ms: 412 } }),
+      msg('t', 'a', 'tool', HOSTILE, { name: 'get_weather', tool_call_id: 'c' }),
+      msg('z', 't', '<script>', HOSTILE)
+    ]
+  });
+  for (const tag of ['img', 'script', 'a', 'iframe']) assert.equal(all(el, tag).length, 0, tag);
+  assert.ok(el.textContent.includes(HOSTILE));
+  assert.equal(all(el, '.vel-branch-marker')[0].textContent, 'branch 2 of 3');
+  assert.match(all(el, '.vel-usage')[0].textContent, /14 prompt \+ 19 completion tokens · <i>m<\/i> · 412 ms/);
+  assert.equal(all(el, '.vel-tool-call').length, 1);
+  assert.equal(all(el, '.vel-role-other').length, 1);
+  for (const node of all(el, 'div')) for (const k of node.attributes.keys()) assert.match(k, /^(class|title|data-[a-z-]+|role|tabindex|aria-[a-z]+)$/);
+});
+
+test('session view: branch navigation switches the transcript', () => {
+  const el = host();
+  const data = bigSession(4, 4); // a regenerated answer at turn 2
+  const calls = [];
+  R.render(el, data, { onCheckout: t => calls.push(['checkout', t]), onFork: id => calls.push(['fork', id]) });
+  const transcript = () => all(el, '.vel-msg').map(n => n.getAttribute('data-id'));
+  assert.deepEqual(transcript(), ['u0', 'a0', 'u1', 'a1', 'u2', 'a2', 'u3', 'a3']);
+  assert.match(all(el, '.vel-branch-marker')[0].textContent, /branch 2 of 2 \(current\)/);
+  all(el, '.vel-branch-prev')[0].click();
+  assert.deepEqual(transcript(), ['u0', 'a0', 'u1', 'a1', 'u2', 'alt2']);
+  assert.equal(all(el, '.vel-branch-marker')[0].textContent, 'branch 1 of 2');
+  all(el, '.vel-branch-checkout')[0].click();
+  assert.deepEqual(calls, [['checkout', 0]]);
+  // the tree (open: two branches) has check out / fork buttons wired to the callbacks
+  // tree rows are turns and act on the turn's last message
+  const row = all(el, '.vel-ft-node').find(n => n.getAttribute('data-turn') === 'u1');
+  assert.equal(row.getAttribute('data-id'), 'a1');
+  row.querySelectorAll('[data-action]').find(b => b.getAttribute('data-action') === 'fork').click();
+  assert.deepEqual(calls.at(-1), ['fork', 'a1']);
+  // clicking a row shows the path to it
+  row.click();
+  assert.deepEqual(transcript(), ['u0', 'a0', 'u1', 'a1']);
+});
+
+test('renderSessionTree: the tree alone, with action buttons', () => {
+  const el = host();
+  const forks = [];
+  const tree = R.renderSessionTree(el, bigSession(3, 2), { onFork: id => forks.push(id) });
+  assert.equal(tree.turnOf.size, 7);
+  assert.equal(all(el, '.vel-ft-current').length, 1);
+  assert.equal(all(el, '[data-action]').length, all(el, '.vel-ft-node').length); // fork buttons only
+  all(el, '.vel-ft-node')[0].querySelectorAll('[data-action]')[0].click();
+  assert.deepEqual(forks, ['a0']); // the turn's last message
+});
+
+test('1,000 turns: pure functions are fast and the DOM stays small until asked', () => {
+  const data = bigSession(1000);
+  let t0 = performance.now();
+  const tree = R.buildTree(data.messages, data.heads);
+  assert.equal(R.pathTo(tree, data.head).length, 2000);
+  const pureMs = performance.now() - t0;
+  assert.ok(pureMs < 500, `buildTree+pathTo took ${pureMs} ms`);
+
+  const el = host();
+  t0 = performance.now();
+  R.render(el, data);
+  const renderMs = performance.now() - t0;
+  const rows = all(el, '.vel-ft-node').length;
+  const msgs = all(el, '.vel-msg').length;
+  // 1,020 turns (each fork splits one); runs longer than 80 turns collapse to 33 rows
+  assert.ok(rows < 500, `${rows} tree rows built`);
+  assert.equal(msgs, 50); // transcript window
+  assert.equal(all(el, '.vel-ft-branch').length, 10); // one collapsed alternative per fork
+  assert.equal(all(el, '.vel-ft-current').length, 1);
+  // a collapsed branch builds its rows on first open
+  const toggle = all(el, '.vel-ft-toggle')[0];
+  const before = all(el, '.vel-ft-node').length;
+  toggle.click();
+  assert.equal(all(el, '.vel-ft-node').length, before + 1);
+  assert.equal(toggle.getAttribute('aria-expanded'), 'true');
+  // "show earlier" loads the next window
+  all(el, '.vel-show-earlier')[0].click();
+  assert.equal(all(el, '.vel-msg').length, 100);
+  // the hidden middle of a long run (a50 … u150: 101 turns, 3 + 30 shown) is built on demand
+  all(el, '.vel-ft-more')[0].click();
+  assert.equal(all(el, '.vel-ft-node').length, before + 1 + 68);
+  console.log(`1,000 turns: buildTree+pathTo ${pureMs.toFixed(1)} ms, first render ${renderMs.toFixed(1)} ms (fake DOM), ${rows} tree rows`);
+});
