@@ -191,17 +191,16 @@ class Agent:
         store = self._store
         if store is None or not session.persistent:
             return
-        from ..stores.base import HeadConflict, TurnStore
+        from ..stores.base import HeadConflict, TurnStore, join_record
 
         try:
             if isinstance(store, TurnStore):
                 expected = session.rev if session.rev > 0 else None
                 store.append(session.session_id, [node_to_dict(n) for n in nodes], header, expected)
             else:  # a four-method store: save the whole session as it will be
-                by_id = {n.id: n for n in session._tree.closure([*session._heads, session.head])}
-                by_id.update((n.id, n) for n in nodes)
-                heads = [*header["heads"], header["head"]]
-                store.save(session.session_id, {**header, "messages": _closure_dicts(by_id, heads)})
+                known = session._tree.closure([*session._heads, session.head])
+                messages = [node_to_dict(n) for n in [*known, *nodes]]
+                store.save(session.session_id, join_record(header, messages))
         except HeadConflict:
             raise
         except StoreError as exc:
@@ -429,22 +428,6 @@ def _store_call(session_id: str, call: Callable[[], T]) -> T:
             f"could not read session {session_id!r} from the store ({type(exc).__name__}: {exc}); "
             "check that the store is reachable, then retry"
         ) from exc
-
-
-def _closure_dicts(by_id: dict[str, Node], heads: list[str | None]) -> list[dict[str, Any]]:
-    """The messages on the paths to ``heads``, parents first, as plain dicts."""
-    seen: set[str] = set()
-    out: list[dict[str, Any]] = []
-    for head in heads:
-        chain = []
-        current = head
-        while current is not None and current not in seen:
-            node = by_id[current]
-            seen.add(current)
-            chain.append(node_to_dict(node))
-            current = node.parent_id
-        out.extend(reversed(chain))
-    return out
 
 
 def _parents_first(nodes: dict[str, Node], tree: MessageTree) -> list[Node]:
