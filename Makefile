@@ -10,7 +10,7 @@ SERVICE_PKGS := postgresql redis-server chromium
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: venv services demo test lint pytest bench clean labext labext-test ui-smoke
+.PHONY: venv services demo test lint pytest bench clean labext labext-test ui-test ui-smoke
 
 # (Re)install when pyproject.toml changes; a fresh clone gets a fresh venv.
 $(STAMP): pyproject.toml
@@ -60,17 +60,28 @@ labext: $(LABEXT_OUT)
 labext-test: labext
 	cd $(LABEXT) && $(JLPM) test
 
-# A real JupyterLab and the system Chromium (apt-get install chromium), no kernel.
-ui-smoke: labext services
-	cd $(LABEXT)/ui-tests && $(JLPM) install --immutable && \
-	  VEL_JUPYTER=$(abspath $(BIN))/jupyter VEL_PYTHON=$(abspath $(BIN))/python \
-	  VEL_LABEXT_DIR=$(abspath vel_jupyter/labextension) node smoke.mjs
+# Browser tests: a real JupyterLab, real kernels talking to loopback OpenAI-compatible
+# servers, and the system Chromium (apt-get install chromium) via playwright-core.
+UI_TESTS := $(LABEXT)/ui-tests
+UI_ENV   := VEL_JUPYTER=$(abspath $(BIN))/jupyter VEL_PYTHON=$(abspath $(BIN))/python \
+            VEL_LABEXT_DIR=$(abspath vel_jupyter/labextension)
 
-test: lint pytest labext-test ui-smoke
+$(UI_TESTS)/node_modules/.yarn-state.yml: $(UI_TESTS)/package.json $(UI_TESTS)/yarn.lock | venv
+	cd $(UI_TESTS) && $(JLPM) install --immutable && touch node_modules/.yarn-state.yml
 
-bench: venv services
+ui-test: labext services $(UI_TESTS)/node_modules/.yarn-state.yml
+	cd $(UI_TESTS) && $(UI_ENV) node --test-reporter=spec ui.test.mjs
+
+# Only the kernel-free part of ui-test (a saved notebook rendered with no kernel).
+ui-smoke: labext services $(UI_TESTS)/node_modules/.yarn-state.yml
+	cd $(UI_TESTS) && $(UI_ENV) node smoke.mjs
+
+test: lint pytest labext-test ui-test
+
+bench: venv services labext $(UI_TESTS)/node_modules/.yarn-state.yml
 	$(BIN)/python benchmarks/bench_engine.py
 	$(BIN)/python benchmarks/bench_store.py
+	$(UI_ENV) node benchmarks/bench_browser.mjs
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

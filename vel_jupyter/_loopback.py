@@ -714,9 +714,19 @@ def _main(argv: Sequence[str] | None = None) -> None:
         prog="python -m vel_jupyter._loopback", description="Serve a loopback OpenAI-compatible API."
     )
     parser.add_argument("--port", type=int, default=0, help="port to bind on 127.0.0.1 (0: any free port)")
-    parser.add_argument("--words", type=int, help="answer every request with N words, one chunk each (default: echo)")
+    answer = parser.add_mutually_exclusive_group()
+    answer.add_argument(
+        "--words", type=int, metavar="N", help="answer every request with the N words tok0 ... tok<N-1> (default: echo)"
+    )
+    answer.add_argument("--text", help="answer every request with exactly TEXT (default: echo)")
+    parser.add_argument(
+        "--delay", type=float, default=0.0, metavar="SECONDS", help="pause between streamed chunks (one chunk per word)"
+    )
     args = parser.parse_args(argv)
-    default = None if args.words is None else Reply.text(" ".join(f"tok{i}" for i in range(args.words)))
+    text: str | None = args.text if args.words is None else " ".join(f"tok{i}" for i in range(args.words))
+    if args.delay and text is None:
+        parser.error("--delay needs --words or --text")
+    default = None if text is None else Reply.text(text, delay=args.delay)
     server = OpenAIServer(port=args.port, default=default).start()
     print(f"READY {server.base_url}", flush=True)
     try:

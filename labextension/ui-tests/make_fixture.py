@@ -2,9 +2,9 @@
 
 Uses the real engine with the offline echo provider, so the payloads are exactly what
 vel_jupyter writes: a turn with a tool call, a hostile turn (branch 2 of 2 after a
-regenerate), a full session with three branches, the same session wrapped as an export,
-and a 1,000-turn session with forks. Run with the project's Python:
-python ui-tests/make_fixture.py (smoke.mjs does it when the fixture is missing).
+regenerate), a full session with three branches, the output of ``%chat export`` for the
+same session, and a 1,000-turn session with forks. Run with the project's Python:
+python ui-tests/make_fixture.py [OUT.ipynb] (ui.test.mjs writes a fresh one for every run).
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ import sys
 from pathlib import Path
 
 from vel_jupyter import Agent
+from vel_jupyter.export.notebook import export_bundle
 from vel_jupyter.jupyter.display import SESSION_MIME, final_bundle
 
 OUT = Path(__file__).with_name("fixtures") / "vel-session.ipynb"
 
 HOSTILE = (
-    '<img src=x onerror="document.body.dataset.pwned=1"> <script>document.body.dataset.pwned=2</script> '
-    "[click](javascript:document.body.dataset.pwned=3) <b>bold?</b>"
+    "<img src=x onerror=window.__pwned=1> <script>window.__pwned=2</script> "
+    '[click](javascript:window.__pwned=3) <a href="javascript:window.__pwned=4">a link</a> <b>bold?</b>'
 )
 
 
@@ -51,7 +52,7 @@ def cell(source: str, *outputs: dict) -> dict:
 CELLS: list[dict] = []
 
 
-def main() -> None:
+def main(out: Path = OUT) -> None:
     agent = Agent(provider="echo", tools=[get_weather])
     s = agent.session(session_id="smoke", system="You are a concise assistant. <script>x</script>")
     s.run("My name is Alice")
@@ -66,8 +67,7 @@ def main() -> None:
     s.regenerate()
     session = s.to_dict()
     CELLS.append(cell("session", output({SESSION_MIME: session, "text/plain": "<session smoke>"})))
-    export = {"version": 1, "kind": "vel_jupyter.export", "session": session}
-    CELLS.append(cell("export", output({SESSION_MIME: export, "text/plain": "<export smoke>"})))
+    CELLS.append(cell("%chat export smoke", output(export_bundle(s))))
 
     big = Agent(provider="echo").session(session_id="big")
     for i in range(1000):
@@ -82,13 +82,13 @@ def main() -> None:
         "nbformat": 4,
         "nbformat_minor": 5,
     }
-    OUT.parent.mkdir(exist_ok=True)
-    OUT.write_text(json.dumps(nb, indent=1))
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(nb, indent=1))
     print(
-        f"wrote {OUT} ({OUT.stat().st_size // 1024} KiB, {len(big.to_dict()['messages'])} messages in 'big')",
+        f"wrote {out} ({out.stat().st_size // 1024} KiB, {len(big.to_dict()['messages'])} messages in 'big')",
         file=sys.stderr,
     )
 
 
 if __name__ == "__main__":
-    main()
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)

@@ -1,0 +1,354 @@
+// Browser tests: one real `jupyter lab` (kernels talk to loopback OpenAI-compatible
+// servers), the system Chromium through playwright-core, real ipykernel kernels.
+//
+//   VEL_JUPYTER=/path/to/venv/bin/jupyter VEL_LABEXT_DIR=/repo/vel_jupyter/labextension \
+//     node --test-reporter=spec ui.test.mjs
+//   (add --test-name-pattern=saved for the no-kernel tests only; see harness.mjs for the
+//   other variables; VEL_SCREENSHOTS=1 writes pictures to test-results/)
+//
+// Scenarios: a live %%chat cell streams and ends in our renderer; a saved notebook renders
+// with no kernel; hostile model output stays inert everywhere it is shown; the fork-tree
+// widget forks a session; a 5,000-token answer arrives whole. The run ends with the line
+// "ui-test: N passed, N failed" (then node's own summary).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+
+import {
+  closeSessions,
+  code,
+  getNotebook,
+  here,
+  kernelsOf,
+  launchBrowser,
+  log,
+  newPage,
+  notebook,
+  openNotebook,
+  outputOf,
+  putNotebook,
+  python,
+  runCell,
+  startCell,
+  startLab,
+  startLoopback,
+  stopAll,
+  tempRoot,
+  versions,
+  waitRun
+} from './harness.mjs';
+
+const SLOW_WORDS = 300; // streamed at 20 ms a word: ~6 s, so the answer visibly grows
+const BIG_WORDS = 5000;
+const words = n => Array.from({ length: n }, (_, i) => `tok${i}`).join(' ');
+// Every way model text could try to become live markup in a notebook.
+const HOSTILE = [
+  'Sure! <img src=x onerror=window.__pwned=1>',
+  '<script>window.__pwned=2</script>',
+  '[x](javascript:window.__pwned=3)',
+  '<a href="javascript:window.__pwned=4">click me</a>',
+  '<iframe src="javascript:window.__pwned=5"></iframe>',
+  '<svg onload=window.__pwned=6></svg>',
+  '[y](JaVaScRiPt:window.__pwned=7) <javascript:window.__pwned=8>',
+  '**done**'
+].join(' ');
+
+let lab;
+let browser;
+let urls;
+let fixture;
+let setupError = null;
+let scenarios = 0;
+let started = 0;
+let passed = 0;
+
+before(async () => {
+  const v = versions();
+  log(`node ${v.node}, playwright-core ${v.playwright}, ${v.chromium}, jupyterlab ${v.jupyterlab}, ipykernel ${v.ipykernel}, anywidget ${v.anywidget}`);
+  try {
+    const root = tempRoot('vel-ui-');
+    fixture = join(root, 'fixture.ipynb');
+    // A fresh fixture every run, written by the real engine (make_fixture.py).
+    const fixtureDone = new Promise((ok, fail) => {
+      const proc = spawn(python, [join(here, 'make_fixture.py'), fixture], { stdio: ['ignore', 'inherit', 'inherit'] });
+      proc.once('error', fail);
+      proc.once('exit', code => (code === 0 ? ok() : fail(new Error(`make_fixture.py exited with ${code}`))));
+    });
+    const [slow, hostile, big, echo] = await Promise.all([
+      startLoopback({ words: SLOW_WORDS, delay: 0.02 }),
+      startLoopback({ text: HOSTILE, delay: 0.1 }),
+      startLoopback({ words: BIG_WORDS }),
+      startLoopback() // "Echo: <the prompt>", at once
+    ]);
+    urls = { slow, hostile, big, echo };
+    // Kernels started by this server use the openai provider against the slow server;
+    // cells reach the others with --base-url.
+    [lab, browser] = await Promise.all([
+      startLab({ root, env: { OPENAI_BASE_URL: slow, OPENAI_API_KEY: 'test' } }),
+      launchBrowser(),
+      fixtureDone
+    ]);
+    log(`jupyter lab on ${lab.base}; loopback servers ${JSON.stringify(urls)}`);
+  } catch (e) {
+    setupError = e;
+    throw e;
+  }
+});
+
+after(async () => {
+  await stopAll();
+  if (setupError) console.log(`ui-test: setup failed: ${setupError.message}`);
+  console.log(`ui-test: ${passed} passed, ${(setupError ? scenarios : started) - passed} failed`);
+});
+
+/** A test with its own page; the page is closed and its notebooks' kernels stopped after. */
+function scenario(name, fn, timeout = 150000) {
+  scenarios++;
+  test(name, { timeout }, async () => {
+    started++;
+    const page = await newPage(browser);
+    const paths = [];
+    const t = Date.now();
+    try {
+      await fn(page, paths);
+      if (page.velConsole.length) log(`console errors (not failures):\n  ${page.velConsole.join('\n  ')}`);
+      assert.deepEqual(page.velErrors, [], 'no uncaught errors in the page');
+      passed++;
+      log(`ok: ${name} (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+    } catch (e) {
+      if (process.env.VEL_SCREENSHOTS || process.env.CI) {
+        mkdirSync(join(here, 'test-results'), { recursive: true });
+        await page.screenshot({ path: join(here, 'test-results', `failed-${started}.png`), fullPage: true }).catch(() => {});
+      }
+      log(`FAILED: ${name}: ${e.message}\n--- server log (tail) ---\n${lab.output().split('\n').slice(-25).join('\n')}`);
+      throw e;
+    } finally {
+      await page.context().close();
+      for (const path of paths) await closeSessions(lab, path).catch(() => {});
+    }
+  });
+}
+
+/** Write a notebook of code cells, open it with a running kernel, run %load_ext in cell 0. */
+async function liveNotebook(page, paths, name, sources) {
+  const path = `${name}.ipynb`;
+  paths.push(path);
+  await putNotebook(lab, path, notebook(['%load_ext vel_jupyter', ...sources].map(s => code(s))));
+  await openNotebook(page, lab, path);
+  await runCell(page, path, 0);
+  return path;
+}
+
+const watch = (page, path, i, options = {}) => page.evaluate(([p, n, o]) => window.__velui.watch(p, n, o), [path, i, options]);
+const record = (page, key) => page.evaluate(k => {
+  const { stop, ...rest } = window.__velui.watches[k];
+  return rest;
+}, key);
+const waitVel = (page, path, i, timeout = 90000) =>
+  page.waitForFunction(([p, n]) => !!window.__velui.outputNode(p, n).querySelector('.vel-root'), [path, i], { timeout, polling: 50 });
+const answerOf = (page, i) => outputOf(page, i).locator('.vel-root .vel-role-assistant .vel-msg-content').last().textContent();
+const unsafeIn = (page, selector) => page.evaluate(s => [...document.querySelectorAll(s)].flatMap(el => window.__velui.unsafe(el)), selector);
+// Elements the hostile text names, inside the rendered outputs of cell i (Lab's own
+// prompt and collapse icons are outside them).
+const madeOf = (page, i) =>
+  outputOf(page, i)
+    .locator('.jp-OutputArea-output')
+    .locator('img, script, a, iframe, svg')
+    .evaluateAll(els => els.map(e => e.outerHTML.slice(0, 200)));
+const unsafeOf = (page, path, i) => page.evaluate(([p, n]) => window.__velui.unsafe(window.__velui.outputNode(p, n)), [path, i]);
+const pwned = page => page.evaluate(() => [window.__pwned, document.body.dataset.pwned]);
+
+function increases(lengths) {
+  let n = 0;
+  for (let i = 1; i < lengths.length; i++) if (lengths[i] > lengths[i - 1]) n++;
+  return n;
+}
+
+scenario('live %%chat: the answer streams in, then our renderer shows all of it', async (page, paths) => {
+  const path = await liveNotebook(page, paths, 'live', ['%%chat live\nTell me a long story.']);
+  const key = await watch(page, path, 1);
+  const run = await runCell(page, path, 1);
+  await waitVel(page, path, 1);
+  const rec = await record(page, key);
+  log(`streamed: ${rec.streamingSnapshots} streaming states (lengths ${rec.lengths.slice(0, 8).join(', ')}, ... ${rec.lengths.at(-1)}), cell took ${(run.ms / 1000).toFixed(1)} s`);
+  assert.ok(increases(rec.lengths) >= 2, `the output grew at least twice before the end: ${rec.lengths}`);
+  const streamingView = await outputOf(page, 1).locator('.jp-RenderedMarkdown').count();
+  assert.equal(streamingView, 0, 'the Markdown streaming view was replaced by the final output');
+  assert.equal(await outputOf(page, 1).locator('.jp-OutputArea-output').count(), 1, 'one output');
+  assert.equal(await answerOf(page, 1), words(SLOW_WORDS));
+  assert.ok(rec.lengths.every(l => l < words(SLOW_WORDS).length + 10), 'no streaming state was longer than the answer');
+  const footer = await outputOf(page, 1).locator('.vel-turn-footer').textContent();
+  assert.match(footer, /live/, 'the footer names the session');
+});
+
+scenario('saved notebook with turns and a %chat export renders with no kernel', async (page, paths) => {
+  const path = 'saved.ipynb';
+  paths.push(path);
+  const nb = JSON.parse(readFileSync(fixture, 'utf8'));
+  nb.metadata = notebook([], { kernel: null }).metadata; // no such kernel: opens with none
+  await putNotebook(lab, path, nb);
+  const t = Date.now();
+  await openNotebook(page, lab, path, { kernel: false });
+  // 2 turns, a session, a %chat export and a 1,000-turn session: all rendered by us.
+  await page.waitForFunction(() => document.querySelectorAll('.jp-OutputArea-output .vel-root').length === 5, null, { timeout: 60000 });
+  log(`5 vel outputs rendered ${((Date.now() - t) / 1000).toFixed(1)} s after navigation`);
+  const report = await page.evaluate(() => {
+    const outputs = [...document.querySelectorAll('.jp-OutputArea-output')];
+    const sessions = document.querySelectorAll('.vel-session');
+    return {
+      ours: outputs.filter(o => o.querySelector('.vel-root')).length,
+      markdownFallback: outputs.filter(o => o.classList.contains('jp-RenderedMarkdown')).length,
+      turns: document.querySelectorAll('.vel-turn').length,
+      sessions: sessions.length,
+      toolCalls: document.querySelectorAll('.vel-turn details.vel-tool-call').length,
+      markers: [...document.querySelectorAll('.vel-turn .vel-branch-marker')].map(e => e.textContent),
+      treeNodes: [...sessions].map(s => s.querySelectorAll('.vel-ft-node').length),
+      elements: document.querySelectorAll('.vel-root img, .vel-root script, .vel-root a, .vel-root iframe').length,
+      hostileTextShown: [...document.querySelectorAll('.vel-msg-content')].some(e => e.textContent.includes('<img src=x onerror=window.__pwned=1>')),
+      bigMsgs: sessions[2]?.querySelectorAll('.vel-msg').length ?? -1,
+      kernelName: document.querySelector('.jp-Toolbar-kernelName')?.textContent ?? null
+    };
+  });
+  log('page report', JSON.stringify(report));
+  assert.equal(report.ours, 5, 'every output rendered by vel-jupyter');
+  assert.equal(report.markdownFallback, 0);
+  assert.equal(report.turns, 2);
+  assert.equal(report.sessions, 3);
+  assert.ok(report.toolCalls >= 1, 'a tool call is shown');
+  assert.ok(report.markers.includes('branch 2 of 2'), `branch markers ${report.markers}`);
+  assert.ok(report.treeNodes.every(n => n > 0), `every session draws its fork tree: ${report.treeNodes}`);
+  assert.equal(report.bigMsgs, 50, 'the long transcript shows its last 50 messages');
+  assert.equal(report.elements, 0, 'no img, script, a or iframe inside our outputs');
+  assert.ok(report.hostileTextShown, 'hostile text is shown as text');
+  assert.deepEqual(await unsafeIn(page, '.jp-OutputArea'), []);
+  assert.deepEqual(await pwned(page), [undefined, undefined]);
+  assert.deepEqual(await kernelsOf(lab, path), [], 'no kernel was started');
+
+  // Branch navigation in the first full session switches the transcript.
+  const session = page.locator('.vel-session').first();
+  const before = await session.locator('.vel-branch-marker').textContent();
+  await session.locator('.vel-branch-prev').click();
+  await page.waitForFunction(b => document.querySelector('.vel-session .vel-branch-marker').textContent !== b, before);
+  log(`branch nav: "${before}" -> "${await session.locator('.vel-branch-marker').textContent()}"`);
+  // The 1,000-turn session: open a collapsed branch, show a hidden run, switch branch.
+  const big = page.locator('.vel-session').nth(2);
+  const rows = await big.locator('.vel-ft-node').count();
+  await big.locator('.vel-ft-toggle').first().click();
+  await big.locator('.vel-ft-toggle[aria-expanded="true"]').first().waitFor();
+  await big.locator('.vel-ft-more').first().click();
+  await page.waitForFunction(n => document.querySelectorAll('.vel-session')[2].querySelectorAll('.vel-ft-node').length > n, rows);
+  const expanded = await big.locator('.vel-ft-node').count();
+  const marker = await big.locator('.vel-branch-marker').textContent();
+  await big.locator('.vel-branch-select').selectOption('0');
+  await page.waitForFunction(m => document.querySelectorAll('.vel-session')[2].querySelector('.vel-branch-marker').textContent !== m, marker);
+  log(`1,000-turn session: ${rows} tree rows at first, ${expanded} after expanding; "${marker}" -> "${await big.locator('.vel-branch-marker').textContent()}"`);
+  if (process.env.VEL_SCREENSHOTS) {
+    mkdirSync(join(here, 'test-results'), { recursive: true });
+    const outputs = page.locator('.jp-OutputArea-output:has(.vel-root)');
+    for (let i = 0; i < (await outputs.count()); i++) {
+      await outputs.nth(i).scrollIntoViewIfNeeded();
+      await outputs.nth(i).screenshot({ path: join(here, 'test-results', `output-${i}.png`) });
+    }
+  }
+  assert.deepEqual(page.velDialogs, []);
+});
+
+scenario('hostile model output stays inert: streaming, final output, tree widget, saved notebook', async (page, paths) => {
+  const control =
+    'from IPython.display import HTML, Markdown, display\n' +
+    'display(Markdown("[x](javascript:window.__control=2)"), HTML("<img src=x onerror=window.__control=1>"))';
+  const path = await liveNotebook(page, paths, 'hostile', [`%%chat evil --base-url ${urls.hostile}\nSay something.`, '%chat tree evil', control]);
+  // Control: in a trusted output, a javascript: link in Markdown stays a live link and an
+  // <img onerror> in HTML runs (its src=x also logs a 404); the checks below see both.
+  await runCell(page, path, 3);
+  await page.waitForFunction(() => window.__control === 1, null, { timeout: 10000 });
+  assert.deepEqual(await unsafeOf(page, path, 3), ['<a href="javascript:window.__control=2">', '<img onerror>']);
+  const key = await watch(page, path, 1, { keep: true });
+  await runCell(page, path, 1);
+  await waitVel(page, path, 1);
+  const rec = await record(page, key);
+  const hostileStates = rec.texts.filter(t => t.includes('onerror')).length;
+  log(`streaming: ${rec.streamingSnapshots} states checked, ${hostileStates} of them showing hostile text`);
+  assert.ok(hostileStates >= 2, 'the hostile text was checked while it streamed');
+  assert.ok(rec.texts.some(t => t.includes('<img src=x onerror=window.__pwned=1>')), 'raw HTML is shown as text while streaming');
+  assert.deepEqual(rec.unsafe, [], 'no live markup while streaming');
+  // The final output: our renderer, the exact text.
+  assert.equal(await answerOf(page, 1), HOSTILE);
+  assert.deepEqual(await unsafeOf(page, path, 1), [], 'no live markup in the final output');
+  assert.deepEqual(await madeOf(page, 1), [], 'no element made from model text');
+
+  // The fork-tree widget: the row and the details panel of the turn.
+  await runCell(page, path, 2);
+  const tree = outputOf(page, 2);
+  await tree.locator('.vel-tree-turn').first().waitFor({ timeout: 60000 });
+  await tree.locator('.vel-tree-turn').first().click();
+  const text = tree.locator('.vel-tree-details .vel-tree-assistant .vel-tree-message-text');
+  await text.waitFor();
+  assert.equal(await text.textContent(), HOSTILE);
+  assert.deepEqual(await unsafeOf(page, path, 2), [], 'no live markup in the tree widget');
+  assert.deepEqual(await madeOf(page, 2), [], 'no element made from model text in the widget');
+  assert.deepEqual(await pwned(page), [undefined, undefined]);
+  assert.deepEqual(page.velDialogs, []);
+
+  // The same notebook saved, reopened with no kernel: our renderer on the saved output.
+  await page.evaluate(p => window.__velui.panelOf(p).context.save(), path);
+  const saved = await getNotebook(lab, path);
+  saved.metadata = notebook([], { kernel: null }).metadata;
+  saved.cells = saved.cells.slice(0, 3); // without the control
+  const savedPath = 'hostile-saved.ipynb';
+  paths.push(savedPath);
+  await putNotebook(lab, savedPath, saved);
+  const reader = await newPage(browser);
+  try {
+    await openNotebook(reader, lab, savedPath, { kernel: false });
+    await reader.locator('.jp-OutputArea .vel-root').first().waitFor({ timeout: 60000 });
+    assert.equal(await answerOf(reader, 1), HOSTILE);
+    assert.deepEqual(await unsafeIn(reader, '.jp-OutputArea'), [], 'no live markup in the saved notebook');
+    assert.deepEqual(await madeOf(reader, 1), []);
+    assert.deepEqual(await pwned(reader), [undefined, undefined]);
+    assert.deepEqual([...reader.velErrors, ...reader.velDialogs], []);
+  } finally {
+    await reader.context().close();
+  }
+});
+
+scenario('tree widget: click a turn, "fork here", and %chat list shows the fork', async (page, paths) => {
+  const path = await liveNotebook(page, paths, 'tree', [`%%chat fam --base-url ${urls.echo}\nFirst question`, '%%chat fam\nSecond question', '%chat tree fam', '%chat list']);
+  for (const i of [1, 2, 3]) await runCell(page, path, i);
+  const tree = outputOf(page, 3);
+  await page.waitForFunction(() => document.querySelectorAll('.vel-tree-turn').length === 2, null, { timeout: 60000 });
+  assert.match(await tree.locator('.vel-tree-header').textContent(), /fam · 2 turns · 1 sessions/);
+  await tree.locator('.vel-tree-turn', { hasText: 'First question' }).click();
+  await tree.locator('.vel-tree-selected', { hasText: 'First question' }).waitFor();
+  await tree.locator('.vel-tree-fork-name').fill('fam-fork');
+  await tree.locator('.vel-tree-fork').click();
+  await tree.locator('.vel-tree-status', { hasText: 'forked into fam-fork' }).waitFor({ timeout: 30000 });
+  // The tree redraws with the new session's head on the first turn.
+  await tree.locator('.vel-tree-turn', { hasText: 'First question' }).locator('.vel-tree-head', { hasText: 'fam-fork' }).waitFor({ timeout: 30000 });
+  assert.match(await tree.locator('.vel-tree-header').textContent(), /2 sessions/);
+
+  await runCell(page, path, 4);
+  const listing = await outputOf(page, 4).textContent();
+  log(`%chat list:\n${listing.trim()}`);
+  const rows = Object.fromEntries(listing.trim().split('\n').map(line => line.trim().split(/\s+/)).map(cols => [cols[0], cols]));
+  assert.ok(rows['fam-fork'], 'the fork is listed');
+  assert.equal(rows['fam-fork'][2], '2', 'the fork holds the first turn (2 messages)');
+  assert.equal(rows.fam[2], '4', 'the original is unchanged (4 messages)');
+});
+
+scenario(`a ${BIG_WORDS.toLocaleString('en')}-token answer streams to completion with its last tokens`, async (page, paths) => {
+  const path = await liveNotebook(page, paths, 'big', [`%%chat big --base-url ${urls.big}\nGo.`]);
+  const key = await watch(page, path, 1, { marker: `tok${BIG_WORDS - 1}` });
+  const run = await waitRun(page, await startCell(page, path, 1));
+  await waitVel(page, path, 1);
+  const rec = await record(page, key);
+  const answer = await answerOf(page, 1);
+  log(`${BIG_WORDS} tokens: ${rec.streamingSnapshots} streaming states, cell ${(run.ms / 1000).toFixed(1)} s, answer ${answer.length} chars`);
+  assert.ok(answer.trim().endsWith(`tok${BIG_WORDS - 1}`), `ends with the last token: ...${answer.slice(-40)}`);
+  assert.equal(answer.split(' ').length, BIG_WORDS, 'every token is there');
+  assert.equal(answer, words(BIG_WORDS));
+  const plain = await page.evaluate(p => window.__velui.cell(p, 1).model.outputs.get(0).data['text/plain'], path);
+  assert.equal(plain, words(BIG_WORDS), 'the saved text/plain is the whole answer too');
+});
