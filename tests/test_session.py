@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-import time
 
 import pytest
 
@@ -396,7 +395,8 @@ class TestFailedTurnsChangeNothing:
 
     def test_cancelled_async_turn_commits_nothing(self, echo_agent: Agent) -> None:
         session = echo_agent.session()
-        slow = Agent(provider=ScriptedProvider(Reply.stall(5, after_text="so far")))
+        # A 600 s stall: if cancelling did not stop it, pytest's timeout would fail the test.
+        slow = Agent(provider=ScriptedProvider(Reply.stall(600, after_text="so far")))
         slow_session = slow.session()
 
         async def main() -> None:
@@ -406,9 +406,7 @@ class TestFailedTurnsChangeNothing:
             with pytest.raises(asyncio.CancelledError):
                 await task
 
-        started = time.perf_counter()
         asyncio.run(main())
-        assert time.perf_counter() - started < 4
         assert slow_session.messages == []
         assert session.messages == []
 

@@ -101,3 +101,11 @@ class TestActions:
         assert "export default" in widget._esm
         assert "innerHTML" not in widget._esm  # model text only ever goes in as text
         assert not re.search(r"""(from|import)\s*\(?\s*["']https?:""", widget._esm)  # no CDN import
+
+
+def test_a_saved_tree_says_what_it_is_without_a_kernel() -> None:
+    _, sessions = family_agent()
+    widget = TreeWidget(sessions["main"])  # type: ignore[arg-type]
+    bundle = widget._repr_mimebundle_()
+    plain = (bundle[0] if isinstance(bundle, tuple) else bundle)["text/plain"]
+    assert plain.startswith("fork tree of session 'main': 5 turns, 3 sessions")

@@ -38,6 +38,14 @@ class TreeWidget(anywidget.AnyWidget):
         self._agent.add_listener(self._changed)
         self.on_msg(self._message)
 
+    def __repr__(self) -> str:
+        # Also the text/plain a saved notebook shows when no kernel can draw the widget.
+        data = self.data or {}
+        return (
+            f"fork tree of session {self._session.session_id!r}: {len(data.get('turns', []))} turns, "
+            f"{len(data.get('sessions', []))} sessions (run the cell with a kernel to interact)"
+        )
+
     @staticmethod
     def _root_of(session: Session) -> str:
         return (session.lineage or [session.session_id])[-1]
