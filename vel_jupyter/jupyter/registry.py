@@ -14,7 +14,7 @@ from ..core.agent import Agent
 from ..core.context import ContextManager
 from ..core.session import Session
 from ..core.tree import Node
-from ..errors import ConfigurationError, SessionNotFoundError
+from ..errors import SessionNotFoundError
 
 if TYPE_CHECKING:
     import pandas
@@ -150,8 +150,3 @@ def set_registry(new: Registry) -> None:
 def sessions() -> dict[str, Session]:
     """Every session of this kernel's registry, by id."""
     return registry().sessions()
-
-
-def check_positive(name: str, value: Any) -> None:
-    if value is not None and (not isinstance(value, int) or value < 1):
-        raise ConfigurationError(f"{name} must be a positive int, got {value!r}")
