@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 from vel_jupyter import Agent, Message
-from vel_jupyter.jupyter.tree_data import tree_payload
+from vel_jupyter.jupyter.tree_data import TREE_MIME, tree_payload
 from vel_jupyter.jupyter.tree_widget import TreeWidget
+
+from .conftest import TEST_KEY
 
 
 def family_agent() -> tuple[Agent, dict[str, object]]:
@@ -109,3 +112,26 @@ def test_a_saved_tree_says_what_it_is_without_a_kernel() -> None:
     bundle = widget._repr_mimebundle_()
     plain = (bundle[0] if isinstance(bundle, tuple) else bundle)["text/plain"]
     assert plain.startswith("fork tree of session 'main': 5 turns, 3 sessions")
+
+
+def test_the_output_carries_the_tree_for_a_notebook_with_no_kernel() -> None:
+    _, sessions = family_agent()
+    widget = TreeWidget(sessions["main"])  # type: ignore[arg-type]
+    data, _metadata = widget._repr_mimebundle_()  # type: ignore[misc]
+    assert data["application/vnd.jupyter.widget-view+json"]["model_id"] == widget.model_id
+    saved = json.loads(json.dumps(data[TREE_MIME]))  # what the notebook file keeps
+    assert saved["kind"] == "vel_jupyter.tree"
+    assert saved == widget.data
+    heads = {(h["session_id"], h["branch"]): h for h in saved["heads"]}
+    main = sessions["main"]
+    assert heads[("main", 1)]["message"] == main.head  # type: ignore[attr-defined]
+    assert heads[("main", 1)]["current"] is True
+
+
+def test_the_saved_tree_holds_no_secret(openai_agent: Agent) -> None:
+    session = openai_agent.session(session_id="secretive")
+    session.run("hello")
+    widget = TreeWidget(session)
+    data, metadata = widget._repr_mimebundle_()  # type: ignore[misc]
+    assert TEST_KEY not in json.dumps([data, metadata])
+    assert data[TREE_MIME]["turns"], "the tree has the turn"

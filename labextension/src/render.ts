@@ -78,9 +78,44 @@ export interface SessionPayload {
   messages: MessageData[];
 }
 
+/**
+ * The fork-tree widget's state (vel_jupyter/jupyter/tree_data.py::tree_payload), saved
+ * beside the widget under TREE_MIME_TYPE so the tree shows with no kernel.
+ */
+export const TREE_MIME_TYPE = 'application/vnd.vel.tree+json';
+
+export interface TreeStateTurn {
+  id: string;
+  parent?: string | null;
+  preview?: string;
+  messages: MessageData[];
+  tokens?: number;
+  last?: string;
+}
+
+export interface TreeStateHead {
+  session_id?: string;
+  branch?: number | null;
+  /** Id of the turn (its first message) the head is in. */
+  turn?: string;
+  /** The head message itself. */
+  message?: string;
+  current?: boolean;
+}
+
+export interface TreeStatePayload {
+  version?: number;
+  kind: 'vel_jupyter.tree';
+  focus?: string;
+  sessions: { session_id?: string; head?: string | null; system?: string | null }[];
+  turns: TreeStateTurn[];
+  heads: TreeStateHead[];
+}
+
 export type Classified =
   | { kind: 'turn'; turn: TurnPayload }
   | { kind: 'session'; session: SessionPayload }
+  | { kind: 'tree'; tree: TreeStatePayload }
   | { kind: 'unknown'; reason: string };
 
 /** Callbacks a live frontend (the anywidget) may pass; the static MIME renderer passes none. */
@@ -140,7 +175,11 @@ function messagesOf(value: unknown): MessageData[] {
   return out;
 }
 
-/** What a payload is: a turn, a session (plain or wrapped in an export), or neither. */
+function objectsOf(value: unknown): Record<string, unknown>[] {
+  return Array.isArray(value) ? value.filter(isObject) : [];
+}
+
+/** What a payload is: a turn, a session (plain or wrapped in an export), a tree, or neither. */
 export function classify(data: unknown): Classified {
   if (!isObject(data)) {
     return { kind: 'unknown', reason: 'the payload is not a JSON object' };
@@ -162,6 +201,20 @@ export function classify(data: unknown): Classified {
     return {
       kind: 'session',
       session: { ...(value as unknown as SessionPayload), messages: messagesOf(value.messages) }
+    };
+  }
+  if (value.kind === 'vel_jupyter.tree') {
+    const turns = objectsOf(value.turns)
+      .filter(t => typeof t.id === 'string')
+      .map(t => ({ ...(t as unknown as TreeStateTurn), messages: messagesOf(t.messages) }));
+    return {
+      kind: 'tree',
+      tree: {
+        ...(value as unknown as TreeStatePayload),
+        sessions: objectsOf(value.sessions),
+        turns,
+        heads: objectsOf(value.heads)
+      }
     };
   }
   return { kind: 'unknown', reason: `unknown payload kind ${JSON.stringify(str(value.kind))}` };
@@ -645,6 +698,8 @@ export function renderTurn(el: HTMLElement, data: TurnPayload): void {
 export interface TreeOptions extends SessionCallbacks {
   /** Branch heads (a session's `heads`), labelled in the tree. */
   heads?: (string | null)[];
+  /** Labels of `heads` by index (default "branch N"). */
+  headLabels?: string[];
   /** The session's head: its turn is highlighted. */
   currentHead?: string | null;
   /** The head whose path is shown (expanded, marked); defaults to `currentHead`. */
@@ -669,6 +724,7 @@ export function renderTree(el: HTMLElement, tree: MessageTree, options: TreeOpti
   const doc = el.ownerDocument;
   clear(el);
   const heads = options.heads ?? [];
+  const headLabel = (index: number): string => options.headLabels?.[index] ?? `branch ${index + 1}`;
   const turns = buildTurnTree(tree, heads);
   const headIndex = new Map<TurnNode, number[]>();
   heads.forEach((head, index) => {
@@ -716,7 +772,7 @@ export function renderTree(el: HTMLElement, tree: MessageTree, options: TreeOpti
       r.appendChild(h(doc, 'span', { class: 'vel-ft-tokens' }, `${formatCount(t.tokens)} tok`));
     }
     for (const index of headIndex.get(t) ?? []) {
-      r.appendChild(h(doc, 'span', { class: 'vel-head-label' }, `branch ${index + 1}`));
+      r.appendChild(h(doc, 'span', { class: 'vel-head-label' }, headLabel(index)));
     }
     if (t === currentTurn) {
       r.appendChild(h(doc, 'span', { class: 'vel-head-label vel-head-current' }, 'HEAD'));
@@ -797,7 +853,7 @@ export function renderTree(el: HTMLElement, tree: MessageTree, options: TreeOpti
   const branchBlock = (start: TurnNode): HTMLElement => {
     const block = h(doc, 'div', { class: 'vel-ft-branch' });
     const first = start.messages[0];
-    const labels = start.headsBelow.map(i => `branch ${i + 1}`);
+    const labels = start.headsBelow.map(headLabel);
     const toggle = h(doc, 'button', { class: 'vel-ft-toggle', type: 'button', 'aria-expanded': 'false' });
     const caret = h(doc, 'span', { class: 'vel-ft-caret', 'aria-hidden': 'true' }, '▸');
     toggle.appendChild(caret);
@@ -1062,13 +1118,74 @@ export function renderSession(el: HTMLElement, data: SessionPayload, options: Se
   el.appendChild(root);
 }
 
-/** Render any vel_jupyter payload (turn, session, or export) into `el`. */
+// -- saved fork-tree widget -----------------------------------------------------------
+
+/** "fam #0", "fam-fork (detached)": how the widget labels a session's head. */
+export function treeHeadLabel(head: TreeStateHead): string {
+  const branch = num(head.branch);
+  return str(head.session_id) + (branch === null ? ' (detached)' : ` #${branch}`);
+}
+
+/**
+ * The fork-tree widget's last state, drawn without a kernel: the same tree as a saved
+ * session (heads labelled by session), and a click on a turn shows its messages. Checkout
+ * and fork need the kernel, so they are not offered here.
+ */
+export function renderTreeState(el: HTMLElement, data: TreeStatePayload): void {
+  const doc = el.ownerDocument;
+  clear(el);
+  const messages = data.turns.flatMap(t => t.messages);
+  const heads = data.heads.map(hd => str(hd.message) || str(hd.turn) || null);
+  const focus = str(data.focus);
+  const current = data.heads.find(hd => hd.current && str(hd.session_id) === focus);
+  const currentHead = current ? str(current.message) || str(current.turn) : null;
+
+  const root = h(doc, 'div', { class: 'vel-root vel-tree-state', 'data-session': focus });
+  const header = h(doc, 'div', { class: 'vel-session-header' });
+  header.appendChild(h(doc, 'span', { class: 'vel-session-id' }, focus || '(unnamed session)'));
+  const sessions = data.sessions.length;
+  header.appendChild(
+    h(
+      doc,
+      'span',
+      { class: 'vel-session-stats' },
+      `fork tree · ${formatCount(data.turns.length)} turn${data.turns.length === 1 ? '' : 's'} · ` +
+        `${formatCount(sessions)} session${sessions === 1 ? '' : 's'}`
+    )
+  );
+  header.appendChild(
+    h(doc, 'span', { class: 'vel-tree-saved-note' }, 'saved view: run the cell to check out or fork')
+  );
+  root.appendChild(header);
+  const treeHost = h(doc, 'div', { class: 'vel-ft-host' });
+  const detail = h(doc, 'div', { class: 'vel-transcript-host' });
+  root.appendChild(treeHost);
+  root.appendChild(detail);
+  const tree = buildTree(messages, heads);
+  const turns = renderTree(treeHost, tree, {
+    heads,
+    headLabels: data.heads.map(treeHeadLabel),
+    currentHead,
+    onSelect: id => {
+      clear(detail);
+      const turn = turns.turnOf.get(id);
+      if (turn) {
+        detail.appendChild(renderTranscript(doc, turn.messages));
+      }
+    }
+  });
+  el.appendChild(root);
+}
+
+/** Render any vel_jupyter payload (turn, session, export or saved tree) into `el`. */
 export function render(el: HTMLElement, data: unknown, options: SessionOptions = {}): void {
   const what = classify(data);
   if (what.kind === 'turn') {
     renderTurn(el, what.turn);
   } else if (what.kind === 'session') {
     renderSession(el, what.session, options);
+  } else if (what.kind === 'tree') {
+    renderTreeState(el, what.tree);
   } else {
     clear(el);
     el.appendChild(unknownPayload(el.ownerDocument, what.reason));

@@ -360,3 +360,56 @@ test('1,000 turns: pure functions are fast and the DOM stays small until asked',
   assert.equal(all(el, '.vel-ft-node').length, before + 1 + 68);
   console.log(`1,000 turns: buildTree+pathTo ${pureMs.toFixed(1)} ms, first render ${renderMs.toFixed(1)} ms (fake DOM), ${rows} tree rows`);
 });
+
+// ---------------------------------------------------------------------------------------
+// The fork-tree widget's saved state (tree_data.py::tree_payload), drawn with no kernel.
+
+function treeState() {
+  const u1 = msg('u1', null, 'user', 'first question');
+  const a1 = msg('a1', 'u1', 'assistant', 'first answer', { meta: { prompt_tokens: 5, completion_tokens: 7 } });
+  const u2 = msg('u2', 'a1', 'user', 'second question');
+  const a2 = msg('a2', 'u2', 'assistant', HOSTILE);
+  const u3 = msg('u3', 'a1', 'user', 'side question');
+  const a3 = msg('a3', 'u3', 'assistant', 'side answer');
+  const turn = (id, parent, messages) => ({ id, parent, preview: messages[0].content, messages, tokens: 0, last: messages.at(-1).id, cell_id: null });
+  return {
+    version: 1,
+    kind: 'vel_jupyter.tree',
+    focus: 'main',
+    sessions: [
+      { session_id: 'main', head: 'a2', forked_from: null, system: null },
+      { session_id: 'side', head: 'a3', forked_from: { session_id: 'main', message_id: 'a1' }, system: null }
+    ],
+    turns: [turn('u1', null, [u1, a1]), turn('u2', 'u1', [u2, a2]), turn('u3', 'u1', [u3, a3])],
+    heads: [
+      { session_id: 'main', branch: 0, turn: 'u2', message: 'a2', current: true },
+      { session_id: 'side', branch: 0, turn: 'u3', message: 'a3', current: true }
+    ]
+  };
+}
+
+test('saved tree: classified, heads labelled by session, current head marked, a click shows the turn', () => {
+  const data = treeState();
+  assert.equal(R.classify(data).kind, 'tree');
+  assert.equal(R.classify({ kind: 'vel_jupyter.tree' }).tree.turns.length, 0, 'missing fields are empty, not errors');
+  const el = host();
+  R.render(el, data);
+  const [root] = all(el, '.vel-tree-state');
+  assert.ok(root, 'drawn as a saved tree');
+  assert.match(all(el, '.vel-session-header')[0].textContent, /main.*3 turns · 2 sessions/);
+  const rows = all(el, '.vel-ft-node');
+  assert.deepEqual(rows.map(r => r.getAttribute('data-turn')), ['u1', 'u2'], 'the focused path is flat; the fork is collapsed');
+  assert.ok(rows[1].classList.contains('vel-ft-current'), "main's head is the current turn");
+  assert.ok(rows[1].textContent.includes('main #0'));
+  assert.match(all(el, '.vel-ft-toggle-info')[0].textContent, /1 turn · side #0/, 'the fork shows whose head it holds');
+  assert.equal(all(el, '.vel-ft-action').length, 0, 'no checkout or fork without a kernel');
+  rows[1].click();
+  const [transcript] = all(el, '.vel-transcript');
+  const shown = all(transcript, '.vel-msg-content').map(e => e.textContent);
+  assert.deepEqual(shown, ['second question', HOSTILE], 'the turn is shown, hostile text as text');
+});
+
+test('treeHeadLabel: branch number or detached', () => {
+  assert.equal(R.treeHeadLabel({ session_id: 'a', branch: 2 }), 'a #2');
+  assert.equal(R.treeHeadLabel({ session_id: 'a', branch: null }), 'a (detached)');
+});

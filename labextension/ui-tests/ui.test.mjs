@@ -8,7 +8,8 @@
 //
 // Scenarios: a live %%chat cell streams and ends in our renderer; a saved notebook renders
 // with no kernel; hostile model output stays inert everywhere it is shown; the fork-tree
-// widget forks a session; a 5,000-token answer arrives whole. The run ends with the line
+// widget forks a session and, saved, shows its last state with no kernel; a 5,000-token
+// answer arrives whole. The run ends with the line
 // "ui-test: N passed, N failed" (then node's own summary).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -40,6 +41,7 @@ import {
   waitRun
 } from './harness.mjs';
 
+const TREE_MIME = 'application/vnd.vel.tree+json';
 const SLOW_WORDS = 300; // streamed at 20 ms a word: ~6 s, so the answer visibly grows
 const BIG_WORDS = 5000;
 const words = n => Array.from({ length: n }, (_, i) => `tok${i}`).join(' ');
@@ -305,7 +307,10 @@ scenario('hostile model output stays inert: streaming, final output, tree widget
     await openNotebook(reader, lab, savedPath, { kernel: false });
     await reader.locator('.jp-OutputArea .vel-root').first().waitFor({ timeout: 60000 });
     assert.equal(await answerOf(reader, 1), HOSTILE);
-    assert.deepEqual(await unsafeIn(reader, '.jp-OutputArea'), [], 'no live markup in the saved notebook');
+    await outputOf(reader, 2).locator('.vel-tree-state .vel-ft-node').first().click({ timeout: 30000 });
+    await outputOf(reader, 2).locator('.vel-transcript .vel-role-assistant .vel-msg-content').waitFor();
+    assert.equal(await outputOf(reader, 2).locator('.vel-transcript .vel-role-assistant .vel-msg-content').textContent(), HOSTILE);
+    assert.deepEqual(await unsafeIn(reader, '.jp-OutputArea'), [], 'no live markup in the saved notebook (turn and tree)');
     assert.deepEqual(await madeOf(reader, 1), []);
     assert.deepEqual(await pwned(reader), [undefined, undefined]);
     assert.deepEqual([...reader.velErrors, ...reader.velDialogs], []);
@@ -314,7 +319,7 @@ scenario('hostile model output stays inert: streaming, final output, tree widget
   }
 });
 
-scenario('tree widget: click a turn, "fork here", and %chat list shows the fork', async (page, paths) => {
+scenario('tree widget: click a turn, "fork here", %chat list shows the fork, and the saved notebook shows the last tree', async (page, paths) => {
   const path = await liveNotebook(page, paths, 'tree', [`%%chat fam --base-url ${urls.echo}\nFirst question`, '%%chat fam\nSecond question', '%chat tree fam', '%chat list']);
   for (const i of [1, 2, 3]) await runCell(page, path, i);
   const tree = outputOf(page, 3);
@@ -336,6 +341,38 @@ scenario('tree widget: click a turn, "fork here", and %chat list shows the fork'
   assert.ok(rows['fam-fork'], 'the fork is listed');
   assert.equal(rows['fam-fork'][2], '2', 'the fork holds the first turn (2 messages)');
   assert.equal(rows.fam[2], '4', 'the original is unchanged (4 messages)');
+  assert.equal(await tree.locator('.vel-tree-state').count(), 0, 'while live, only the widget is drawn');
+
+  // Saved, the output keeps the widget's last state (the fork included)...
+  await page.evaluate(p => window.__velui.panelOf(p).context.save(), path);
+  const saved = await getNotebook(lab, path);
+  const state = saved.cells[3].outputs[0].data[TREE_MIME];
+  assert.deepEqual(state.sessions.map(s => s.session_id), ['fam', 'fam-fork'], 'the saved tree has the fork');
+  // ...and shows it with no kernel, and with a new kernel that no longer has the widget,
+  // instead of "Loading widget..." / "Error displaying widget".
+  const savedPath = 'tree-saved.ipynb';
+  paths.push(savedPath);
+  for (const kernel of [false, true]) {
+    await putNotebook(lab, savedPath, { ...saved, metadata: notebook([], { kernel: kernel ? 'python3' : null }).metadata });
+    const reader = await newPage(browser);
+    try {
+      await openNotebook(reader, lab, savedPath, { kernel });
+      const view = outputOf(reader, 3).locator('.vel-tree-state');
+      await view.waitFor({ timeout: 30000 });
+      const header = await view.locator('.vel-session-header').textContent();
+      assert.match(header, /fam.*2 turns · 2 sessions/, header);
+      assert.ok((await view.locator('.vel-head-label').allTextContents()).includes('fam-fork #0'), 'the fork is labelled');
+      await view.locator('.vel-ft-node', { hasText: 'Second question' }).click();
+      await view.locator('.vel-transcript .vel-role-user .vel-msg-content', { hasText: 'Second question' }).waitFor();
+      const shown = await outputOf(reader, 3).innerText();
+      assert.doesNotMatch(shown, /Loading widget|Error displaying widget/, `kernel=${kernel}: ${shown.slice(0, 200)}`);
+      log(`saved tree widget shown ${kernel ? 'with a new kernel' : 'with no kernel'}: ${header}`);
+      assert.deepEqual([...reader.velErrors, ...reader.velDialogs], []);
+    } finally {
+      await reader.context().close();
+      await closeSessions(lab, savedPath).catch(() => {});
+    }
+  }
 });
 
 scenario(`a ${BIG_WORDS.toLocaleString('en')}-token answer streams to completion with its last tokens`, async (page, paths) => {

@@ -14,6 +14,7 @@ from ..core.session import Session, node_to_dict
 from ..core.tree import Node
 
 PREVIEW = 80
+TREE_MIME = "application/vnd.vel.tree+json"
 
 
 def family(session: Session, candidates: Iterable[Session]) -> list[Session]:
@@ -64,14 +65,27 @@ def tree_payload(focus: Session, members: list[Session]) -> dict[str, Any]:
             if head is not None and head in turn_of:
                 current = member.head == head and member._current == index
                 heads.append(
-                    {"session_id": member.session_id, "branch": index, "turn": turn_of[head], "current": current}
+                    {
+                        "session_id": member.session_id,
+                        "branch": index,
+                        "turn": turn_of[head],
+                        "message": head,
+                        "current": current,
+                    }
                 )
         if member.head is not None and member.head not in member._heads and member.head in turn_of:
             heads.append(
-                {"session_id": member.session_id, "branch": None, "turn": turn_of[member.head], "current": True}
+                {
+                    "session_id": member.session_id,
+                    "branch": None,
+                    "turn": turn_of[member.head],
+                    "message": member.head,
+                    "current": True,
+                }
             )
     return {
         "version": 1,
+        "kind": "vel_jupyter.tree",
         "focus": focus.session_id,
         "sessions": [
             {"session_id": m.session_id, "head": m.head, "forked_from": m.forked_from, "system": m.system}

@@ -4,6 +4,11 @@ Built on anywidget with its JavaScript in ``static/`` (shipped in the package, n
 Clicking a turn shows its messages and offers "continue from here" (checkout) and
 "fork here" (a new session); both act on the Python sessions (and so the store), and the
 tree redraws. It also redraws when turns are added in other cells.
+
+A widget needs a kernel, so the output also carries the tree itself under
+``application/vnd.vel.tree+json``: with no kernel (or a new one, after a restart) the
+JupyterLab extension draws that instead of "Loading widget…", and while the widget is live
+the extension copies each redraw into it, so the saved notebook shows the last state.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import traitlets
 
 from ..core.session import Session
 from ..errors import AgentError, ConfigurationError
-from .tree_data import family, tree_payload
+from .tree_data import TREE_MIME, family, tree_payload
 
 _STATIC = Path(__file__).parent / "static"
 
@@ -45,6 +50,13 @@ class TreeWidget(anywidget.AnyWidget):
             f"fork tree of session {self._session.session_id!r}: {len(data.get('turns', []))} turns, "
             f"{len(data.get('sessions', []))} sessions (run the cell with a kernel to interact)"
         )
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if bundle is None:
+            return None
+        data, metadata = bundle
+        return {**data, TREE_MIME: self.data}, metadata
 
     @staticmethod
     def _root_of(session: Session) -> str:

@@ -139,12 +139,24 @@ function render({ model, el }) {
     status.textContent = model.get("status") || "";
   }
 
-  model.on("change:data", draw);
+  // The JupyterLab extension (an ancestor of `el`) copies each new tree into the output,
+  // so a saved notebook shows the widget's last state with no kernel. No extension, no
+  // listener: the event goes nowhere.
+  function announce() {
+    el.dispatchEvent(new CustomEvent("vel-tree-state", { bubbles: true, detail: model.get("data") }));
+  }
+  function changed() {
+    draw();
+    announce();
+  }
+
+  model.on("change:data", changed);
   model.on("change:status", () => {
     status.textContent = model.get("status") || "";
   });
   draw();
-  return () => model.off("change:data", draw);
+  announce();
+  return () => model.off("change:data", changed);
 }
 
 export default { render };
