@@ -7,7 +7,7 @@
 //
 // (a) A 1,000-turn tree (a main line and 10 side branches, built in the kernel with
 //     replace_history / checkout / add_message): the fork-tree widget from running
-//     `%chat tree` to every row painted, and its full redraw when a turn is clicked; our
+//     `%chat tree` to the tree painted, a click on a turn, and opening everything; our
 //     MIME renderer on the saved `%chat export` of the same session, through Lab's
 //     rendermime, and the saved notebook opened with no kernel (incl. JupyterLab start-up).
 // (b) A 5,000-token answer from a loopback server (python -m vel_jupyter._loopback
@@ -171,29 +171,50 @@ function measure(page, path, i, { selector = null, rows = 0, marker = null, vel 
 
 async function treeWidget(page, path) {
   const ends = [];
-  const redraws = [];
-  let drawn = 0;
+  const selects = [];
+  const expands = [];
+  let first = 0;
+  let all = 0;
   for (let run = 0; run < RUNS; run++) {
-    const r = await measure(page, path, TREE, { selector: '.vel-tree-turn', rows: TURNS });
-    if (r.outcome !== 'complete') throw new Error(`the tree widget did not show ${TURNS} rows`);
+    // The tree is built in one go: its first row painted is all of the first view (side
+    // branches collapsed, long runs shown by their ends).
+    const r = await measure(page, path, TREE, { selector: '.vel-tree-widget .vel-ft-node', rows: 1 });
+    if (r.outcome !== 'complete') throw new Error(`the tree widget did not show: ${r.outcome}`);
     ends.push(r.paintedAt);
-    // A click selects a turn: the widget redraws every row and the details panel.
-    const redraw = await page.evaluate(
+    const step = await page.evaluate(
       ([p, n]) =>
         new Promise(resolve => {
           const area = window.__velui.outputNode(p, n);
-          const rows = area.querySelectorAll('.vel-tree-turn');
-          const start = performance.now();
+          const widget = area.querySelector('.vel-tree-widget');
+          const rows = widget.querySelectorAll('.vel-ft-node');
+          const paint = then => requestAnimationFrame(() => requestAnimationFrame(then));
+          // A click selects a turn: its messages and the checkout / fork actions.
+          let start = performance.now();
           rows[rows.length >> 1].click();
           void area.offsetHeight;
-          requestAnimationFrame(() => requestAnimationFrame(() => resolve({ ms: performance.now() - start, rows: area.querySelectorAll('.vel-tree-turn').length })));
+          paint(() => {
+            const select = performance.now() - start;
+            // Then everything: every collapsed branch opened and every hidden run shown.
+            start = performance.now();
+            for (;;) {
+              const closed = widget.querySelectorAll('.vel-ft-toggle[aria-expanded="false"], .vel-ft-more');
+              if (!closed.length) break;
+              closed.forEach(button => button.click());
+            }
+            void area.offsetHeight;
+            paint(() =>
+              resolve({ first: rows.length, select, expand: performance.now() - start, all: widget.querySelectorAll('.vel-ft-node').length })
+            );
+          });
         }),
       [path, TREE]
     );
-    redraws.push(redraw.ms);
-    drawn = redraw.rows;
+    selects.push(step.select);
+    expands.push(step.expand);
+    first = step.first;
+    all = step.all;
   }
-  return { end: median(ends), redraw: median(redraws), rows: drawn };
+  return { end: median(ends), select: median(selects), expand: median(expands), first, all };
 }
 
 async function rendererPure(page, path, data) {
@@ -350,8 +371,9 @@ async function main() {
     table(
       ['what', 'rows drawn', 'median'],
       [
-        [`fork-tree widget: \`%chat tree\` run → all rows painted`, count(widget.rows), ms(widget.end)],
-        ['fork-tree widget: click a turn → full redraw painted', count(widget.rows), ms(widget.redraw)],
+        [`fork-tree widget: \`%chat tree\` run → tree painted`, count(widget.first), ms(widget.end)],
+        ['fork-tree widget: click a turn → its messages painted', count(widget.first), ms(widget.select)],
+        ['fork-tree widget: open every branch and run → all rows painted', count(widget.all), ms(widget.expand)],
         ['MIME renderer: render the saved `%chat export` (Lab rendermime, renderModel → painted)', count(pure.rows), ms(pure.ms)],
         ['MIME renderer: open the saved notebook, no kernel → tree painted', count(pure.rows), ms(open.shown)],
         ['… of which JupyterLab start → notebook loaded', '', ms(open.ready)]

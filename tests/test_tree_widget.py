@@ -102,7 +102,12 @@ class TestActions:
         _, sessions = family_agent()
         widget = TreeWidget(sessions["main"])  # type: ignore[arg-type]
         assert "export default" in widget._esm
-        assert "innerHTML" not in widget._esm  # model text only ever goes in as text
+        assert "function renderTree(" in widget._esm  # drawn by the labextension's render.ts
+        # one export: anywidget would take a named `render` export (render.ts has one) first
+        assert re.findall(r"^export .*", widget._esm, re.M) == ["export default { render: renderWidget };"]
+        assert ".vel-root" in widget._css
+        # model text only ever goes in as text (the sources' comments may name what they avoid)
+        assert not re.search(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML\s*\(", widget._esm)
         assert not re.search(r"""(from|import)\s*\(?\s*["']https?:""", widget._esm)  # no CDN import
 
 

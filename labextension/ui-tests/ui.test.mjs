@@ -284,9 +284,9 @@ scenario('hostile model output stays inert: streaming, final output, tree widget
   // The fork-tree widget: the row and the details panel of the turn.
   await runCell(page, path, 2);
   const tree = outputOf(page, 2);
-  await tree.locator('.vel-tree-turn').first().waitFor({ timeout: 60000 });
-  await tree.locator('.vel-tree-turn').first().click();
-  const text = tree.locator('.vel-tree-details .vel-tree-assistant .vel-tree-message-text');
+  await tree.locator('.vel-tree-widget .vel-ft-node').first().waitFor({ timeout: 60000 });
+  await tree.locator('.vel-tree-widget .vel-ft-node').first().click();
+  const text = tree.locator('.vel-tree-details .vel-role-assistant .vel-msg-content');
   await text.waitFor();
   assert.equal(await text.textContent(), HOSTILE);
   assert.deepEqual(await unsafeOf(page, path, 2), [], 'no live markup in the tree widget');
@@ -323,16 +323,18 @@ scenario('tree widget: click a turn, "fork here", %chat list shows the fork, and
   const path = await liveNotebook(page, paths, 'tree', [`%%chat fam --base-url ${urls.echo}\nFirst question`, '%%chat fam\nSecond question', '%chat tree fam', '%chat list']);
   for (const i of [1, 2, 3]) await runCell(page, path, i);
   const tree = outputOf(page, 3);
-  await page.waitForFunction(() => document.querySelectorAll('.vel-tree-turn').length === 2, null, { timeout: 60000 });
-  assert.match(await tree.locator('.vel-tree-header').textContent(), /fam · 2 turns · 1 sessions/);
-  await tree.locator('.vel-tree-turn', { hasText: 'First question' }).click();
-  await tree.locator('.vel-tree-selected', { hasText: 'First question' }).waitFor();
+  const widget = tree.locator('.vel-tree-widget');
+  await page.waitForFunction(() => document.querySelectorAll('.vel-tree-widget .vel-ft-node').length === 2, null, { timeout: 60000 });
+  assert.match(await widget.locator('.vel-session-header').textContent(), /fam.*2 turns · 1 session\b/);
+  await widget.locator('.vel-ft-node', { hasText: 'First question' }).click();
+  await widget.locator('.vel-ft-selected', { hasText: 'First question' }).waitFor();
   await tree.locator('.vel-tree-fork-name').fill('fam-fork');
   await tree.locator('.vel-tree-fork').click();
   await tree.locator('.vel-tree-status', { hasText: 'forked into fam-fork' }).waitFor({ timeout: 30000 });
   // The tree redraws with the new session's head on the first turn.
-  await tree.locator('.vel-tree-turn', { hasText: 'First question' }).locator('.vel-tree-head', { hasText: 'fam-fork' }).waitFor({ timeout: 30000 });
-  assert.match(await tree.locator('.vel-tree-header').textContent(), /2 sessions/);
+  await widget.locator('.vel-ft-node', { hasText: 'First question' }).locator('.vel-head-label', { hasText: 'fam-fork #0' }).waitFor({ timeout: 30000 });
+  assert.match(await widget.locator('.vel-session-header').textContent(), /2 sessions/);
+  await widget.locator('.vel-ft-selected', { hasText: 'First question' }).waitFor(); // still selected after the redraw
 
   await runCell(page, path, 4);
   const listing = await outputOf(page, 4).textContent();

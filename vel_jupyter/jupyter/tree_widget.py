@@ -1,6 +1,7 @@
 """The fork-tree widget: every branch and fork of a session family, live, clickable.
 
-Built on anywidget with its JavaScript in ``static/`` (shipped in the package, no CDN).
+Built on anywidget with its JavaScript in ``static/`` (shipped in the package, no CDN); the
+tree itself is drawn by the JupyterLab extension's ``render.ts`` (``static/render.js``).
 Clicking a turn shows its messages and offers "continue from here" (checkout) and
 "fork here" (a new session); both act on the Python sessions (and so the store), and the
 tree redraws. It also redraws when turns are added in other cells.
@@ -26,11 +27,17 @@ from .tree_data import TREE_MIME, family, tree_payload
 _STATIC = Path(__file__).parent / "static"
 
 
+def _joined(*names: str) -> str:
+    # One module: render.js (the JupyterLab renderer's code, copied here by
+    # labextension/scripts/widget-assets.mjs) then the widget's own code, which uses it.
+    return "\n".join((_STATIC / name).read_text(encoding="utf-8") for name in names)
+
+
 class TreeWidget(anywidget.AnyWidget):
     """``session.tree()`` / ``%chat tree ID``."""
 
-    _esm = _STATIC / "tree.js"
-    _css = _STATIC / "tree.css"
+    _esm = _joined("render.js", "tree.js")
+    _css = _joined("render.css", "tree.css")
     data = traitlets.Dict().tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
 
