@@ -236,7 +236,7 @@ class TestCommands:
         chat(ip, "known", "hello")
         with pytest.raises(UsageError, match="use one of: branches"):
             ip.run_line_magic("chat", "frobnicate")
-        with pytest.raises(UsageError, match=r"sessions: .*known"):
+        with pytest.raises(UsageError, match=r"sessions: .*known \(name one of them\)"):
             ip.run_line_magic("chat", "show nope")
         with pytest.raises(UsageError, match="usage: %chat fork SRC NEW"):
             ip.run_line_magic("chat", "fork onlyone")
@@ -285,9 +285,36 @@ def test_vel_store_selects_the_store(tmp_path: Any, monkeypatch: pytest.MonkeyPa
 def test_tree_command_returns_the_widget(ip: InteractiveShell) -> None:
     from vel_jupyter.jupyter.tree_widget import TreeWidget
 
+    with pytest.raises(UsageError, match=r"sessions: none yet \(a %%chat \S+ cell starts it\)"):
+        ip.run_line_magic("chat", "tree")
     chat(ip, "treed", "hello")
     widget = ip.run_line_magic("chat", "tree treed")
     assert isinstance(widget, TreeWidget)
     assert widget.data["focus"] == "treed"
     with pytest.raises(UsageError, match="sessions: "):
         ip.run_line_magic("chat", "tree missing")
+
+
+def test_tree_actions_steer_the_next_cell_and_reach_the_store(ip: InteractiveShell, tmp_path: Any) -> None:
+    from vel_jupyter.stores import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "tree.db")
+    set_registry(Registry(provider="echo", store=store))
+    chat(ip, "steer", "first")
+    chat(ip, "steer", "second")
+    first_answer = session("steer").messages[1]
+    widget = ip.run_line_magic("chat", "tree steer")
+    first_turn = next(t for t in widget.data["turns"] if t["preview"] == "first")
+
+    # "continue from here" on the first turn: the next %%chat cell follows it, not "second".
+    assert widget.act({"action": "checkout", "session_id": "steer", "message_id": first_turn["last"]})
+    chat(ip, "steer", "third")
+    assert [m.content for m in session("steer").messages if m.role == "user"] == ["first", "third"]
+    assert session("steer").messages[1] == first_answer
+
+    # "fork here" on the same turn: a new session a %%chat cell can continue, in the store too.
+    assert widget.act({"action": "fork", "session_id": "steer", "message_id": first_turn["last"], "new_id": "side"})
+    chat(ip, "side", "side question")
+    assert [m.content for m in session("side").messages if m.role == "user"] == ["first", "side question"]
+    assert {"steer", "side"} <= set(store.list_sessions())
+    assert {s["session_id"] for s in widget.data["sessions"]} == {"steer", "side"}  # the tree redrew

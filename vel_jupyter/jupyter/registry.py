@@ -64,8 +64,10 @@ class Registry:
             return session
 
     def _unknown(self, session_id: str) -> str:
-        known = ", ".join(self.ids()) or "none yet"
-        return f"no session {session_id!r}; sessions: {known}"
+        known = ", ".join(self.ids())
+        if not known:
+            return f"no session {session_id!r}; sessions: none yet (a %%chat {session_id} cell starts it)"
+        return f"no session {session_id!r}; sessions: {known} (name one of them)"
 
     def ids(self) -> list[str]:
         return self.agent.list_sessions()
