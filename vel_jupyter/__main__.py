@@ -46,6 +46,7 @@ def demo_notebook(path: str, output: str) -> int:
     from nbclient import NotebookClient
 
     from .jupyter.display import SESSION_MIME
+    from .jupyter.tree_data import TREE_MIME
 
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
@@ -53,8 +54,14 @@ def demo_notebook(path: str, output: str) -> int:
         if cell.cell_type != "code":
             continue
         for output_ in cell.outputs:
-            turn = output_.get("data", {}).get(SESSION_MIME)
-            if turn:
+            data = output_.get("data", {})
+            turn = data.get(SESSION_MIME)
+            if TREE_MIME in data:
+                print(f"[{data[TREE_MIME]['focus']}] {data['text/plain']}\n")
+            elif turn and turn.get("kind") == "vel_jupyter.session":
+                branches = len(turn["heads"])
+                print(f"[{turn['session_id']}] exported: {len(turn['messages'])} messages, {branches} branches\n")
+            elif turn:
                 for message in turn["messages"]:
                     calls = ", ".join(f"{c['name']}({c['arguments']})" for c in message.get("tool_calls", []))
                     text = message["content"].strip() or f"[calls {calls}]"
