@@ -40,7 +40,8 @@ lint: venv
 	$(BIN)/ruff format --check vel_jupyter tests benchmarks labextension/ui-tests
 	$(BIN)/mypy
 
-pytest: venv services
+# After labext: tests/test_wheel.py packs the built extension into a wheel.
+pytest: venv services labext
 	$(BIN)/python -m pytest
 
 # The JupyterLab extension: labextension/ -> vel_jupyter/labextension (what the wheel ships).
