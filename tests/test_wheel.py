@@ -55,7 +55,10 @@ def test_the_wheel_ships_the_extension_and_the_widget(wheel: Path) -> None:
 
 def test_after_pip_install_jupyter_labextension_list_shows_it_enabled(wheel: Path, tmp_path: Path) -> None:
     prefix = tmp_path / "prefix"
-    run(sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--prefix", prefix, wheel)
+    # --ignore-installed: without it pip would uninstall the running venv's own (editable) copy first.
+    run(sys.executable, "-m", "pip", "install", "--no-deps", "--ignore-installed", "--quiet", "--prefix", prefix, wheel)
+    imported = run(sys.executable, "-c", "import vel_jupyter; print(vel_jupyter.__file__)")
+    assert str(ROOT) in imported, "the venv's own (editable) install is untouched"
     installed = prefix / "share" / "jupyter" / "labextensions" / "vel-jupyter"
     assert (installed / "package.json").exists()
     # JUPYTER_PATH puts the fresh prefix's share/jupyter ahead of the venv's own copy.

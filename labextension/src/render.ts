@@ -1134,25 +1134,11 @@ export function treeHeadLabel(head: TreeStateHead): string {
 export function renderTreeState(el: HTMLElement, data: TreeStatePayload): void {
   const doc = el.ownerDocument;
   clear(el);
-  const messages = data.turns.flatMap(t => t.messages);
-  const heads = data.heads.map(hd => str(hd.message) || str(hd.turn) || null);
   const focus = str(data.focus);
-  const current = data.heads.find(hd => hd.current && str(hd.session_id) === focus);
-  const currentHead = current ? str(current.message) || str(current.turn) : null;
-
   const root = h(doc, 'div', { class: 'vel-root vel-tree-state', 'data-session': focus });
   const header = h(doc, 'div', { class: 'vel-session-header' });
   header.appendChild(h(doc, 'span', { class: 'vel-session-id' }, focus || '(unnamed session)'));
-  const sessions = data.sessions.length;
-  header.appendChild(
-    h(
-      doc,
-      'span',
-      { class: 'vel-session-stats' },
-      `fork tree · ${formatCount(data.turns.length)} turn${data.turns.length === 1 ? '' : 's'} · ` +
-        `${formatCount(sessions)} session${sessions === 1 ? '' : 's'}`
-    )
-  );
+  header.appendChild(h(doc, 'span', { class: 'vel-session-stats' }, treeStats(data)));
   header.appendChild(
     h(doc, 'span', { class: 'vel-tree-saved-note' }, 'saved view: run the cell to check out or fork')
   );
@@ -1161,11 +1147,9 @@ export function renderTreeState(el: HTMLElement, data: TreeStatePayload): void {
   const detail = h(doc, 'div', { class: 'vel-transcript-host' });
   root.appendChild(treeHost);
   root.appendChild(detail);
-  const tree = buildTree(messages, heads);
-  const turns = renderTree(treeHost, tree, {
-    heads,
-    headLabels: data.heads.map(treeHeadLabel),
-    currentHead,
+  const view = treeStateView(data);
+  const turns = renderTree(treeHost, view.tree, {
+    ...view.options,
     onSelect: id => {
       clear(detail);
       const turn = turns.turnOf.get(id);
@@ -1175,6 +1159,30 @@ export function renderTreeState(el: HTMLElement, data: TreeStatePayload): void {
     }
   });
   el.appendChild(root);
+}
+
+/** "fork tree · 5 turns · 2 sessions". */
+export function treeStats(data: TreeStatePayload): string {
+  const count = (n: number, noun: string) => `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
+  return `fork tree · ${count(data.turns.length, 'turn')} · ${count(data.sessions.length, 'session')}`;
+}
+
+/**
+ * A saved tree as `renderTree` input: the message tree, every session's heads labelled
+ * by session, and the focused session's current head (shared with the live widget).
+ */
+export function treeStateView(data: TreeStatePayload): { tree: MessageTree; options: TreeOptions & { currentHead: string | null } } {
+  const heads = data.heads.map(hd => str(hd.message) || str(hd.turn) || null);
+  const focus = str(data.focus);
+  const current = data.heads.find(hd => hd.current && str(hd.session_id) === focus);
+  return {
+    tree: buildTree(data.turns.flatMap(t => t.messages), heads),
+    options: {
+      heads,
+      headLabels: data.heads.map(treeHeadLabel),
+      currentHead: current ? str(current.message) || str(current.turn) || null : null
+    }
+  };
 }
 
 /** Render any vel_jupyter payload (turn, session, export or saved tree) into `el`. */

@@ -11,10 +11,6 @@ function el(doc, tag, className, text) {
   return node;
 }
 
-function count(n, noun) {
-  return `${formatCount(n)} ${noun}${n === 1 ? "" : "s"}`;
-}
-
 function emptyTree() {
   return { kind: "vel_jupyter.tree", focus: "", sessions: [], turns: [], heads: [] };
 }
@@ -69,20 +65,12 @@ function renderWidget({ model, el: host }) {
   function draw() {
     const tree = data();
     const focus = str(tree.focus);
-    header.replaceChildren(
-      el(doc, "span", "vel-session-id", focus),
-      el(doc, "span", "vel-session-stats", `fork tree · ${count(tree.turns.length, "turn")} · ${count(tree.sessions.length, "session")}`),
-    );
-    const heads = tree.heads.map((h) => str(h.message) || str(h.turn) || null);
-    const current = tree.heads.find((h) => h.current && str(h.session_id) === focus);
-    const currentHead = current ? str(current.message) || str(current.turn) : null;
-    const messages = buildTree(tree.turns.flatMap((t) => t.messages), heads);
-    if (state.selected !== null && !messages.byId.has(state.selected)) state.selected = null;
-    turns = renderTree(treeHost, messages, {
-      heads,
-      headLabels: tree.heads.map(treeHeadLabel),
-      currentHead,
-      focusHead: state.selected ?? currentHead,
+    header.replaceChildren(el(doc, "span", "vel-session-id", focus), el(doc, "span", "vel-session-stats", treeStats(tree)));
+    const view = treeStateView(tree);
+    if (state.selected !== null && !view.tree.byId.has(state.selected)) state.selected = null;
+    turns = renderTree(treeHost, view.tree, {
+      ...view.options,
+      focusHead: state.selected ?? view.options.currentHead,
       onSelect: (id) => {
         state.selected = id;
         showDetails(focus);
