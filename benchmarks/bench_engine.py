@@ -39,10 +39,7 @@ enforced: the exit status does not depend on them.
 from __future__ import annotations
 
 import gc
-import os
-import platform
 import select
-import shlex
 import signal
 import statistics
 import subprocess
@@ -51,12 +48,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from importlib.metadata import version
 from typing import Any
 
 import openai
+from _report import command, environment, mark, table
 
-import vel_jupyter
 from vel_jupyter import Agent, Message, Session, StreamEvent, Usage
 from vel_jupyter.providers.base import Completion, ProviderEvent, ProviderRequest
 
@@ -86,18 +82,6 @@ SERVER_START_TIMEOUT = 30.0
 RAW, RAW_AGAIN, RUN, STREAM = "raw", "raw again", "run", "stream"
 
 # -- environment and servers -------------------------------------------------------------
-
-
-def environment() -> str:
-    return (
-        f"Python {platform.python_version()} ({platform.python_implementation()}), "
-        f"openai {version('openai')}, vel_jupyter {vel_jupyter.__version__}, "
-        f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}"
-    )
-
-
-def command() -> str:
-    return shlex.join([os.path.relpath(sys.executable), *sys.argv])
 
 
 @contextmanager
@@ -281,17 +265,6 @@ def paired_diff_ms(ours: list[Sample], raw: list[Sample], cpu: bool = False) -> 
     return statistics.median((o.cpu_ns - r.cpu_ns) if cpu else (o.wall_ns - r.wall_ns) for o, r in pairs) / 1e6
 
 
-def mark(ok: bool) -> str:
-    return "✅ pass" if ok else "❌ FAIL"
-
-
-def table(header: list[str], rows: list[list[str]]) -> str:
-    align = ["---", *("---:" for _ in header[1:])]
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 @dataclass(frozen=True)
 class TurnRow:
     history: int
@@ -461,7 +434,7 @@ def report_throughput(ours: float, raw: float) -> None:
 
 def main() -> None:
     print("## vel_jupyter engine benchmark\n")
-    print(f"- Environment: {environment()}")
+    print(f"- Environment: {environment(('openai', 'openai'))}")
     print(f"- Command: `{command()}`\n")
     started = time.perf_counter()
     with ExitStack() as resources:

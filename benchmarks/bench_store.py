@@ -52,10 +52,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import os
-import platform
 import random
-import shlex
 import sqlite3
 import statistics
 import sys
@@ -66,12 +63,12 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import partial
-from importlib.metadata import version
 from itertools import chain
 from pathlib import Path
 from typing import Any
 
-import vel_jupyter
+from _report import command, environment, mark, table
+
 from vel_jupyter import Agent, ContextManager, Message, Session
 from vel_jupyter.core.tree import new_id
 from vel_jupyter.stores import MemoryStore, PostgresStore, RedisStore, SessionStore, SQLiteStore, TurnStore
@@ -565,28 +562,6 @@ def fmt_ms(value: float) -> str:
     return f"{value:.1f}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|:---|" + "|".join("---:" for _ in header[1:]) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def mark(ok: bool) -> str:
-    return "✅ pass" if ok else "❌ FAIL"
-
-
-def environment() -> str:
-    return (
-        f"Python {platform.python_version()}, vel_jupyter {vel_jupyter.__version__}, "
-        f"psycopg {version('psycopg')}, redis-py {version('redis')}, "
-        f"{os.cpu_count()} CPUs, {platform.system()} {platform.machine()}"
-    )
-
-
-def command() -> str:
-    return shlex.join([os.path.relpath(sys.executable), *sys.argv])
-
-
 def all_variants(results: list[BackendResult]) -> Iterator[Variant]:
     return chain.from_iterable(r.variants for r in results)
 
@@ -672,7 +647,7 @@ def report_verdict(results: list[BackendResult]) -> None:
 
 def main() -> None:
     print("## vel_jupyter store benchmark\n")
-    print(f"- Environment: {environment()}")
+    print(f"- Environment: {environment(('psycopg', 'psycopg'), ('redis-py', 'redis'))}")
     print(f"- Command: `{command()}`")
     started = time.perf_counter()
     results: list[BackendResult] = []
