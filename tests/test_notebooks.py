@@ -158,3 +158,28 @@ def test_a_kernel_interrupt_mid_stream_keeps_the_partial_text_and_changes_nothin
     last = [m for m in messages if m["msg_type"] == "update_display_data"][-1]["content"]["data"]["text/markdown"]
     assert "w0" in last and "interrupted" in last
     assert kernel.value("len(__import__('vel_jupyter').sessions()['intr'].messages)") == 2
+
+
+@pytest.mark.slow
+def test_a_cut_off_answer_is_kept_and_says_so_and_strict_mode_fails_the_cell(
+    kernel: Kernel, server: OpenAIServer
+) -> None:
+    server.enqueue(Reply.text("the first half of", finish_reason="length"))
+    messages = kernel.run("%%chat cut --max-tokens 4\nExplain this concept")
+    assert [m for m in messages if m["msg_type"] == "error"] == []
+    final = [m for m in messages if m["msg_type"] == "update_display_data"][-1]["content"]["data"]
+    note = "cut off at max_tokens — raise --max-tokens to get the rest"
+    assert note in final["text/markdown"]
+    assert note in final["text/plain"]
+    assert final[SESSION_MIME]["messages"][-1]["meta"]["finish_reason"] == "length"
+    assert server.requests[-1].body is not None
+    assert server.requests[-1].body["max_tokens"] == 4
+    assert kernel.value("len(__import__('vel_jupyter').sessions()['cut'].messages)") == 2
+
+    kernel.run("%config ChatMagics.allow_incomplete = False")
+    server.enqueue(Reply.text("cut again", finish_reason="length"))
+    messages = kernel.run("%%chat cut --max-tokens 2\nAgain")
+    errors = [m for m in messages if m["msg_type"] == "error"]
+    assert len(errors) == 1
+    assert errors[0]["content"]["ename"] == "IncompleteResponseError"
+    assert kernel.value("len(__import__('vel_jupyter').sessions()['cut'].messages)") == 2

@@ -110,13 +110,45 @@ class TestStreaming:
         assert body["response_format"]["json_schema"]["strict"] is True
 
 
+class TestFinishReasons:
+    @pytest.mark.parametrize("reason", ["length", "content_filter"])
+    def test_a_cut_off_answer_over_http_is_kept_and_marked(
+        self, server: OpenAIServer, openai_agent: Agent, reason: str
+    ) -> None:
+        server.enqueue(Reply.text("half of the", finish_reason=reason, usage=(12, 3)))
+        session = openai_agent.session()
+        response = session.run("Explain this concept", max_tokens=3)
+        assert (response.text, response.finish_reason, response.incomplete) == ("half of the", reason, True)
+        assert server.requests[-1].body is not None
+        assert server.requests[-1].body["max_tokens"] == 3
+        meta = session.messages[-1].meta
+        assert meta is not None
+        assert (meta.finish_reason, meta.usage.completion_tokens) == (reason, 3)
+
+    def test_a_refusal_is_the_answer_of_a_plain_turn(self, server: OpenAIServer, openai_agent: Agent) -> None:
+        server.enqueue(Reply.text("", refusal="I can't help with that."))
+        session = openai_agent.session()
+        response = session.run("do something bad")
+        assert response.text == response.refusal == "I can't help with that."
+        assert len(session.messages) == 2
+
+    def test_a_cut_off_structured_answer_raises_even_when_incomplete_answers_are_allowed(
+        self, server: OpenAIServer, openai_agent: Agent
+    ) -> None:
+        class City(BaseModel):
+            name: str
+
+        session = openai_agent.session()
+        server.enqueue(Reply.text('{"name": "Li', finish_reason="length"))
+        with pytest.raises(IncompleteResponseError, match="structured answer was cut off"):
+            session.json("Biggest city in Peru?", City, allow_incomplete=True)
+        assert session.messages == []
+
+
 class TestFailures:
     @pytest.mark.parametrize(
         ("reply", "error", "message"),
         [
-            (Reply.text("cut", finish_reason="length"), IncompleteResponseError, "Raise max_tokens"),
-            (Reply.text("bad", finish_reason="content_filter"), IncompleteResponseError, "content filter"),
-            (Reply.text("", refusal="I can't help with that."), RefusalError, "I can't help with that."),
             (Reply.error_event("overloaded", after_text="partial"), StreamError, "error mid-stream"),
             (Reply.text("no end", finish_reason=None), StreamError, "without a finish reason"),
             (Reply.drop(after_text="half"), StreamError, "dropped mid-answer"),
@@ -135,6 +167,31 @@ class TestFailures:
         with pytest.raises(error, match=message):
             session.run("two")
         assert session.to_dict() == before
+
+    @pytest.mark.parametrize(
+        ("reason", "message"), [("length", "raise max_tokens"), ("content_filter", "content filter")]
+    )
+    def test_strict_mode_raises_for_a_cut_off_answer_and_changes_nothing(
+        self, server: OpenAIServer, openai_agent: Agent, reason: str, message: str
+    ) -> None:
+        session = openai_agent.session()
+        server.enqueue(Reply.text("first"))
+        session.run("one")
+        before = session.to_dict()
+        server.enqueue(Reply.text("cut", finish_reason=reason))
+        with pytest.raises(IncompleteResponseError, match=message):
+            session.run("two", allow_incomplete=False)
+        assert session.to_dict() == before
+
+    def test_a_refused_json_turn_raises_and_changes_nothing(self, server: OpenAIServer, openai_agent: Agent) -> None:
+        class City(BaseModel):
+            name: str
+
+        session = openai_agent.session()
+        server.enqueue(Reply.text("", refusal="I can't help with that."))
+        with pytest.raises(RefusalError, match=r"I can't help with that\."):
+            session.json("Where?", City)
+        assert session.messages == []
 
     def test_partial_text_survives_a_mid_stream_error(self, server: OpenAIServer, openai_agent: Agent) -> None:
         server.enqueue(Reply.error_event("overloaded", after_text="the first words"))

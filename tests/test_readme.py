@@ -34,6 +34,7 @@ def test_readme_examples_run(
     assert "Tool results: 18 C and sunny in Lima" in out
     assert "{'role': 'user', 'content': 'My name is Alice'}" in out
     assert "openai llama3.2" in out
+    assert "length True 'You said: \"Tell'" in out
     assert "length 'You said: \"Tell'" in out
     assert "Hello!" in out
     assert "2 ['notes']" in out

@@ -15,7 +15,6 @@ from vel_jupyter.errors import (
     IncompleteResponseError,
     InvalidSessionIdError,
     ProviderUnavailableError,
-    RefusalError,
     SchemaError,
     SessionDataError,
     SessionNotFoundError,
@@ -304,6 +303,73 @@ class TestSerialization:
             Session.from_dict(data, Agent(provider="echo"))
 
 
+class TestCutOffAnswersAreAnswers:
+    """``length``/``content_filter`` answers are kept and marked; strict mode is opt-in."""
+
+    @pytest.mark.parametrize("reason", ["length", "content_filter"])
+    def test_a_cut_off_answer_is_committed_and_marked(self, scripted: ScriptedProvider, reason: str) -> None:
+        session = Agent(provider=scripted).session()
+        scripted.enqueue(Reply.text("cut off mid", finish_reason=reason))
+        response = session.run("go", max_tokens=3)
+        assert (response.text, response.finish_reason, response.incomplete) == ("cut off mid", reason, True)
+        assert [m.content for m in session.messages] == ["go", "cut off mid"]
+        meta = session.messages[-1].meta
+        assert meta is not None
+        assert meta.finish_reason == reason
+        assert meta.incomplete
+        restored = Session.from_dict(session.to_dict(), Agent(provider="echo"))
+        assert restored.messages[-1].meta == meta
+
+    def test_a_whole_answer_is_not_incomplete(self, scripted: ScriptedProvider) -> None:
+        scripted.enqueue("all of it")
+        response = Agent(provider=scripted).session().run("go")
+        assert (response.finish_reason, response.incomplete, response.refusal) == ("stop", False, None)
+
+    @pytest.mark.parametrize("reason", ["length", "content_filter"])
+    def test_strict_mode_per_call_raises_and_changes_nothing(self, scripted: ScriptedProvider, reason: str) -> None:
+        session = Agent(provider=scripted).session()
+        scripted.enqueue("first")
+        session.run("one")
+        before = session.to_dict()
+        scripted.enqueue(Reply.text("cut", finish_reason=reason))
+        with pytest.raises(IncompleteResponseError, match="allow_incomplete=True") as info:
+            session.run("two", allow_incomplete=False)
+        assert (info.value.finish_reason, info.value.partial_text) == (reason, "cut")
+        assert session.to_dict() == before
+
+    def test_strict_mode_as_an_agent_default_and_overridden_per_call(self, scripted: ScriptedProvider) -> None:
+        session = Agent(provider=scripted, allow_incomplete=False).session()
+        scripted.enqueue(Reply.text("cut", finish_reason="length"))
+        with pytest.raises(IncompleteResponseError, match="max_tokens"):
+            session.run("one")
+        assert session.messages == []
+        scripted.enqueue(Reply.text("cut", finish_reason="length"))
+        assert session.run("one", allow_incomplete=True).incomplete
+        assert len(session.messages) == 2
+
+    def test_async_and_streamed_turns_keep_cut_off_answers_too(self, scripted: ScriptedProvider) -> None:
+        session = Agent(provider=scripted).session()
+        scripted.enqueue(Reply.text("a b c", finish_reason="length"))
+        events = list(session.stream("one"))
+        assert events[-1].response is not None
+        assert events[-1].response.incomplete
+        scripted.enqueue(Reply.text("d e", finish_reason="length"))
+        assert asyncio.run(session.run_async("two")).finish_reason == "length"
+        assert [m.content for m in session.messages] == ["one", "a b c", "two", "d e"]
+
+    def test_a_refusal_in_a_plain_turn_is_the_answer(self, scripted: ScriptedProvider) -> None:
+        session = Agent(provider=scripted).session()
+        scripted.enqueue(Reply.text("", refusal="I can't help with that."))
+        response = session.run("do something bad")
+        assert (response.text, response.refusal) == ("I can't help with that.", "I can't help with that.")
+        assert session.messages[-1].content == "I can't help with that."
+        meta = session.messages[-1].meta
+        assert meta is not None
+        assert meta.refusal == "I can't help with that."
+        restored = Session.from_dict(session.to_dict(), Agent(provider="echo"))
+        assert restored.messages[-1].meta == meta
+
+
 class TestFailedTurnsChangeNothing:
     @pytest.mark.parametrize(
         ("reply", "error"),
@@ -312,9 +378,7 @@ class TestFailedTurnsChangeNothing:
             (Reply.error_event("boom", after_text="partial words"), StreamError),
             (Reply.drop(after_text="partial words"), StreamError),
             (Reply.text("no finish", finish_reason=None), StreamError),
-            (Reply.text("cut off", finish_reason="length"), IncompleteResponseError),
-            (Reply.text("filtered", finish_reason="content_filter"), IncompleteResponseError),
-            (Reply.text("", refusal="I can't help with that."), RefusalError),
+            (Reply.tool_calls([("lookup", '{"q": "cut')], finish_reason="length"), IncompleteResponseError),
         ],
     )
     def test_a_failed_turn_leaves_history_unchanged(
@@ -338,13 +402,6 @@ class TestFailedTurnsChangeNothing:
         with pytest.raises(StreamError) as info:
             scripted_agent.session().run("go")
         assert info.value.partial_text == "half an answer"
-
-    def test_truncated_answers_can_be_accepted(self, scripted: ScriptedProvider, scripted_agent: Agent) -> None:
-        scripted.enqueue(Reply.text("cut off", finish_reason="length"))
-        session = scripted_agent.session()
-        response = session.run("go", allow_incomplete=True)
-        assert response.finish_reason == "length"
-        assert len(session.messages) == 2
 
     def test_keyboard_interrupt_in_the_consumer_keeps_history_and_partial_text(
         self, scripted_agent: Agent, scripted: ScriptedProvider

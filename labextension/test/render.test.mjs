@@ -292,6 +292,29 @@ test('a hostile turn is inert text', () => {
   for (const node of all(el, 'div')) for (const k of node.attributes.keys()) assert.match(k, /^(class|title|data-[a-z-]+|role|tabindex|aria-[a-z]+)$/);
 });
 
+test('a cut-off, filtered or refused answer says so; a whole one does not', () => {
+  const turn = meta => ({
+    kind: 'vel_jupyter.turn', session_id: 's', branch: 0, branches: 1, model: 'm',
+    usage: { prompt_tokens: 1, completion_tokens: 2 },
+    messages: [msg('u', null, 'user', 'hi'), msg('a', 'u', 'assistant', 'half of', { meta })]
+  });
+  const cases = [
+    [{ finish_reason: 'length' }, /cut off at max_tokens — raise --max-tokens/],
+    [{ finish_reason: 'content_filter' }, /content filter/],
+    [{ finish_reason: 'stop', refusal: 'no' }, /declined/]
+  ];
+  for (const [meta, expected] of cases) {
+    const el = host();
+    R.renderTurn(el, turn(meta));
+    const notes = all(el, '.vel-finish-note');
+    assert.equal(notes.length, 1, JSON.stringify(meta));
+    assert.match(notes[0].textContent, expected);
+  }
+  const whole = host();
+  R.renderTurn(whole, turn({ finish_reason: 'stop' }));
+  assert.equal(all(whole, '.vel-finish-note').length, 0);
+});
+
 test('session view: branch navigation switches the transcript', () => {
   const el = host();
   const data = bigSession(4, 4); // a regenerated answer at turn 2

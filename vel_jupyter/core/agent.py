@@ -66,6 +66,7 @@ class Agent:
         max_retries: int | None = None,
         max_steps: int = 10,
         params: dict[str, Any] | None = None,
+        allow_incomplete: bool = True,
     ) -> None:
         from ..providers import resolve_provider_name
 
@@ -102,6 +103,8 @@ class Agent:
         self.tools: dict[str, Tool] = as_tools(tools)
         self.system = system
         self.max_steps = max_steps
+        # Keep answers cut off at max_tokens (marked by finish_reason); False: raise instead.
+        self.allow_incomplete = bool(allow_incomplete)
         self.params: dict[str, Any] = dict(params or {})
         self.ctxmgr = context_manager if context_manager is not None else ContextManager()
         if not isinstance(self.ctxmgr, ContextManager):

@@ -54,6 +54,10 @@ class Usage:
         )
 
 
+INCOMPLETE_REASONS = frozenset({"length", "content_filter"})
+"""Finish reasons of an answer that was kept but is not whole (``Response.incomplete``)."""
+
+
 @dataclass(frozen=True)
 class MessageMeta:
     """What the provider reported about one assistant message."""
@@ -64,9 +68,15 @@ class MessageMeta:
     ttft_ms: float | None = None
     finish_reason: str | None = None
     provider: str = ""
+    refusal: str | None = None  # the model declined; the message's content is its explanation
+
+    @property
+    def incomplete(self) -> bool:
+        """True when the answer was cut off (``length``) or filtered (``content_filter``)."""
+        return self.finish_reason in INCOMPLETE_REASONS
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "model": self.model,
             "provider": self.provider,
             "prompt_tokens": self.usage.prompt_tokens,
@@ -75,6 +85,9 @@ class MessageMeta:
             "ttft_ms": self.ttft_ms,
             "finish_reason": self.finish_reason,
         }
+        if self.refusal is not None:
+            data["refusal"] = self.refusal
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MessageMeta:
@@ -85,6 +98,7 @@ class MessageMeta:
             latency_ms=_optional_float(data.get("latency_ms")),
             ttft_ms=_optional_float(data.get("ttft_ms")),
             finish_reason=data.get("finish_reason"),
+            refusal=data.get("refusal"),
         )
 
 

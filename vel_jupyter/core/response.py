@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .message import Message, ToolCall, Usage
+from .message import INCOMPLETE_REASONS, Message, ToolCall, Usage
 
 EventType = Literal["text_delta", "tool_call", "tool_result", "turn_end"]
 
@@ -40,6 +40,21 @@ class Response:
     def message(self) -> Message:
         """The final assistant message."""
         return self.messages[-1]
+
+    @property
+    def incomplete(self) -> bool:
+        """True when the answer was cut off (``length``) or filtered (``content_filter``).
+
+        Such an answer is still committed (unless ``allow_incomplete=False`` was asked for);
+        ``finish_reason`` says which. ``max_tokens`` higher gets the rest of a ``length`` answer.
+        """
+        return self.finish_reason in INCOMPLETE_REASONS
+
+    @property
+    def refusal(self) -> str | None:
+        """The model's refusal, when it declined to answer (the text is then its explanation)."""
+        meta = self.message.meta if self.messages else None
+        return meta.refusal if meta is not None else None
 
 
 @dataclass(frozen=True)

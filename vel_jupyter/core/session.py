@@ -328,7 +328,7 @@ class Session:
             raise ConfigurationError("the prompt is empty: pass the text of the user's message")
         parent = params.pop("parent", _HEAD)
         cell_id = params.pop("cell_id", None)
-        allow_incomplete = bool(params.pop("allow_incomplete", False))
+        allow_incomplete = bool(params.pop("allow_incomplete", self.agent.allow_incomplete))
         tools = params.pop("tools", None)
         return TurnSpec(
             prompt=message,
@@ -350,7 +350,8 @@ class Session:
 
         Extra keywords go to the model (``temperature``, ``max_tokens``, ...). Special ones:
         ``parent=`` (a message id, or None for the root) branches from there;
-        ``cell_id=`` tags the turn; ``allow_incomplete=True`` keeps truncated answers.
+        ``cell_id=`` tags the turn; ``allow_incomplete=False`` raises ``IncompleteResponseError``
+        for an answer cut off at ``max_tokens`` instead of keeping it (``response.incomplete``).
         """
         spec = self._spec(prompt, schema, params)
         self.agent._sync(self)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..errors import IncompleteResponseError, MaxStepsError, RefusalError, StreamError, TurnError, TurnInterrupted
-from .message import Message, MessageMeta, ToolCall, Usage
+from .message import INCOMPLETE_REASONS, Message, MessageMeta, ToolCall, Usage
 from .response import Response, StreamEvent
 from .structured import parse_output, response_format
 from .tools import Tool, ToolOutcome
@@ -67,7 +67,7 @@ class TurnSpec:
     parent: str | None = None
     explicit_parent: bool = False  # True: attach at ``parent`` (regenerate), else at the head
     cell_id: str | None = None
-    allow_incomplete: bool = False
+    allow_incomplete: bool = True  # keep cut-off answers, marked (False: raise IncompleteResponseError)
     tools: dict[str, Tool] = field(default_factory=dict)
 
 
@@ -105,7 +105,7 @@ def turn_program(session: Session, spec: TurnSpec) -> Generator[Effect, Any, Res
             )
             result = yield CallModel(request)
             completion = result.completion
-            _check_finish(completion, spec.allow_incomplete)
+            _check_finish(completion, allow_incomplete=spec.allow_incomplete, structured=fmt is not None)
             if ttft is None and result.ttft_ms is not None:
                 ttft = (time.perf_counter() - started) * 1000 - result.latency_ms + result.ttft_ms
             step_usage = completion.usage or Usage()
@@ -117,8 +117,11 @@ def turn_program(session: Session, spec: TurnSpec) -> Generator[Effect, Any, Res
                 latency_ms=round(result.latency_ms, 3),
                 ttft_ms=None if result.ttft_ms is None else round(result.ttft_ms, 3),
                 finish_reason=completion.finish_reason,
+                refusal=completion.refusal,
             )
-            run.pending.append(Message("assistant", completion.text, tool_calls=completion.tool_calls, meta=meta))
+            # A refusal in a plain turn is the model's answer (json() raised above): keep what it said.
+            text = completion.text or completion.refusal or ""
+            run.pending.append(Message("assistant", text, tool_calls=completion.tool_calls, meta=meta))
             if not completion.tool_calls:
                 break
             if last:
@@ -171,11 +174,21 @@ def _summary_record(covers: str, result: ModelResult) -> Any:
     return SummaryRecord(covers, completion.text.strip(), completion.model, completion.usage or Usage())
 
 
-def _check_finish(completion: Completion, allow_incomplete: bool) -> None:
+def _check_finish(completion: Completion, *, allow_incomplete: bool, structured: bool) -> None:
+    """Raise for a model call whose outcome cannot become part of the history.
+
+    A cut-off (``length``) or filtered (``content_filter``) answer is an answer: it is kept
+    and marked, as the ``openai`` client and every peer do, unless the caller asked for
+    strict mode. Structured output and tool calls are different: half a JSON document or
+    half a tool call's arguments cannot be used, so those always raise.
+    """
     reason = completion.finish_reason
-    if completion.refusal:
+    if completion.refusal and structured:
         raise RefusalError(
-            f"the model refused: {completion.refusal}", refusal=completion.refusal, partial_text=completion.text
+            f"the model refused: {completion.refusal}; the turn was not added. "
+            "Rephrase the prompt, or ask without a schema to keep the refusal as an answer.",
+            refusal=completion.refusal,
+            partial_text=completion.text,
         )
     if reason is None:
         raise StreamError(
@@ -183,19 +196,29 @@ def _check_finish(completion: Completion, allow_incomplete: bool) -> None:
             "the turn was not added, retry it",
             partial_text=completion.text,
         )
-    if allow_incomplete:
+    if reason not in INCOMPLETE_REASONS:
         return
-    if reason == "length":
+    cause = "cut off by the token limit" if reason == "length" else "stopped by the provider's content filter"
+    remedy = "raise max_tokens" if reason == "length" else "rephrase the prompt"
+    if completion.tool_calls:
         raise IncompleteResponseError(
-            "the answer was cut off by the token limit (finish_reason='length'); the turn was not added. "
-            "Raise max_tokens, or pass allow_incomplete=True to keep truncated answers.",
+            f"the model's tool call was {cause} (finish_reason={reason!r}), so it cannot be run; "
+            f"the turn was not added. Retry, or {remedy}.",
             finish_reason=reason,
             partial_text=completion.text,
         )
-    if reason == "content_filter":
+    if structured:
         raise IncompleteResponseError(
-            "the provider's content filter stopped the answer (finish_reason='content_filter'); "
-            "the turn was not added. Rephrase the prompt, or pass allow_incomplete=True to keep it.",
+            f"the structured answer was {cause} (finish_reason={reason!r}) and cannot be parsed; "
+            f"the turn was not added. Retry, or {remedy}.",
+            finish_reason=reason,
+            partial_text=completion.text,
+        )
+    if not allow_incomplete:
+        raise IncompleteResponseError(
+            f"the answer was {cause} (finish_reason={reason!r}) and strict mode is on "
+            f"(allow_incomplete=False); the turn was not added. Retry, {remedy}, "
+            "or pass allow_incomplete=True to keep it.",
             finish_reason=reason,
             partial_text=completion.text,
         )

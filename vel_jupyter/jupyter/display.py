@@ -45,6 +45,17 @@ def turn_payload(session: Session, response: Response) -> dict[str, Any]:
     }
 
 
+def finish_note(response: Response) -> str:
+    """The line that says an answer is not whole ('' when it is): shown live, final and in the terminal."""
+    if response.refusal is not None:
+        return "the model declined to answer"
+    if response.finish_reason == "length":
+        return "✂ cut off at max_tokens — raise --max-tokens to get the rest"
+    if response.finish_reason == "content_filter":
+        return "✂ stopped by the provider's content filter — rephrase the prompt to get an answer"
+    return ""
+
+
 def _tool_line(event: StreamEvent) -> str:
     call = event.tool_call
     assert call is not None
@@ -119,14 +130,16 @@ class LiveView:
 
     # -- endings ------------------------------------------------------------------------
 
-    def finish(self, bundle: dict[str, Any]) -> None:
-        """Replace the live view with the final output."""
+    def finish(self, bundle: dict[str, Any], note: str = "") -> None:
+        """Replace the live view with the final output (``note``: see ``finish_note``)."""
         if self.rich:
             self._handle.update(bundle, raw=True)
             self.updates += 1
         else:
             if self.text and not self.text.endswith("\n"):
                 print(flush=True)
+            if note:
+                print(f"[{note}]", flush=True)
 
     def stop(self, note: str) -> None:
         """The turn failed or was interrupted: keep the partial text, marked."""
@@ -152,10 +165,12 @@ def final_bundle(session: Session, response: Response, *, fmt: str = "markdown",
         markdown = safe_markdown(text)
         plain = text
     tools = [f"🔧 {safe_markdown(_clip(c.name))} {safe_markdown(_clip(c.arguments))}" for c in response.tool_calls]
-    parts = [p for p in (header, "\n".join(f"> {t}" for t in tools), markdown) if p]
+    note = finish_note(response)
+    # The note is our own text (no model text in it), so it can be Markdown as written.
+    parts = [p for p in (header, "\n".join(f"> {t}" for t in tools), markdown, f"**{note}**" if note else "") if p]
     bundle: dict[str, Any] = {
         "text/markdown": "\n\n".join(parts),
-        "text/plain": plain,
+        "text/plain": f"{plain}\n[{note}]" if note else plain,
         SESSION_MIME: turn_payload(session, response),
     }
     if fmt == "json" or response.output is not None:

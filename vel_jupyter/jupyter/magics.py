@@ -12,7 +12,7 @@ from typing import Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
-from traitlets import Float, Int, Unicode, observe
+from traitlets import Bool, Float, Int, Unicode, observe
 
 from ..core.session import Session
 from ..errors import (
@@ -23,7 +23,7 @@ from ..errors import (
     StoreError,
     TurnInterrupted,
 )
-from .display import LiveView, extract_code, final_bundle
+from .display import LiveView, extract_code, final_bundle, finish_note
 from .interpolate import interpolate
 from .registry import Registry, registry, set_registry, turn_parent
 
@@ -74,6 +74,10 @@ class ChatMagics(Magics):
     context_window = Int(None, allow_none=True, help="Send at most this many history messages (None: all).").tag(
         config=True
     )
+    allow_incomplete = Bool(
+        True,
+        help="Keep answers cut off at --max-tokens (marked as such); False: fail the cell and keep the session as it was.",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -147,7 +151,7 @@ class ChatMagics(Magics):
         if not prompt.strip():
             raise UsageError("the cell is empty: write the prompt below the %%chat line")
         session = self._session_for(args)
-        params: dict[str, Any] = {}
+        params: dict[str, Any] = {"allow_incomplete": self.allow_incomplete}
         if args.temperature is not None:
             params["temperature"] = args.temperature
         if args.max_tokens is not None:
@@ -181,7 +185,7 @@ class ChatMagics(Magics):
         assert response is not None
         bundle = final_bundle(session, response, fmt=args.format)
         if not args.no_stream:
-            view.finish(bundle)
+            view.finish(bundle, finish_note(response))
         elif rich:
             from IPython.display import display
 

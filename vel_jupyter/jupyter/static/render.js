@@ -426,6 +426,28 @@ function renderTranscript(doc, messages, window = 50) {
 function unknownPayload(doc, reason) {
     return h(doc, 'div', { class: 'vel-root vel-error' }, `vel_jupyter: cannot show this output (${reason}).`);
 }
+/**
+ * The line that says a turn's answer is not whole, or '' when it is: the Python side's
+ * `finish_note` (vel_jupyter/jupyter/display.py) says the same words.
+ */
+function finishNote(messages) {
+    const last = messages.length ? messages[messages.length - 1] : null;
+    const meta = last && isObject(last.meta) ? last.meta : null;
+    if (!meta) {
+        return '';
+    }
+    if (meta.refusal !== undefined && meta.refusal !== null) {
+        return 'the model declined to answer';
+    }
+    const finish = str(meta.finish_reason);
+    if (finish === 'length') {
+        return '✂ cut off at max_tokens — raise --max-tokens to get the rest';
+    }
+    if (finish === 'content_filter') {
+        return "✂ stopped by the provider's content filter — rephrase the prompt to get an answer";
+    }
+    return '';
+}
 /** A finished turn: its messages, then usage, model, latency and the branch marker. */
 function renderTurn(el, data) {
     const doc = el.ownerDocument;
@@ -436,6 +458,10 @@ function renderTurn(el, data) {
         list.appendChild(renderMessage(doc, message));
     }
     root.appendChild(list);
+    const note = finishNote(data.messages);
+    if (note) {
+        root.appendChild(h(doc, 'div', { class: 'vel-finish-note', role: 'note' }, note));
+    }
     const usage = isObject(data.usage) ? data.usage : {};
     const prompt = num(usage.prompt_tokens) ?? 0;
     const completion = num(usage.completion_tokens) ?? 0;
