@@ -550,7 +550,11 @@ function metaLine(message: MessageData): string {
     parts.push(formatMs(latency));
   }
   const finish = str(meta.finish_reason);
-  if (finish && finish !== 'stop') {
+  if (finish === 'length') {
+    parts.push('✂ cut off at max_tokens');
+  } else if (finish === 'content_filter') {
+    parts.push('✂ stopped by the content filter');
+  } else if (finish && finish !== 'stop') {
     parts.push(`finish: ${finish}`);
   }
   return parts.join(' · ');
