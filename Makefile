@@ -10,7 +10,7 @@ SERVICE_PKGS := postgresql redis-server chromium
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: venv services demo test lint pytest bench clean labext labext-test ui-test ui-smoke
+.PHONY: venv services llama-server demo test lint pytest bench clean labext labext-test ui-test ui-smoke
 
 # (Re)install when pyproject.toml changes; a fresh clone gets a fresh venv.
 $(STAMP): pyproject.toml
@@ -40,8 +40,14 @@ lint: venv
 	$(BIN)/ruff format --check vel_jupyter tests benchmarks labextension/ui-tests
 	$(BIN)/mypy
 
+# llama.cpp's llama-server for tests/test_llama_server.py: built once per machine (~8 min on 2 cores)
+# from the llama-cpp-python sdist on PyPI, cached outside the repo ($VEL_LLAMA_CACHE, else
+# ~/.cache/vel_jupyter); a no-op when the cached binary runs.
+llama-server: venv
+	PYTHON=$(BIN)/python bash tests/llama/build_llama_server.sh
+
 # After labext: tests/test_wheel.py packs the built extension into a wheel.
-pytest: venv services labext
+pytest: venv services labext llama-server
 	$(BIN)/python -m pytest
 
 # The JupyterLab extension: labextension/ -> vel_jupyter/labextension (what the wheel ships).

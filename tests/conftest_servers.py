@@ -1,4 +1,4 @@
-"""pytest fixtures for real PostgreSQL and Redis servers (see ``servers.py``).
+"""pytest fixtures for real PostgreSQL, Redis and llama-server servers (``servers.py``, ``llama/server.py``).
 
 Enable them with one line in ``tests/conftest.py``::
 
@@ -24,9 +24,19 @@ from typing import NoReturn, TypeVar
 
 import pytest
 
+from .llama.server import LlamaServer, start_llama_server
 from .servers import PostgresServer, RedisServer, ServerUnavailable, start_postgres, start_redis
 
-__all__ = ["clean_postgres", "clean_redis", "postgres_dsn", "postgres_server", "redis_server", "redis_url"]
+__all__ = [
+    "clean_postgres",
+    "clean_redis",
+    "llama_server",
+    "llama_server_looping",
+    "postgres_dsn",
+    "postgres_server",
+    "redis_server",
+    "redis_url",
+]
 
 T = TypeVar("T")
 
@@ -94,6 +104,20 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgr
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """A private redis-server for the whole run (loopback, free port, no persistence)."""
     with start_or_bail(lambda: start_redis(tmp_path_factory.mktemp("redis"))) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """llama.cpp's llama-server with the tiny model (``tests/llama``): ``.base_url``, ``.model``."""
+    with start_or_bail(lambda: start_llama_server(tmp_path_factory.mktemp("llama"))) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def llama_server_looping(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """Like ``llama_server``, but its answers never end by themselves: they stop at a token limit."""
+    with start_or_bail(lambda: start_llama_server(tmp_path_factory.mktemp("llama"), loop=True)) as server:
         yield server
 
 
