@@ -9,7 +9,8 @@ import pytest
 from vel_jupyter import Agent
 from vel_jupyter.testing import OpenAIServer, ScriptedProvider
 
-from .conftest_servers import *  # noqa: F403  (real PostgreSQL and Redis servers)
+from .conftest_backends import *  # noqa: F403  (the loopback and llama-server, as one `backend` fixture)
+from .conftest_servers import *  # noqa: F403  (real PostgreSQL, Redis and llama.cpp servers)
 
 TEST_KEY = "sk-test-SECRET-0123456789abcdef"
 

@@ -1,9 +1,12 @@
 """Every example of the two user guides (shared/seeds), with only the import line changed.
 
-They run against the loopback server through the real ``openai`` client: the environment
-points OPENAI_BASE_URL/OPENAI_API_KEY at it, exactly as a user would for a local server.
-Unscripted requests get the server's echo answer ("Echo: <last user message>").
-The database-storage examples live in the store tests.
+Each runs twice through the real ``openai`` client: against our loopback server and against
+llama.cpp's ``llama-server`` (a server we did not write; see ``conftest_backends.py``). The
+environment points OPENAI_BASE_URL/OPENAI_API_KEY at the server, exactly as a user would for a
+local server. The assertions hold on both: what the client sent (history, system prompt,
+parameters, tools, ``response_format``), what was committed, what was streamed. Exact answer
+texts are checked only where the loopback is scripted (its unscripted answer is
+"Echo: <last user message>"). The database-storage examples live in the store tests.
 """
 
 from __future__ import annotations
@@ -17,24 +20,29 @@ from typing import Any, Optional
 import pytest
 from pydantic import BaseModel
 
-from vel_jupyter.testing import OpenAIServer, Reply
+from vel_jupyter.testing import Reply
 
 from .conftest import TEST_KEY
+from .conftest_backends import Backend
 
 
 @pytest.fixture(autouse=True)
-def openai_env(server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> OpenAIServer:
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+def openai_env(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> Backend:
+    monkeypatch.setenv("OPENAI_BASE_URL", backend.base_url)
     monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
-    return server
+    return backend
 
 
-def sent(server: OpenAIServer, index: int = -1) -> list[dict[str, Any]]:
-    return server.requests[index].messages
+def sent(backend: Backend, index: int = -1) -> list[dict[str, Any]]:
+    return backend.sent(index)
+
+
+def contents(backend: Backend, index: int = -1) -> list[Any]:
+    return [m.get("content") for m in backend.sent(index)]
 
 
 class TestGuideA:
-    def test_basic_usage(self, server: OpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_basic_usage(self, backend: Backend, capsys: pytest.CaptureFixture[str]) -> None:
         from vel_jupyter import Agent
 
         agent = Agent(provider="openai", model="gpt-4o")
@@ -48,14 +56,23 @@ class TestGuideA:
         response = session.run("What do you know about me?")
 
         print(response.text)
-        assert capsys.readouterr().out == "Echo: What do you know about me?\n"
-        assert [m["content"] for m in sent(server)][:3] == [
+        assert capsys.readouterr().out == response.text + "\n"
+        answers = [m.text for m in session.messages if m.role == "assistant"]
+        assert len(session.messages) == 6 and answers[-1] == response.text
+        # The whole history went back to the server, answers exactly as it gave them.
+        assert contents(backend) == [
             "My name is Alice",
-            "Echo: My name is Alice",
+            answers[0],
             "I'm a software engineer",
+            answers[1],
+            "What do you know about me?",
         ]
+        assert response.finish_reason in ("stop", "length")
+        assert all(m.meta is not None and m.meta.usage.completion_tokens > 0 for m in session.messages[1::2])
+        if backend.scripted:
+            assert response.text == "Echo: What do you know about me?"
 
-    def test_session_configuration(self, server: OpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_session_configuration(self, backend: Backend, capsys: pytest.CaptureFixture[str]) -> None:
         from vel_jupyter import Agent, Message
 
         agent = Agent(provider="openai", model="gpt-4o")
@@ -66,11 +83,13 @@ class TestGuideA:
 
         session = agent.session(system="You are a helpful coding assistant. Always provide code examples.")
         response = session.run("How do I read a file in Python?")
-        assert sent(server)[0] == {
+        assert sent(backend)[0] == {
             "role": "system",
             "content": "You are a helpful coding assistant. Always provide code examples.",
         }
-        assert response.text == "Echo: How do I read a file in Python?"
+        assert contents(backend)[1:] == ["How do I read a file in Python?"]
+        if backend.scripted:
+            assert response.text == "Echo: How do I read a file in Python?"
 
         history = [
             Message.user("What's the capital of France?"),
@@ -78,13 +97,13 @@ class TestGuideA:
         ]
         session = agent.session(messages=history)
         response = session.run("What about Germany?")
-        assert [m["content"] for m in sent(server)] == [
+        assert [m["content"] for m in sent(backend)] == [
             "What's the capital of France?",
             "The capital of France is Paris.",
             "What about Germany?",
         ]
 
-    def test_session_methods(self, server: OpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_session_methods(self, backend: Backend, capsys: pytest.CaptureFixture[str]) -> None:
         from vel_jupyter import Agent
 
         agent = Agent(provider="openai", model="gpt-4o")
@@ -95,22 +114,29 @@ class TestGuideA:
             temperature=0.7,
             max_tokens=500,
         )
-        body = server.requests[-1].body
-        assert body is not None
+        body = backend.body()
         assert (body["temperature"], body["max_tokens"]) == (0.7, 500)
+        assert response.text == session.messages[-1].text
 
         async def run_async() -> Any:
             return await session.run_async("Explain async/await")
 
         response = asyncio.run(run_async())
-        assert response.text == "Echo: Explain async/await"
+        assert session.messages[-1].text == response.text
+        if backend.scripted:
+            assert response.text == "Echo: Explain async/await"
 
+        deltas = []
         for event in session.stream("Write a story"):
             if event.type == "text_delta":
                 print(event.text, end="", flush=True)
+                deltas.append(event.text)
         # History is updated after stream completes
-        assert capsys.readouterr().out == "Echo: Write a story"
-        assert session.messages[-1].text == "Echo: Write a story"
+        assert capsys.readouterr().out == session.messages[-1].text == "".join(deltas)
+        assert len(deltas) > 1  # streamed in pieces, not in one block
+        assert backend.body()["stream"] is True
+        if backend.scripted:
+            assert session.messages[-1].text == "Echo: Write a story"
 
         async def stream_async() -> None:
             async for event in await session.stream_async("Write a poem"):
@@ -118,18 +144,25 @@ class TestGuideA:
                     print(event.text, end="", flush=True)
 
         asyncio.run(stream_async())
-        assert capsys.readouterr().out == "Echo: Write a poem"
+        assert capsys.readouterr().out == session.messages[-1].text
+        if backend.scripted:
+            assert session.messages[-1].text == "Echo: Write a poem"
 
         class Summary(BaseModel):
             key_points: list[str]
             conclusion: str
 
-        server.enqueue(Reply.text('{"key_points": ["stories", "poems"], "conclusion": "creative"}'))
+        backend.script(Reply.text('{"key_points": ["stories", "poems"], "conclusion": "creative"}'))
         response = session.json("Summarize our conversation", schema=Summary)
         print(response.output.key_points)
-        assert capsys.readouterr().out == "['stories', 'poems']\n"
+        assert isinstance(response.output, Summary)
+        assert capsys.readouterr().out == f"{response.output.key_points}\n"
+        schema = backend.body()["response_format"]["json_schema"]["schema"]
+        assert schema["required"] == ["key_points", "conclusion"]
+        if backend.scripted:
+            assert response.output.key_points == ["stories", "poems"]
 
-    def test_history_management(self, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_history_management(self, backend: Backend, capsys: pytest.CaptureFixture[str]) -> None:
         from vel_jupyter import Agent, Message
 
         agent = Agent(provider="openai", model="gpt-4o")
@@ -146,8 +179,10 @@ class TestGuideA:
         assert capsys.readouterr().out == (
             "Message count: 2\n"
             "[user]: Hello there, this is a long message to be cut at f...\n"
-            "[assistant]: Echo: Hello there, this is a long message to be cu...\n"
+            f"[assistant]: {messages[1].text[:50]}...\n"
         )
+        if backend.scripted:
+            assert messages[1].text.startswith("Echo: Hello there")
 
         session.clear()
         print(len(session.messages))  # 0
@@ -157,7 +192,7 @@ class TestGuideA:
         session.add_message(Message.assistant("Custom assistant response"))
         assert [m.text for m in session.messages] == ["Custom user message", "Custom assistant response"]
 
-    def test_session_forking(self, server: OpenAIServer) -> None:
+    def test_session_forking(self, backend: Backend) -> None:
         from vel_jupyter import Agent
 
         agent = Agent(provider="openai", model="gpt-4o")
@@ -174,17 +209,18 @@ class TestGuideA:
         # Original session is unchanged
         response = session.run("What cities are we visiting?")
         # Still knows about Tokyo and Kyoto
-        original = [m["content"] for m in sent(server)]
+        original = [m["content"] for m in sent(backend)]
         assert "I want to visit Tokyo and Kyoto" in original
         assert "Actually, let's focus on Osaka instead" not in original
 
         # Forked session has diverged
         response = alt_session.run("What cities are we visiting?")
         # Knows about Osaka
-        assert "Actually, let's focus on Osaka instead" in [m["content"] for m in sent(server)]
-        assert response.text == "Echo: What cities are we visiting?"
+        assert "Actually, let's focus on Osaka instead" in [m["content"] for m in sent(backend)]
+        if backend.scripted:
+            assert response.text == "Echo: What cities are we visiting?"
 
-    def test_serialization(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_serialization(self, backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         from vel_jupyter import Agent, Session
 
         monkeypatch.chdir(tmp_path)
@@ -222,11 +258,19 @@ class TestGuideA:
 
         # Continue conversation
         response = restored.run("Where were we?")
-        assert response.text == "Echo: Where were we?"
-        assert [m.text for m in restored.messages][:2] == ["Remember the number 42", "Echo: Remember the number 42"]
+        first_answer = session.messages[1].text
+        assert [m.text for m in restored.messages] == [
+            "Remember the number 42",
+            first_answer,
+            "Where were we?",
+            response.text,
+        ]
+        assert contents(backend) == ["Remember the number 42", first_answer, "Where were we?"]
+        if backend.scripted:
+            assert response.text == "Echo: Where were we?"
         assert json.loads(db.rows[session.session_id]) == session.to_dict()
 
-    def test_sessions_with_tools(self, server: OpenAIServer) -> None:
+    def test_sessions_with_tools(self, backend: Backend) -> None:
         import json
 
         from vel_jupyter import Agent, tool
@@ -249,22 +293,33 @@ class TestGuideA:
 
         session = agent.session(system="You are a customer service assistant.")
 
-        server.enqueue(
+        backend.script(
             Reply.tool_calls([("get_user_orders", {"user_id": "user-123"})]),
             Reply.text("You have a Laptop (shipped) and a Mouse (delivered)."),
         )
         session.run("I'm user-123, what are my recent orders?")
-        # Agent calls get_user_orders("user-123")
-        tool_message = session.messages[2]
-        assert tool_message.role == "tool"
-        assert json.loads(tool_message.text)[0]["item"] == "Laptop"
+        tools = backend.body(0)["tools"]
+        assert [t["function"]["name"] for t in tools] == ["get_user_orders"]
+        assert tools[0]["function"]["parameters"]["properties"]["user_id"]["type"] == "string"
+        assert sent(backend, 0)[0] == {"role": "system", "content": "You are a customer service assistant."}
+        if backend.scripted:  # llama's random model answers in words; the loopback calls the tool
+            # Agent calls get_user_orders("user-123")
+            tool_message = session.messages[2]
+            assert tool_message.role == "tool"
+            assert json.loads(tool_message.text)[0]["item"] == "Laptop"
 
         response = session.run("When will order 1 arrive?")
         # Agent remembers previous context and order details
-        assert any("Laptop" in (m.get("content") or "") for m in sent(server))
-        assert response.text == "Echo: When will order 1 arrive?"
+        assert [m.text for m in session.messages][-2:] == ["When will order 1 arrive?", response.text]
+        assert contents(backend)[:2] == [
+            "You are a customer service assistant.",
+            "I'm user-123, what are my recent orders?",
+        ]
+        if backend.scripted:
+            assert any("Laptop" in (m.get("content") or "") for m in sent(backend))
+            assert response.text == "Echo: When will order 1 arrive?"
 
-    def test_best_practices(self, server: OpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_best_practices(self, backend: Backend, capsys: pytest.CaptureFixture[str]) -> None:
         from vel_jupyter import Agent, Session
         from vel_jupyter.errors import AgentError
 
@@ -286,7 +341,7 @@ class TestGuideA:
 
         for i in range(11):
             session.run(f"Question {i}")
-        server.enqueue(Reply.text('{"points": ["a", "b", "c"]}'))
+        backend.script(Reply.text('{"points": ["a", "b", "c"]}'))
         new_session = None
         if len(session.messages) > 20:
             # Get summary
@@ -297,20 +352,27 @@ class TestGuideA:
             # Create new session with summary
             new_session = agent.session(system=f"Previous conversation summary: {summary_response.output}")
         assert new_session is not None
-        assert new_session.system == "Previous conversation summary: points=['a', 'b', 'c']"
+        assert isinstance(summary_response.output, ConversationSummary)
+        assert new_session.system == f"Previous conversation summary: {summary_response.output}"
+        if backend.scripted:
+            assert new_session.system == "Previous conversation summary: points=['a', 'b', 'c']"
 
         # 3. Handle Errors Gracefully
-        # (a 400: the client would retry a 5xx twice by itself, as it should)
-        server.enqueue(Reply.http_error(400, "context too long"))
+        # (a 400: the client would retry a 5xx twice by itself, as it should). The loopback is
+        # told to fail; llama-server really refuses a prompt longer than its context.
+        backend.script(Reply.http_error(400, "context too long"))
         before = len(session.messages)
-        user_input = "Are you there?"
+        user_input = "Are you there?" if backend.scripted else "Are you there? " * 4000
         try:
             response = session.run(user_input)  # noqa: F841 - as in the guide
         except AgentError as e:
             # Don't add failed interaction to history
             print(f"Error: {e}. Please try again.")
         out = capsys.readouterr().out
-        assert out.startswith("Error: ") and "context too long" in out and out.endswith("Please try again.\n")
+        assert out.startswith("Error: ") and out.endswith("Please try again.\n")
+        assert "rejected the request (400" in out
+        if backend.scripted:
+            assert "context too long" in out
         assert len(session.messages) == before
 
         # 4. Use Session IDs for Tracking
@@ -323,8 +385,39 @@ class TestGuideA:
         assert isinstance(support, Session)
 
 
+class TestAnswersCutOffAtMaxTokens:
+    """What broke 27 of 31 examples against llama-server: an answer that reaches max_tokens."""
+
+    def test_a_cut_off_answer_is_returned_committed_and_marked(self, backend: Backend) -> None:
+        from vel_jupyter import Agent
+
+        session = Agent(provider="openai", model="gpt-4o").session()
+        backend.script(Reply.text("one two three four five", finish_reason="length", usage=(7, 5)))
+        response = session.run("Explain this concept", max_tokens=5)
+        assert backend.body()["max_tokens"] == 5
+        assert (response.finish_reason, response.incomplete) == ("length", True)
+        assert [m.text for m in session.messages] == ["Explain this concept", response.text]
+        assert response.text  # the part that was written is kept
+        meta = session.messages[-1].meta
+        assert meta is not None and meta.finish_reason == "length"
+        assert 0 < response.usage.completion_tokens <= 5
+        frame = session.to_dataframe()
+        assert frame["finish_reason"].tolist()[-1] == "length"
+
+    def test_strict_mode_raises_and_keeps_nothing(self, backend: Backend) -> None:
+        from vel_jupyter import Agent
+        from vel_jupyter.errors import IncompleteResponseError
+
+        session = Agent(provider="openai", model="gpt-4o", allow_incomplete=False).session()
+        backend.script(Reply.text("one two three", finish_reason="length"))
+        with pytest.raises(IncompleteResponseError) as info:
+            session.run("Explain this concept", max_tokens=3)
+        assert info.value.partial_text
+        assert session.messages == []
+
+
 class TestGuideAStores:
-    def test_memory_store(self) -> None:
+    def test_memory_store(self, backend: Backend) -> None:
         from vel_jupyter import Agent
         from vel_jupyter.stores import MemoryStore
 
@@ -338,7 +431,7 @@ class TestGuideAStores:
         assert data is not None
         assert data["messages"][0]["content"] == "remember me"
 
-    def test_sqlite_store(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_sqlite_store(self, backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         from vel_jupyter import Agent, Session
         from vel_jupyter.stores import SQLiteStore
 
@@ -357,7 +450,7 @@ class TestGuideAStores:
         assert session.messages[0].text == "persist me"
         assert (tmp_path / "sessions.db").exists()
 
-    def test_custom_store_as_printed(self, clean_redis: str) -> None:
+    def test_custom_store_as_printed(self, backend: Backend, clean_redis: str) -> None:
         import redis
 
         from vel_jupyter import Agent
@@ -383,14 +476,16 @@ class TestGuideAStores:
 
         store = RedisStore(redis.Redis.from_url(clean_redis, decode_responses=True))
         agent = Agent(provider="openai", model="gpt-4o", session_storage=store)
-        agent.session(session_id="custom").run("stored by the guide's class")
+        answer = agent.session(session_id="custom").run("stored by the guide's class")
         resumed = Agent(provider="openai", model="gpt-4o", session_storage=store).session(session_id="custom")
-        assert resumed.messages[1].text == "Echo: stored by the guide's class"
+        assert [m.text for m in resumed.messages] == ["stored by the guide's class", answer.text]
+        meta = resumed.messages[1].meta
+        assert meta is not None and meta.finish_reason == answer.finish_reason
         assert store.list_sessions() == ["custom"]
 
 
 class TestGuideB:
-    def test_basic_usage(self, server: OpenAIServer) -> None:
+    def test_basic_usage(self, backend: Backend) -> None:
         from vel_jupyter import Agent
 
         agent = Agent(
@@ -410,16 +505,17 @@ class TestGuideB:
             return answer1, answer2
 
         answer1, answer2 = asyncio.run(main())
-        assert answer1 == "Echo: My name is Alice"
-        assert answer2 == "Echo: What is my name?"
-        assert [m["content"] for m in sent(server)] == [
+        assert [m["content"] for m in sent(backend)] == [
             "My name is Alice",
-            "Echo: My name is Alice",
+            answer1,
             "What is my name?",
         ]
+        assert answer2 == answer2.response.text and answer2.response.finish_reason in ("stop", "length")
+        if backend.scripted:
+            assert (answer1, answer2) == ("Echo: My name is Alice", "Echo: What is my name?")
         assert agent.id == "my-agent"
 
-    def test_context_manager_modes(self, server: OpenAIServer) -> None:
+    def test_context_manager_modes(self, backend: Backend) -> None:
         from vel_jupyter import Agent, ContextManager, StatelessContextManager
 
         full = Agent(
@@ -441,13 +537,13 @@ class TestGuideB:
         async def talk(agent: Agent, turns: int) -> int:
             for i in range(turns):
                 await agent.run({"message": f"m{i}"}, session_id="s")
-            return len(sent(server))
+            return len(sent(backend))
 
         assert asyncio.run(talk(full, 7)) == 13
         assert asyncio.run(talk(stateless, 7)) == 1
         assert asyncio.run(talk(limited, 7)) == 11
 
-    def test_custom_context_manager(self, server: OpenAIServer) -> None:
+    def test_custom_context_manager(self, backend: Backend) -> None:
         from vel_jupyter import Agent, ContextManager
 
         class RAGContextManager(ContextManager):
@@ -474,17 +570,19 @@ class TestGuideB:
             context_manager=RAGContextManager(),
         )
         asyncio.run(agent.run({"message": "What do the docs say?"}, session_id="rag"))
-        assert sent(server)[0] == {"role": "system", "content": "Relevant context: ..."}
+        assert sent(backend)[0] == {"role": "system", "content": "Relevant context: ..."}
 
-    def test_session_management_operations(self) -> None:
+    def test_session_management_operations(self, backend: Backend) -> None:
         from vel_jupyter import Agent
 
         agent = Agent(id="my-agent", model={"provider": "openai", "model": "gpt-4o"})
-        asyncio.run(agent.run({"message": "Hi"}, session_id="user-123"))
+        answer = asyncio.run(agent.run({"message": "Hi"}, session_id="user-123"))
 
         # Get session context
         context = agent.ctxmgr.get_session_context("user-123")
-        assert context == [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Echo: Hi"}]
+        assert context == [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": str(answer)}]
+        if backend.scripted:
+            assert answer == "Echo: Hi"
 
         # Clear a session
         agent.ctxmgr.clear_session("user-123")
@@ -495,7 +593,7 @@ class TestGuideB:
         agent.ctxmgr.set_session_context("user-123", messages)
         assert agent.ctxmgr.get_session_context("user-123") == messages
 
-    def test_streaming_with_sessions(self, server: OpenAIServer, capsys: pytest.CaptureFixture[str]) -> None:
+    def test_streaming_with_sessions(self, backend: Backend, capsys: pytest.CaptureFixture[str]) -> None:
         from vel_jupyter import Agent
 
         agent = Agent(id="my-agent", model={"provider": "openai", "model": "gpt-4o"})
@@ -513,10 +611,12 @@ class TestGuideB:
         answer = asyncio.run(main())
         printed = capsys.readouterr().out
         assert "text_delta" in printed and "turn_end" in printed
-        assert answer == "Echo: What is my name?"
-        assert [m["content"] for m in sent(server)][:2] == ["My name is Alice", "Echo: My name is Alice"]
+        first = agent.get_session(session_id).messages[1].text
+        assert [m["content"] for m in sent(backend)] == ["My name is Alice", first, "What is my name?"]
+        if backend.scripted:
+            assert answer == "Echo: What is my name?"
 
-    def test_session_id_strategies_and_cleanup(self) -> None:
+    def test_session_id_strategies_and_cleanup(self, backend: Backend) -> None:
         import time
 
         from vel_jupyter import Agent
@@ -547,7 +647,7 @@ class TestGuideB:
         assert agent.ctxmgr.get_session_context(session_id) == []
         assert len(agent.ctxmgr.get_session_context(session_id2)) == 2
 
-    def test_memory_management_options(self) -> None:
+    def test_memory_management_options(self, backend: Backend) -> None:
         from vel_jupyter import Agent, ContextManager
 
         agent = Agent(

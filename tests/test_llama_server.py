@@ -381,3 +381,18 @@ def test_async_json_schema(llama_server: LlamaServer) -> None:
     content = asyncio.run(main())
     assert content is not None
     assert Trip.model_validate_json(content) == Trip(city=ANSWER, days=1)
+
+
+# -- vel_jupyter itself on this server ----------------------------------------------------------------
+
+
+def test_a_session_keeps_an_answer_cut_off_by_the_servers_own_cap(llama_server_looping: LlamaServer) -> None:
+    from vel_jupyter import Agent
+
+    agent = Agent(provider="openai", base_url=llama_server_looping.base_url, model=llama_server_looping.model)
+    session = agent.session()
+    response = session.run("Tell me everything")  # no max_tokens: the server's -n cap ends it
+    assert (response.finish_reason, response.incomplete) == ("length", True)
+    assert response.usage.completion_tokens == N_PREDICT
+    assert response.text.startswith(LOOP_ANSWER.split()[0])
+    assert [m.text for m in session.messages] == ["Tell me everything", response.text]

@@ -17,6 +17,7 @@ from vel_jupyter.jupyter.display import SESSION_MIME
 from vel_jupyter.testing import OpenAIServer, Reply
 
 from .conftest import TEST_KEY
+from .conftest_backends import Backend
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("*.ipynb"))
 
@@ -183,3 +184,59 @@ def test_a_cut_off_answer_is_kept_and_says_so_and_strict_mode_fails_the_cell(
     assert len(errors) == 1
     assert errors[0]["content"]["ename"] == "IncompleteResponseError"
     assert kernel.value("len(__import__('vel_jupyter').sessions()['cut'].messages)") == 2
+
+
+@pytest.fixture
+def backend_kernel(backend: Backend) -> Any:
+    """A real kernel whose OPENAI_BASE_URL is ``backend`` (the loopback, then llama-server)."""
+    import os
+
+    env = {**os.environ, "OPENAI_BASE_URL": backend.base_url, "OPENAI_API_KEY": TEST_KEY}
+    k = Kernel(env)
+    k.run("%load_ext vel_jupyter")
+    yield k
+    k.close()
+
+
+def final_data(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    assert [m["content"]["evalue"] for m in messages if m["msg_type"] == "error"] == []
+    updates = [m for m in messages if m["msg_type"] == "update_display_data"]
+    assert updates, "a %%chat cell ends by updating its one display"
+    data: dict[str, Any] = updates[-1]["content"]["data"]
+    return data
+
+
+@pytest.mark.slow
+def test_chat_cells_on_a_real_kernel_against_each_server(backend_kernel: Kernel, backend: Backend) -> None:
+    k = backend_kernel
+    first = final_data(k.run("%%chat trip -s 'You plan trips.'\nMy name is Alice"))
+    answer = first[SESSION_MIME]["messages"][-1]["content"]
+    assert first["text/plain"].startswith(answer)
+    assert backend.sent() == [
+        {"role": "system", "content": "You plan trips."},
+        {"role": "user", "content": "My name is Alice"},
+    ]
+    assert backend.body()["stream"] is True
+
+    second = final_data(k.run("%%chat trip\nWhat is my name?"))
+    assert backend.sent()[1:] == [
+        {"role": "user", "content": "My name is Alice"},
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": "What is my name?"},
+    ]
+    assert second[SESSION_MIME]["messages"][0]["content"] == "What is my name?"
+
+    backend.script(Reply.text("one two three four", finish_reason="length"))
+    cut = final_data(k.run("%%chat trip --max-tokens 4 -t 0.5\nExplain this concept"))
+    assert (backend.body()["max_tokens"], backend.body()["temperature"]) == (4, 0.5)
+    assert cut[SESSION_MIME]["messages"][-1]["meta"]["finish_reason"] == "length"
+    assert "cut off at max_tokens" in cut["text/markdown"]
+
+    k.run("from pydantic import BaseModel\nclass Plan(BaseModel):\n    city: str\n    days: int")
+    backend.script(Reply.text('{"city": "Kyoto", "days": 3}'))
+    plan = final_data(k.run("%%chat trip --schema Plan\nPlan a trip"))
+    assert set(plan["application/json"]) == {"city", "days"}
+    assert backend.body()["response_format"]["json_schema"]["schema"]["required"] == ["city", "days"]
+    assert (
+        k.value("len(__import__('vel_jupyter').sessions()['trip'].messages)") == 8
+    )  # 4 turns (the system prompt is apart)
