@@ -4,9 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-# System services the store tests need: tests/servers.py runs private, throwaway instances
+# System packages the tests need (cmake and g++ build llama-server): tests/servers.py runs private, throwaway instances
 # on free loopback ports, so only the binaries must be installed.
-SERVICE_PKGS := postgresql redis-server chromium
+SERVICE_PKGS := postgresql redis-server chromium cmake g++
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
@@ -43,7 +43,7 @@ lint: venv
 # llama.cpp's llama-server for tests/test_llama_server.py: built once per machine (~8 min on 2 cores)
 # from the llama-cpp-python sdist on PyPI, cached outside the repo ($VEL_LLAMA_CACHE, else
 # ~/.cache/vel_jupyter); a no-op when the cached binary runs.
-llama-server: venv
+llama-server: venv services
 	PYTHON=$(BIN)/python bash tests/llama/build_llama_server.sh
 
 # After labext: tests/test_wheel.py packs the built extension into a wheel.
