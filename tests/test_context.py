@@ -145,7 +145,7 @@ class TestSummaries:
         assert provider.calls[7].messages[0]["content"].endswith("SUMMARY-2")
         assert [m["content"] for m in provider.calls[7].messages[1:]] == ["q3", "a3", "q4", "a4", "q5"]
         assert len(session.messages) == 12  # nothing was dropped from the history
-        assert len(session._summaries) == 2
+        assert len(session.summaries) == 2
         provider.assert_complete()
 
     def test_summaries_survive_serialization(self) -> None:
@@ -159,7 +159,7 @@ class TestSummaries:
             provider=ScriptedProvider(default="ok"), context_manager=ContextManager(max_history=2, summarize=True)
         )
         restored = type(session).from_dict(data, restored_agent)
-        assert restored._summaries == session._summaries
+        assert restored._summaries == session.summaries
 
     def test_a_failed_turn_does_not_record_its_summary(self) -> None:
         provider = ScriptedProvider(default=None)
@@ -172,4 +172,4 @@ class TestSummaries:
         provider.enqueue("S", Reply.http_error(500))
         with pytest.raises(Exception, match="HTTP 500"):
             session.run("u2")
-        assert session._summaries == {}
+        assert session.summaries == {}

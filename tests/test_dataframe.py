@@ -179,7 +179,7 @@ class TestBranches:
         assert df["turn"].tolist() == [1, 1, 2, 2, 2, 2]
         prefix = df["message_id"][1]
         assert df["parent_id"][2] == df["parent_id"][4] == prefix
-        all_ids = {n.id for b in session.branches for n in session._path(b.head)}
+        all_ids = {n.id for b in session.branches for n in session.path(b.head)}
         assert set(df["message_id"]) == all_ids
 
         session.checkout(0)

@@ -21,7 +21,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from nbclient import NotebookClient
 
 from vel_jupyter import Agent, Session
-from vel_jupyter.core.session import node_to_dict, session_from_dict
+from vel_jupyter.core.serialize import node_to_dict, session_from_dict
 from vel_jupyter.errors import ConfigurationError, SessionDataError
 from vel_jupyter.export.notebook import EXPORT_MIME, export_bundle, read_sessions, restore_notebook, write_session
 from vel_jupyter.jupyter.display import SESSION_MIME, turn_payload

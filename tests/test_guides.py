@@ -442,11 +442,15 @@ class TestGuideAStores:
 
         store = SQLiteStore("sessions.db")
         store.save(session.session_id, session.to_dict())
+        original = session
 
         # Later...
         data = store.load(session.session_id)
+        assert data is not None  # else the guide's `if data:` would let a lost session pass
         if data:
             session = Session.from_dict(data, agent)
+        assert session is not original
+        assert session.messages == original.messages
         assert session.messages[0].text == "persist me"
         assert (tmp_path / "sessions.db").exists()
 

@@ -6,9 +6,9 @@ a stateful property test in which two agents interleave turns, forks, checkouts,
 re-saves, reloads and store switches over one store, checking after every step that nothing
 is lost (STYLE.md items 7 and 16).
 
-Tests that fail today are strict xfails naming their flow: when the redesign (DESIGN.md §4,
-"messages belong to a conversation tree, not to a session") fixes one, its XPASS fails the
-run, and the marker comes off.
+Every one of them failed with the first storage design (messages owned by the session that
+wrote them); they pass since messages belong to conversation trees (DESIGN.md §4). The cases
+the state machine found are kept below as named regression tests.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ BUILT_IN = ("memory", "sqlite", "postgres", "redis")
 SQL_MESSAGE_TABLE = "vel_messages"
 """The table of message rows in the SQLite and PostgreSQL stores (``stores/_sql.py``)."""
 
-REDIS_BOOKKEEPING = ("sessions",)
+REDIS_BOOKKEEPING = ("sessions", "format")
 """``<prefix>:<name>`` keys that may outlive every session (indexes); any other key is left-over data."""
 
 
@@ -189,17 +189,9 @@ class Place:
         self._names.clear()
 
 
-def on_stores(*failing_today: str, reason: str = "", kinds: tuple[str, ...] = KINDS) -> pytest.MarkDecorator:
-    """Run the test once per store kind; the kinds in ``failing_today`` are strict xfails."""
-    unknown = set(failing_today) - set(kinds)
-    assert not unknown, unknown
-    params = [
-        pytest.param(
-            kind, id=kind, marks=[pytest.mark.xfail(reason=reason, strict=True)] if kind in failing_today else []
-        )
-        for kind in kinds
-    ]
-    return pytest.mark.parametrize("kind", params)
+def on_stores(kinds: tuple[str, ...] = KINDS) -> pytest.MarkDecorator:
+    """Run the test once per store kind."""
+    return pytest.mark.parametrize("kind", [pytest.param(kind, id=kind) for kind in kinds])
 
 
 @pytest.fixture
@@ -288,7 +280,7 @@ class TestTheLeftoverProbes:
 class TestDeletingAForkNeverBreaksItsOrigin:
     """Flow 1: guide A's ``store.save(session.session_id, session.to_dict())`` of an origin, then the fork goes."""
 
-    @on_stores(*BUILT_IN, reason="issue 10: flow 1 (re-saving an origin hands its messages to the fork)")
+    @on_stores()
     def test_resaving_the_origin_by_hand_then_deleting_the_fork(self, store: Any) -> None:
         trip = agent_on(store).session(session_id="trip")
         trip.run("We're planning a trip to Japan")
@@ -301,7 +293,7 @@ class TestDeletingAForkNeverBreaksItsOrigin:
         assert texts(loaded) == texts(trip)
         assert "turn 3" in loaded.run("What cities are we visiting?").text
 
-    @on_stores(*BUILT_IN, reason="issue 10: flow 1 (re-saving an origin hands its messages to the fork)")
+    @on_stores()
     def test_resaving_the_origin_then_deleting_the_fork_through_the_agent(self, store: Any) -> None:
         agent = agent_on(store)
         origin = agent.session(session_id="origin")
@@ -377,10 +369,7 @@ class TestSwitchingStoresInANotebookKeepsEveryFamilyWhole:
         cell(ip, "trip", "I want to visit Tokyo and Kyoto")
         return texts(vel_jupyter.registry().get("trip"))
 
-    @on_stores(
-        "sqlite", "postgres", "redis", kinds=("sqlite", "postgres", "redis"),
-        reason="issue 10: flow 2 (the copy gives the fork 'alt', saved first, its origin's messages)",
-    )  # fmt: skip
+    @on_stores(kinds=("sqlite", "postgres", "redis"))  # fmt: skip
     def test_a_fork_that_sorts_before_its_origin(self, ip: InteractiveShell, place: Place) -> None:
         expected = self._trip_and_fork(ip, "alt")
         ip.run_line_magic("chat", f"store {place.url_of()}")
@@ -403,10 +392,7 @@ class TestSwitchingStoresInANotebookKeepsEveryFamilyWhole:
 class TestContinuingFromASiblingsTurnSurvivesDeletingTheSibling:
     """Flow 3: the tree widget's "continue from here" on a fork's turn, then the fork is deleted."""
 
-    @on_stores(
-        *KINDS,
-        reason="issue 10: flow 3 (deleting b removes the message a checked out; a four-method store already fails the checkout)",
-    )
+    @on_stores()
     def test_checkout_a_forks_message_then_delete_the_fork(self, store: Any) -> None:
         agent = agent_on(store)
         a = agent.session(session_id="a")
@@ -420,10 +406,7 @@ class TestContinuingFromASiblingsTurnSurvivesDeletingTheSibling:
         assert texts(loaded) == expected
         assert "turn 3" in loaded.run("and a goes on").text
 
-    @on_stores(
-        *KINDS,
-        reason="issue 10: flow 3 (deleting b removes the message a checked out; a four-method store already fails the checkout)",
-    )
+    @on_stores()
     def test_continue_from_here_in_the_tree_widget(self, store: Any) -> None:
         from vel_jupyter.jupyter.tree_widget import TreeWidget
 
@@ -462,7 +445,7 @@ def store_ahead_of_file(store: Any) -> dict[str, Any]:
 class TestRestoringASessionIntoAnAgentWithAStore:
     """Flow 4: guide A's "Restore Session State", ``Session.from_dict(data, agent)``, then ``run()``."""
 
-    @on_stores(*BUILT_IN, reason="issue 10: flow 4 (from_dict does not write; run() says 'no longer in the store')")
+    @on_stores()
     def test_a_restored_session_runs_and_is_stored(self, store: Any) -> None:
         data = trip_file()
         restored = Session.from_dict(data, agent_on(store))
@@ -472,7 +455,7 @@ class TestRestoringASessionIntoAnAgentWithAStore:
         assert texts(loaded) == texts(restored)
         assert len(loaded.messages) == 6
 
-    @on_stores("dict", reason="issue 10: flow 4 (a four-method store's save replaces the stored tree)")
+    @on_stores()
     def test_restoring_over_a_stored_session_keeps_every_stored_message(self, store: Any) -> None:
         data = store_ahead_of_file(store)
         before = reachable(loads_whole(store, "trip"))
@@ -482,7 +465,7 @@ class TestRestoringASessionIntoAnAgentWithAStore:
         assert set(before) <= set(reachable(loaded))
         assert view(loaded) == view(restored)
 
-    @on_stores(*BUILT_IN, reason="issue 10: flow 4 (run() continues from the stored head, not the restored one)")
+    @on_stores()
     def test_a_restored_session_continues_from_the_restored_turn(self, store: Any) -> None:
         data = store_ahead_of_file(store)
         restored = Session.from_dict(data, agent_on(store))
@@ -498,7 +481,7 @@ class TestRestoringASessionIntoAnAgentWithAStore:
 class TestReloadingTheExtensionKeepsTheSessions:
     """Flow 5: ``%config ChatMagics.context_window = 4``, then ``%reload_ext vel_jupyter``."""
 
-    @on_stores("memory", "sqlite", kinds=("memory", "sqlite"), reason="issue 10: flow 5 (reload makes a new registry)")
+    @on_stores(kinds=("memory", "sqlite"))
     def test_reload_with_a_changed_setting_keeps_the_registry(self, ip: InteractiveShell, place: Place) -> None:
         if place.kind != "memory":
             ip.run_line_magic("chat", f"store {place.url_of()}")
@@ -709,11 +692,9 @@ MACHINE_SETTINGS = settings(
 
 
 class TestTwoAgentsInterleavingNeverLoseAMessage:
-    @on_stores(*KINDS, reason="issue 10: the machine finds unloadable sessions (see the regressions below)")
+    @on_stores()
     def test_any_sequence_of_user_actions(self, place: Place, request: pytest.FixtureRequest) -> None:
-        # An expected failure is not shrunk: finding it is enough, and shrinking costs minutes.
-        expected_to_fail = request.node.get_closest_marker("xfail") is not None
-        phases = (Phase.explicit, Phase.generate) if expected_to_fail else tuple(Phase)
+        phases = tuple(Phase)
         # A pinned seed: every store runs the same sequences, and editing this file does not change them.
         factory = seed(MACHINE_SEED)(lambda: TwoAgentsOnOneStore(place))
         run_state_machine_as_test(factory, settings=settings(MACHINE_SETTINGS, phases=phases))
@@ -731,10 +712,7 @@ def copy_every_session(source: Any, target: Any) -> None:
 class TestCopyingAFamilyIntoAStoreThatHoldsItAlready:
     """Found by the machine: switching stores there and back re-saves every session of a family."""
 
-    @on_stores(
-        *BUILT_IN,
-        reason="issue 10: machine (copying back re-saves origin, then fork; the fork's save drops the origin's branch)",
-    )
+    @on_stores()
     def test_run_fork_regenerate_then_switch_there_and_back(self, place: Place) -> None:
         main, other = place.open("main"), place.open("other")
         a = agent_on(main).session(session_id="a")
@@ -746,10 +724,7 @@ class TestCopyingAFamilyIntoAStoreThatHoldsItAlready:
         assert view(loads_whole(main, "a")) == view(a)
         loads_whole(main, "b")
 
-    @on_stores(
-        *BUILT_IN,
-        reason="issue 10: machine (copying back hands the origin's messages to the fork; deleting it takes them)",
-    )
+    @on_stores()
     def test_run_fork_switch_there_and_back_then_delete_the_fork(self, place: Place) -> None:
         main, other = place.open("main"), place.open("other")
         a = agent_on(main).session(session_id="a")
@@ -764,9 +739,7 @@ class TestCopyingAFamilyIntoAStoreThatHoldsItAlready:
 class TestReSavingAnOlderSnapshotNeverLetsAStaleWriterBreakTheSession:
     """Found by the machine: two agents, one session, a by-hand re-save of the older view, two checkouts."""
 
-    @on_stores(
-        *BUILT_IN, reason="issue 10: machine (the re-save rewinds rev, so the stale agent's compare-and-swap passes)"
-    )
+    @on_stores()
     def test_resave_an_older_view_then_both_agents_check_out(self, store: Any) -> None:
         first = agent_on(store).session(session_id="c")
         first.run("turn 1")
@@ -801,20 +774,45 @@ class TestASessionDeletedAndStartedAgainNeverTakesAStaleWrite:
         loaded = loads_whole(store, "a")
         assert set(reachable(new)) <= set(reachable(loaded))
 
-    @on_stores(
-        *BUILT_IN,
-        kinds=BUILT_IN,
-        reason="issue 10: machine (the new session's rev equals the stale one's, so its CAS passes)",
-    )
+    @on_stores(kinds=BUILT_IN)
     def test_the_stale_agent_regenerates(self, store: Any) -> None:
         old, new = self._old_and_new_life(store)
         self._settle(store, new, old.regenerate)
 
-    @on_stores(
-        *BUILT_IN,
-        kinds=BUILT_IN,
-        reason="issue 10: machine (the new session's rev equals the stale one's, so its CAS passes)",
-    )
+    @on_stores(kinds=BUILT_IN)
     def test_the_stale_agent_checks_out_its_first_message(self, store: Any) -> None:
         old, new = self._old_and_new_life(store)
         self._settle(store, new, lambda: old.checkout(old.nodes[0].id))
+
+
+class TestARefreshTakesTheStoresHeaderEvenWhenItIsOlder:
+    """Found by the machine with deeper searches (NO_LOSS_EXAMPLES=120): a re-save of an older
+    snapshot winds the stored revision back; a session that catches up must take it, not spin."""
+
+    @on_stores(kinds=BUILT_IN)
+    def test_acting_after_an_older_snapshot_was_saved_over_the_session(self, store: Any) -> None:
+        here, there = agent_on(store), agent_on(store)
+        old = there.session(session_id="a")
+        old.run("first")
+        a = here.get_session("a")
+        a.regenerate()
+        store.save("a", old.to_dict())  # an older snapshot, with an older revision
+        a.checkout(0)  # catches up with the store, then checks out
+        a.regenerate()
+        assert texts(loads_whole(store, "a")) == texts(a)
+
+
+class TestForkingASessionThatWasStartedAgainElsewhere:
+    @on_stores(kinds=BUILT_IN)
+    def test_is_refused_with_a_clear_error_and_changes_nothing(self, store: Any) -> None:
+        from vel_jupyter.errors import StoreError
+
+        here, there = agent_on(store), agent_on(store)
+        stale = here.session(session_id="b")
+        stale.run("the first life")
+        there.delete_session("b")
+        there.session(session_id="b").run("the second life")
+        with pytest.raises(StoreError, match="deleted from the store by another process"):
+            stale.fork("b2")
+        assert store.list_sessions() == ["b"]
+        assert texts(loads_whole(store, "b"))[0] == "the second life"

@@ -47,6 +47,8 @@ class TestSchema:
             ("created_at", "timestamp with time zone", "YES"),
             ("updated_at", "timestamp with time zone", "YES"),
             ("expires_at", "timestamp with time zone", "YES"),
+            ("tree_id", "text", "YES"),  # ours: the conversation tree the header points into
+            ("summary", "text", "YES"),  # ours: the listing line, so that listing reads no header
         ]
 
     def test_context_holds_the_header_and_messages_are_rows(self, store: PostgresStore, dsn: str) -> None:
@@ -56,7 +58,11 @@ class TestSchema:
         assert context["system"] == "sys"
         assert context["head"] == session.head
         assert "messages" not in context
-        rows = sql(dsn, "SELECT id, parent_id, role, content->>'content' FROM vel_messages WHERE session_id = 'rows'")
+        assert context["tree"] == session.tree_id
+        rows = sql(
+            dsn,
+            f"SELECT id, parent_id, role, content->>'content' FROM vel_messages WHERE tree_id = '{session.tree_id}'",
+        )
         user, answer = session.nodes
         assert sorted(rows) == sorted(
             [(user.id, None, "user", "hello"), (answer.id, user.id, "assistant", answer.message.text)]
@@ -64,7 +70,13 @@ class TestSchema:
 
     def test_migrations_are_named_recorded_and_idempotent(self, store: PostgresStore, dsn: str) -> None:
         names = [r[0] for r in sql(dsn, "SELECT name FROM vel_migrations ORDER BY name")]
-        assert names == ["0001_create_sessions", "0002_create_messages", "0003_index_sessions", "0004_index_lineage"]
+        assert names == [
+            "0001_create_sessions",
+            "0002_create_messages",
+            "0003_index_sessions",
+            "0004_index_lineage",
+            "0005_messages_belong_to_trees",
+        ]
         assert store.migrate() == []
 
     def test_upgrading_from_the_first_schema(self, dsn: str) -> None:
@@ -78,7 +90,7 @@ class TestSchema:
         assert [r[0] for r in sql(dsn, "SELECT name FROM vel_migrations")] == ["0001_create_sessions"]
         store = PostgresStore(dsn)
         Agent(provider="echo", session_storage=store).session(session_id="upgraded").run("works")
-        assert len(sql(dsn, "SELECT name FROM vel_migrations")) == 4
+        assert len(sql(dsn, "SELECT name FROM vel_migrations")) == 5
         store.close()
 
     def test_foreign_rows_are_reported_not_dropped(self, store: PostgresStore, dsn: str) -> None:
@@ -105,10 +117,11 @@ class TestWrites:
         old_store = PostgresStore(dsn, clock=lambda: week_ago)
         Agent(provider="echo", session_storage=old_store).session(session_id="stale").run("old")
         store = PostgresStore(dsn)
-        Agent(provider="echo", session_storage=store).session(session_id="fresh").run("new")
+        fresh = Agent(provider="echo", session_storage=store).session(session_id="fresh")
+        fresh.run("new")
         sql(dsn, "DELETE FROM vel_sessions\nWHERE updated_at < NOW() - INTERVAL '7 days';")
         assert store.list_sessions() == ["fresh"]
-        assert sql(dsn, "SELECT DISTINCT session_id FROM vel_messages") == [("fresh",)]
+        assert sql(dsn, "SELECT DISTINCT tree_id FROM vel_messages") == [(fresh.tree_id,)]  # the trigger freed "stale"
         old_store.close()
         store.close()
 

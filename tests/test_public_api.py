@@ -96,3 +96,25 @@ def test_stores_import_no_driver_until_used() -> None:
         "import sys, vel_jupyter.stores\nprint([m for m in ('psycopg', 'psycopg_pool', 'redis') if m in sys.modules])\n"
     )
     assert out == "[]"
+
+
+def test_exports_and_the_notebook_side_use_only_the_engines_public_api() -> None:
+    """No ``session._x`` or ``agent._x`` outside ``vel_jupyter/core``: exports, widgets and magics
+    read sessions through their public API, so the engine can change its insides."""
+    import ast
+    from pathlib import Path
+
+    package = Path(vel_jupyter.__file__).parent
+    offenders = []
+    for folder in ("export", "jupyter"):
+        for path in sorted((package / folder).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if not isinstance(node, ast.Attribute) or not node.attr.startswith("_") or node.attr.startswith("__"):
+                    continue
+                owner = node.value  # self._x is the object's own business; self._session._x is not
+                if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
+                    continue
+                if node.attr in ("_repr_mimebundle_", "_render_traceback_", "_ipython_display_"):
+                    continue
+                offenders.append(f"{path.relative_to(package)}:{node.lineno}: .{node.attr}")
+    assert offenders == []

@@ -178,7 +178,8 @@ class TestForking:
         for i in range(50):
             session.add_message(Message.user(f"m{i}"))
         alt = session.fork()
-        assert alt._tree is session._tree
+        assert alt.tree_id == session.tree_id
+        assert alt.node(session.head) is session.node(session.head)  # shared, not copied
         assert alt.head == session.head
         assert alt.nodes[10] is session.nodes[10]
 
@@ -256,7 +257,8 @@ class TestSerialization:
         session.run("q2", cell_id="cell-7")
         session.regenerate()
         data = json.loads(json.dumps(session.to_dict()))
-        assert data["version"] == 1
+        assert data["version"] == 2
+        assert data["tree"] == session.tree_id
         restored = Session.from_dict(data, Agent(provider="echo"))
         assert restored.messages == session.messages
         assert [m.meta for m in restored.messages] == [m.meta for m in session.messages]

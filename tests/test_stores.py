@@ -1,4 +1,5 @@
-"""One contract suite, every store: memory, SQLite file, PostgreSQL, Redis, and the guide's own store."""
+"""One contract suite, every store: memory, SQLite file, PostgreSQL, Redis, the guide's own store, and a
+four-method store over a plain dict (no server needed)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from vel_jupyter import Agent, Message, Session
 from vel_jupyter.errors import InvalidSessionIdError, StoreError
 from vel_jupyter.stores import MemoryStore, SessionStore, SQLiteStore, TurnStore
 from vel_jupyter.testing import ScriptedProvider
+
+from .dict_store import DictStore
 
 
 class GuideRedisStore(SessionStore):
@@ -50,7 +53,7 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-STORES = ["memory", "sqlite", "postgres", "redis", "guide"]
+STORES = ["memory", "sqlite", "postgres", "redis", "guide", "dict"]
 
 
 @pytest.fixture(params=STORES)
@@ -58,11 +61,15 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Calla
     """A factory of stores of one kind, all over the same data (like several processes)."""
     kind = request.param
     opened: list[Any] = []
-    shared_memory: dict[str, MemoryStore] = {}
+    shared_memory: dict[str, Any] = {}
 
     def make(**options: Any) -> Any:
         if kind == "memory":
             store = shared_memory.setdefault("store", MemoryStore(**options))
+        elif kind == "dict":
+            if options:
+                pytest.skip("a four-method store has no options")
+            store = shared_memory.setdefault("store", DictStore())
         elif kind == "sqlite":
             store = SQLiteStore(tmp_path / "sessions.db", **options)
         elif kind == "postgres":
@@ -216,18 +223,42 @@ class TestAgentsOnAStore:
         session = agent.session()
         session.run("hi")
         store.save(session.session_id, session.to_dict())
+        original = session
         # Later...
         data = store.load(session.session_id)
+        assert data is not None  # else the guide's `if data:` would let a lost session pass
         if data:
             session = Session.from_dict(data, agent)
+        assert session is not original
+        assert session.messages == original.messages
         assert session.messages[0].text == "hi"
 
     def test_invalid_ids_never_reach_the_store(self, store: Any) -> None:
-        if isinstance(store, GuideRedisStore):
-            pytest.skip("the guide's store does its own thing with ids")
+        if isinstance(store, (GuideRedisStore, DictStore)):
+            pytest.skip("a user's four-method store does its own thing with ids")
         for bad in ("", "bad\nid", "x" * 300, "semi;colon"):
             with pytest.raises(InvalidSessionIdError):
                 store.load(bad)
+
+
+class TestListing:
+    def test_summaries_come_from_headers_and_load_no_session(self, store: Any) -> None:
+        agent = agent_on(store, ScriptedProvider(default="an answer"))
+        session = agent.session(session_id="listed", system="sys")
+        session.run("one")
+        session.run("two")
+        session.regenerate()
+        agent.session(session_id="empty")
+        fresh = agent_on(store)
+        lines = fresh.session_summaries()
+        assert [(line.session_id, line.messages, line.branches) for line in lines] == [
+            ("empty", 0, 1),
+            ("listed", 4, 2),
+        ]
+        assert lines[1].tokens == session.usage.total_tokens
+        assert lines[1].updated_at == session.updated_at
+        if isinstance(store, TurnStore):
+            assert fresh.loaded_sessions() == []  # headers only: no session (and no message) was read
 
 
 class TestIncrementalStores:
@@ -259,9 +290,9 @@ class TestIncrementalStores:
         agent = agent_on(turn_store)
         session = agent.session(session_id="cas")
         with pytest.raises(HeadConflict):
-            turn_store.append("cas", [], session._header(datetime.now(timezone.utc)), session.rev - 1)
+            turn_store.append("cas", [], session.next_header(datetime.now(timezone.utc)), session.rev - 1)
         with pytest.raises(HeadConflict):
-            turn_store.append("brand-new", [], session._header(datetime.now(timezone.utc)), 5)
+            turn_store.append("brand-new", [], session.next_header(datetime.now(timezone.utc)), 5)
 
     def test_fork_reads_the_origin_rows(self, turn_store: Any) -> None:
         agent = agent_on(turn_store)
@@ -325,25 +356,14 @@ class TestSQLite:
         conn = sqlite3.connect(tmp_path / "s.db")
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         names = [r[0] for r in conn.execute("SELECT name FROM vel_migrations ORDER BY name")]
-        assert names == ["0001_create_sessions", "0002_create_messages", "0003_index_sessions", "0004_index_lineage"]
+        assert names == [
+            "0001_create_sessions",
+            "0002_create_messages",
+            "0003_index_sessions",
+            "0004_index_lineage",
+            "0005_messages_belong_to_trees",
+        ]
         assert SQLiteStore(tmp_path / "s.db").migrate() == []  # re-opening applies nothing
-
-    def test_upgrading_from_the_first_schema(self, tmp_path: Path) -> None:
-        import sqlite3
-
-        from vel_jupyter.stores import sqlite as module
-
-        old = module.MIGRATIONS[:1]
-        store = SQLiteStore.__new__(SQLiteStore)
-        store.path = tmp_path / "old.db"
-        store.busy_timeout = 5
-        store._local = __import__("threading").local()
-        store.migrations = lambda: old  # type: ignore[method-assign]
-        store.migrate()
-        upgraded = SQLiteStore(tmp_path / "old.db")
-        agent_on(upgraded).session(session_id="after-upgrade").run("works")
-        conn = sqlite3.connect(tmp_path / "old.db")
-        assert conn.execute("SELECT count(*) FROM vel_migrations").fetchone()[0] == 4
 
     def test_guide_b_cleanup_sql_cascades(self, tmp_path: Path) -> None:
         import sqlite3

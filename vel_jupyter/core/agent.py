@@ -7,13 +7,15 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ..errors import AgentError, ConfigurationError, SessionDataError, SessionNotFoundError, StoreError
+from ..errors import ConfigurationError, SessionNotFoundError
 from .context import ContextManager
 from .message import Message
+from .repository import Repository, SessionSummary
 from .response import Answer
-from .session import AsyncTurnStream, Session, new_header, node_from_dict, node_to_dict, session_from_dict
+from .serialize import new_header
+from .session import AsyncTurnStream, Session
 from .tools import Tool, as_tools
-from .tree import MessageTree, Node, new_id, validate_session_id
+from .tree import new_id, validate_session_id
 
 if TYPE_CHECKING:
     from ..providers.base import Provider
@@ -110,17 +112,16 @@ class Agent:
         if not isinstance(self.ctxmgr, ContextManager):
             raise ConfigurationError("context_manager must be a ContextManager (or subclass) instance")
         self.ctxmgr.bind(self)
-        self._sessions: dict[str, Session] = {}
         self._listeners: list[Callable[[Session], None]] = []
         self._lock = threading.RLock()
         from ..stores import open_store
 
-        self._store: SessionStore | None = open_store(session_storage)
+        self.repository = Repository(self, open_store(session_storage))
 
     def __repr__(self) -> str:
         return (
             f"Agent(id={self.id!r}, provider={self.provider_name!r}, model={self.model!r}, "
-            f"tools={list(self.tools)}, sessions={len(self._sessions)})"
+            f"tools={list(self.tools)}, sessions={len(self.repository.loaded())})"
         )
 
     @property
@@ -187,115 +188,7 @@ class Agent:
     @property
     def store(self) -> SessionStore | None:
         """Where sessions are persisted (None: in this process only)."""
-        return self._store
-
-    def _write(self, session: Session, nodes: list[Node], header: dict[str, Any]) -> None:
-        """Persist a header change and new messages; the session's memory is not touched yet."""
-        store = self._store
-        if store is None or not session.persistent:
-            return
-        from ..stores.base import HeadConflict, TurnStore, join_record
-
-        try:
-            if isinstance(store, TurnStore):
-                expected = session.rev if session.rev > 0 else None
-                store.append(session.session_id, [node_to_dict(n) for n in nodes], header, expected)
-            else:  # a four-method store: save the whole session as it will be
-                known = session._tree.closure([*session._heads, session.head])
-                messages = [node_to_dict(n) for n in [*known, *nodes]]
-                store.save(session.session_id, join_record(header, messages))
-        except HeadConflict:
-            raise
-        except StoreError as exc:
-            if repr(session.session_id) in str(exc):
-                raise
-            raise StoreError(f"could not save session {session.session_id!r}: {exc}") from exc
-        except AgentError:
-            raise
-        except Exception as exc:
-            raise StoreError(
-                f"could not save session {session.session_id!r} ({type(exc).__name__}: {exc}); "
-                "nothing was changed: check the store, then retry"
-            ) from exc
-
-    def _persist_turn(self, session: Session, nodes: list[Node], header: dict[str, Any]) -> None:
-        self._write(session, nodes, header)
-
-    def _persist_header(self, session: Session, header: dict[str, Any]) -> None:
-        self._write(session, [], header)
-
-    def _sync(self, session: Session) -> None:
-        """Before a turn: one header read tells whether another process moved the session."""
-        from ..stores.base import TurnStore
-
-        store = self._store
-        if store is None or not session.persistent or session.rev == 0 or not isinstance(store, TurnStore):
-            return
-        sid = session.session_id
-        header = _store_call(sid, lambda: store.read_header(sid))
-        if header is None:
-            raise StoreError(
-                f"session {sid!r} is no longer in the store (deleted or expired); start it again with "
-                f"agent.session({sid!r}), or restore it with store.save({sid!r}, session.to_dict())"
-            )
-        if header.get("rev") != session.rev:
-            self._refresh(session)
-
-    def _refresh(self, session: Session) -> None:
-        """Catch up with what other processes wrote to this session."""
-        from ..stores.base import TurnStore
-
-        store = self._store
-        if store is None or not isinstance(store, TurnStore):
-            return
-        sid = session.session_id
-        header = _store_call(sid, lambda: store.read_header(sid))
-        if header is None:
-            raise StoreError(f"session {sid!r} was deleted from the store by another process")
-        fetched: dict[str, Node] = {}
-        wanted = [h for h in [header.get("head"), *(header.get("heads") or [])] if h and h not in session._tree]
-        while wanted:
-            batch = wanted
-            rows = _store_call(sid, lambda batch=batch: store.read_messages(batch))  # type: ignore[misc]
-            missing = set(batch) - {row["id"] for row in rows}
-            if missing:
-                raise StoreError(f"session {sid!r}: messages {sorted(missing)} are missing from the store")
-            wanted = []
-            for row in rows:
-                node = node_from_dict(row, sid)
-                fetched[node.id] = node
-                parent = node.parent_id
-                if parent is not None and parent not in session._tree and parent not in fetched:
-                    wanted.append(parent)
-        session._absorb(header, _parents_first(fetched, session._tree))
-
-    def _load(self, session_id: str) -> Session | None:
-        store = self._store
-        if store is None:
-            return None
-        data = _store_call(session_id, lambda: store.load(session_id))
-        if data is None:
-            return None
-        try:
-            session = session_from_dict(data, self)
-        except SessionDataError as exc:
-            raise StoreError(f"the store holds unreadable data: {exc}") from None
-        self._register(session)
-        return session
-
-    def _create(self, session: Session) -> Session:
-        """Write a new session; if another process created it first, use theirs."""
-        from ..stores.base import HeadConflict
-
-        try:
-            session._update_header()
-        except HeadConflict:
-            loaded = self._load(session.session_id)
-            if loaded is None:
-                raise StoreError(f"session {session.session_id!r} could not be created; retry") from None
-            return loaded
-        self._register(session)
-        return session
+        return self.repository.store
 
     # -- sessions -------------------------------------------------------------------------
 
@@ -306,11 +199,11 @@ class Agent:
         system: str | None = None,
         messages: Iterable[Message] | None = None,
     ) -> Session:
-        """Create a session, or resume ``session_id`` if this agent already has it."""
+        """Create a session, or resume ``session_id`` if this agent or its store has it."""
         with self._lock:
             if session_id is not None:
                 validate_session_id(session_id)
-                existing = self._sessions.get(session_id) or self._load(session_id)
+                existing = self.repository.get(session_id)
                 if existing is not None:
                     if messages is not None:
                         raise ConfigurationError(
@@ -320,8 +213,7 @@ class Agent:
                     if system is not None and system != existing.system:
                         existing.system = system
                     return existing
-            header = new_header(session_id or new_id(), system=system if system is not None else self.system)
-            session = self._create(Session(self, header))
+            session = self.repository.create(session_id, system=system if system is not None else self.system)
         history = list(messages or [])
         for message in history:
             if not isinstance(message, Message):
@@ -338,27 +230,32 @@ class Agent:
 
     def get_session(self, session_id: str, default: Any = _MISSING) -> Any:
         """The session with that id; raises SessionNotFoundError (or returns ``default``)."""
-        session = self._sessions.get(session_id) or self._load(session_id)
+        session = self.repository.get(session_id)
         if session is None:
             if default is not _MISSING:
                 return default
-            known = ", ".join(sorted(self._sessions)[:20]) or "none yet"
+            known = ", ".join(s.session_id for s in self.repository.loaded()[:20]) or "none yet"
             raise SessionNotFoundError(f"no session {session_id!r}; known sessions: {known}")
         return session
 
     def list_sessions(self) -> list[str]:
         """Ids of this agent's sessions: live ones and, with a store, every stored one."""
-        store = self._store
-        stored = _store_call("*", store.list_sessions) if store is not None else []
-        return sorted(set(self._sessions) | set(stored))
+        return self.repository.list_ids()
+
+    def session_summaries(self) -> list[SessionSummary]:
+        """One line per session (id, model, messages, branches, tokens, updated), from headers only."""
+        return self.repository.summaries()
+
+    def loaded_sessions(self) -> list[Session]:
+        """The sessions this process holds (a store may have more: ``list_sessions()``)."""
+        return self.repository.loaded()
 
     def delete_session(self, session_id: str) -> bool:
-        """Forget a session (and delete it from the store); returns whether it existed."""
-        with self._lock:
-            live = self._sessions.pop(session_id, None) is not None
-            store = self._store
-            stored = _store_call(session_id, lambda: store.delete(session_id)) if store is not None else False
-            return live or bool(stored)
+        """Forget a session (and delete it from the store); returns whether it existed.
+
+        Messages that other sessions (its forks, or its origin) still reach are kept.
+        """
+        return self.repository.delete(session_id)
 
     def add_listener(self, callback: Callable[[Session], None]) -> None:
         """Call ``callback(session)`` after any session of this agent changes (turns, forks, checkouts)."""
@@ -368,7 +265,8 @@ class Agent:
         if callback in self._listeners:
             self._listeners.remove(callback)
 
-    def _notify(self, session: Session) -> None:
+    def notify(self, session: Session) -> None:
+        """Tell the listeners that ``session`` changed (the repository calls this)."""
         for callback in list(self._listeners):
             try:
                 callback(session)
@@ -376,25 +274,6 @@ class Agent:
                 import warnings
 
                 warnings.warn(f"vel_jupyter listener {callback!r} failed: {exc}", RuntimeWarning, stacklevel=2)
-
-    def _register(self, session: Session) -> None:
-        with self._lock:
-            self._sessions[session.session_id] = session
-
-    def _fork(self, source: Session, session_id: str, at: str | None) -> Session:
-        with self._lock:
-            if session_id in self._sessions or self._load(session_id) is not None:
-                raise ConfigurationError(f"session {session_id!r} already exists; pick another id for the fork")
-            header = new_header(
-                session_id,
-                system=source.system,
-                settings=source.settings,
-                head=at,
-                forked_from={"session_id": source.session_id, "message_id": at},
-                lineage=[source.session_id, *source.lineage],
-            )
-            header["summaries"] = list(source._h["summaries"])
-            return self._create(Session(self, header, tree=source._tree))
 
     # -- guide B ----------------------------------------------------------------------------
 
@@ -414,39 +293,6 @@ class Agent:
     def run_stream(self, input: str | dict[str, Any], session_id: str | None = None, **params: Any) -> AsyncTurnStream:
         """Guide B: ``async for event in agent.run_stream(...)``; history kept like ``run``."""
         return self._session_for_run(session_id).stream_async(_prompt_of(input), **params)
-
-
-def _store_call(session_id: str, call: Callable[[], T]) -> T:
-    """Run a store read; any failure becomes a StoreError naming the session."""
-    try:
-        return call()
-    except StoreError as exc:
-        if session_id == "*" or repr(session_id) in str(exc):
-            raise
-        raise StoreError(f"could not read session {session_id!r}: {exc}") from exc
-    except AgentError:
-        raise
-    except Exception as exc:
-        raise StoreError(
-            f"could not read session {session_id!r} from the store ({type(exc).__name__}: {exc}); "
-            "check that the store is reachable, then retry"
-        ) from exc
-
-
-def _parents_first(nodes: dict[str, Node], tree: MessageTree) -> list[Node]:
-    ordered: list[Node] = []
-    placed: set[str] = set()
-    pending = list(nodes.values())
-    while pending:
-        rest = [n for n in pending if not (n.parent_id is None or n.parent_id in tree or n.parent_id in placed)]
-        for node in pending:
-            if node not in rest:
-                ordered.append(node)
-                placed.add(node.id)
-        if len(rest) == len(pending):
-            raise StoreError(f"messages {[n.id for n in rest][:5]} have parents that are not stored")
-        pending = rest
-    return ordered
 
 
 def _prompt_of(input: str | dict[str, Any]) -> str:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import AsyncIterator, Generator, Iterable, Iterator
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigurationError, InvalidSessionIdError, SessionDataError, StoreError, TurnInterrupted
+from ..errors import ConfigurationError, TurnInterrupted
 from .context import SummaryRecord
 from .message import Message, Usage
 from .response import Response, StreamEvent
+from .serialize import FORMAT_VERSION, node_to_dict
 from .structured import check_schema
 from .tools import as_tools
-from .tree import Branch, MessageTree, Node, new_id, utcnow, validate_session_id
+from .tree import Branch, MessageTree, Node, new_id, validate_session_id
 from .turn import TurnSpec, drive_async, drive_sync, turn_program
 
 if TYPE_CHECKING:
@@ -23,9 +22,8 @@ if TYPE_CHECKING:
     from ..providers.base import Provider
     from .agent import Agent
 
-FORMAT_VERSION = 1
 _HEAD_MARK: Any = object()  # fork(at=...) default: the current head
-MAX_CONFLICT_RETRIES = 100  # compare-and-swap retries before a busy session gives up
+__all__ = ["FORMAT_VERSION", "AsyncTurnStream", "Session", "TurnStream", "node_to_dict"]
 
 
 class TurnStream:
@@ -119,8 +117,9 @@ class AsyncTurnStream:
 class Session:
     """A conversation: ``run``/``stream``/``json`` add turns; ``messages`` is the current path.
 
-    Create sessions with ``agent.session(...)``. A session is a head pointer into a
-    message tree it shares with its forks; ``branches`` are the heads it remembers.
+    Create sessions with ``agent.session(...)``. A session is a handle: a head pointer into a
+    conversation tree it shares with its forks, and a header (system prompt, branches,
+    settings) that the agent's repository persists. ``branches`` are the heads it remembers.
     """
 
     def __init__(self, agent: Agent, header: dict[str, Any], tree: MessageTree | None = None) -> None:
@@ -132,7 +131,8 @@ class Session:
         self._summaries: dict[str, SummaryRecord] = {}
         self._path_cache: list[Node] | None = None
         self._path_cache_head: str | None = None
-        self._apply_header(header)
+        self._path_tokens = 0  # tokens on the cached path, for the header's stats
+        self._apply_header(header, notify=False)
 
     def __repr__(self) -> str:
         return (
@@ -166,6 +166,11 @@ class Session:
     def rev(self) -> int:
         """How many times this session's header was written (stores compare-and-swap on it)."""
         return int(self._h["rev"])
+
+    @property
+    def tree_id(self) -> str:
+        """The conversation tree this session points into; its forks share it."""
+        return str(self._h["tree"])
 
     @property
     def created_at(self) -> datetime:
@@ -246,10 +251,25 @@ class Session:
     def ttl(self) -> None:
         self._update_header(settings={k: v for k, v in self._settings.items() if k != "ttl"})
 
+    # -- the public read API (exports and widgets use only this) -------------------------
+
     @property
     def head(self) -> str | None:
         """Id of the last message of the current path (None when empty)."""
         return self._head
+
+    @property
+    def heads(self) -> list[str | None]:
+        """The head of every branch this session remembers, by branch index (a copy)."""
+        return list(self._heads)
+
+    @property
+    def current_branch(self) -> int | None:
+        """Index of the branch the head is on; None when checked out at another message."""
+        heads, current = self._heads, self._current
+        if current is not None and 0 <= current < len(heads) and heads[current] == self._head:
+            return current
+        return None
 
     @property
     def messages(self) -> list[Message]:
@@ -260,6 +280,28 @@ class Session:
     def nodes(self) -> list[Node]:
         """The current path as tree nodes: messages with ids, parent ids and timestamps."""
         return list(self._path(self._head))
+
+    def path(self, head: str | None) -> list[Node]:
+        """The nodes from the root down to ``head`` (any message of this session's tree)."""
+        with self._tree.lock:
+            if head is not None and head not in self._tree:
+                raise ConfigurationError(f"no message {head!r} in session {self.session_id!r}")
+            return list(self._path(head))
+
+    def reachable_nodes(self) -> list[Node]:
+        """Every node on any branch or the head, parents before children (what ``to_dict`` keeps)."""
+        with self._tree.lock:
+            return self._tree.closure([*self._heads, self._head])
+
+    @property
+    def summaries(self) -> dict[str, SummaryRecord]:
+        """Recorded summaries of earlier messages, by the id of the last message each covers."""
+        return dict(self._summaries)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """``messages`` and ``tokens`` on the current path, as stored in the header (listing reads it)."""
+        return dict(self._h.get("stats") or {"messages": 0, "tokens": 0})
 
     @property
     def usage(self) -> Usage:
@@ -305,7 +347,7 @@ class Session:
 
     def _path(self, head: str | None) -> list[Node]:
         # Turns append to the head, so the path is cached and extended; forks and
-        # checkouts recompute it once, lazily.
+        # checkouts recompute it once, lazily. The cached list is shared: core only.
         if head == self._path_cache_head and self._path_cache is not None:
             return self._path_cache
         if head is None:
@@ -313,6 +355,7 @@ class Session:
         path = self._tree.path(head)
         if head == self._head:
             self._path_cache, self._path_cache_head = path, head
+            self._path_tokens = sum(n.message.usage.total_tokens for n in path)
         return path
 
     # -- turns --------------------------------------------------------------------------
@@ -341,7 +384,8 @@ class Session:
             tools=self.agent.tools if tools is None else as_tools(tools),
         )
 
-    def _check_parent(self, spec: TurnSpec) -> None:
+    def check_parent(self, spec: TurnSpec) -> None:
+        """Fail before any request when ``parent=`` names no message of this session's tree."""
         if spec.explicit_parent and spec.parent is not None and spec.parent not in self._tree:
             raise ConfigurationError(f"parent {spec.parent!r} is not a message of session {self.session_id!r}")
 
@@ -354,19 +398,20 @@ class Session:
         for an answer cut off at ``max_tokens`` instead of keeping it (``response.incomplete``).
         """
         spec = self._spec(prompt, schema, params)
-        self.agent._sync(self)
-        self._check_parent(spec)
+        self.check_parent(spec)
         partial: list[str] = []
-        events = drive_sync(turn_program(self, spec), self.provider, spec.tools, partial)
+        events = drive_sync(self, turn_program(self, spec), self.provider, spec.tools, partial)
         return TurnStream(events, partial)
 
     def stream_async(self, prompt: str | Message, *, schema: Any = None, **params: Any) -> AsyncTurnStream:
-        """Async ``stream``: ``async for event in session.stream_async(...)`` (``await`` optional)."""
+        """Async ``stream``: ``async for event in session.stream_async(...)`` (``await`` optional).
+
+        Store reads and writes run in a worker thread: the event loop never waits on them.
+        """
         spec = self._spec(prompt, schema, params)
-        self.agent._sync(self)
-        self._check_parent(spec)
+        self.check_parent(spec)
         partial: list[str] = []
-        events = drive_async(turn_program(self, spec), self.provider, spec.tools, partial)
+        events = drive_async(self, turn_program(self, spec), self.provider, spec.tools, partial)
         return AsyncTurnStream(events, partial)
 
     def run(self, prompt: str | Message, **params: Any) -> Response:
@@ -408,7 +453,7 @@ class Session:
         """Append one message to the current path, as if it had been said."""
         if not isinstance(message, Message):
             raise ConfigurationError(f"add_message() takes a Message, got {type(message).__name__}")
-        self._commit([message])
+        self.agent.repository.commit(self, [message])
 
     def replace_history(self, messages: Iterable[Message]) -> None:
         """Start a new branch from the root holding exactly ``messages``."""
@@ -416,14 +461,14 @@ class Session:
         if not values:
             self.clear()
             return
-        self._commit(values, parent=None, explicit_parent=True)
+        self.agent.repository.commit(self, values, parent=None, explicit_parent=True)
 
     def clear(self) -> None:
         """Empty the current path. Earlier branches stay in ``branches`` and the store."""
         self._move_head(None)
 
     def checkout(self, target: int | str | Branch | None) -> None:
-        """Make a branch (index or Branch) or any message id the current head."""
+        """Make a branch (index or Branch) or any message id of this session's tree the current head."""
         if isinstance(target, Branch):
             target = target.index
         if isinstance(target, int) and not isinstance(target, bool):
@@ -446,7 +491,7 @@ class Session:
     def fork(self, session_id: str | None = None, *, at: Any = _HEAD_MARK) -> Session:
         """A new session continuing from here (or from message ``at``); this one is unchanged.
 
-        O(1): the fork shares the message tree, nothing is copied.
+        O(1): the fork shares the conversation tree, nothing is copied.
         """
         new_id_ = (
             validate_session_id(session_id) if session_id is not None else f"{self.session_id}-fork-{new_id()[-6:]}"
@@ -454,66 +499,39 @@ class Session:
         point = self.head if at is _HEAD_MARK else at
         if point is not None and point not in self._tree:
             raise ConfigurationError(f"cannot fork at {point!r}: not a message of session {self.session_id!r}")
-        return self.agent._fork(self, new_id_, point)
+        return self.agent.repository.fork(self, new_id_, point)
 
-    # -- commit --------------------------------------------------------------------------
+    # -- state changes (the repository persists them; these only compute and apply) ---------
 
-    def _commit(
-        self,
-        messages: list[Message],
-        *,
-        parent: str | None = None,
-        explicit_parent: bool = False,
-        cell_id: str | None = None,
-        summary: SummaryRecord | None = None,
-    ) -> list[Node]:
-        """Append ``messages`` as one atomic step: the store first, then memory.
+    def _update_header(self, **changes: Any) -> None:
+        self.agent.repository.update_header(self, **changes)
 
-        If another process moved the session meanwhile (a store's compare-and-swap
-        fails), the session is refreshed and the messages are appended after the new
-        head: nothing is lost and each branch stays one chain.
+    def next_header(self, now: datetime, *, added: Sequence[Node] = (), **changes: Any) -> dict[str, Any]:
+        """The header after ``changes``: revision bumped, ``stats`` of the new head (core use).
+
+        ``added`` are new nodes (not in the tree yet) that end at the new head.
         """
-        from ..stores.base import HeadConflict
+        header = {**self._h, **changes, "rev": self.rev + 1, "updated_at": now.isoformat()}
+        if not added and header["head"] == self._head and self._h.get("stats"):
+            return header  # same head, same path: the stats stand
+        base = added[0].parent_id if added else header["head"]
+        messages, tokens = self._stats_of(base)
+        header["stats"] = {
+            "messages": messages + len(added),
+            "tokens": tokens + sum(n.message.usage.total_tokens for n in added),
+        }
+        return header
 
-        for attempt in range(MAX_CONFLICT_RETRIES):
-            with self._tree.lock:
-                base = parent if explicit_parent else self._head
-                now = utcnow()
-                nodes: list[Node] = []
-                parent_id = base
-                for message in messages:
-                    node = Node(new_id(), parent_id, message, self.session_id, now, cell_id)
-                    nodes.append(node)
-                    parent_id = node.id
-                header = self._header(now, **self._moved_heads(base, parent_id, explicit_parent))
-                if summary is not None:
-                    header["summaries"] = [*header["summaries"], summary.to_dict()]
-                try:
-                    self.agent._persist_turn(self, nodes, header)
-                except HeadConflict:
-                    pass
-                else:
-                    for node in nodes:
-                        self._tree.add(node)
-                    if self._path_cache is not None and self._path_cache_head == base:
-                        self._path_cache.extend(nodes)
-                        self._path_cache_head = parent_id
-                    self._apply_header(header)
-                    return nodes
-            self._after_conflict(attempt)
-        raise StoreError(
-            f"session {self.session_id!r} kept changing in another process; the turn was not added, retry it"
-        )
+    def _stats_of(self, head: str | None) -> tuple[int, int]:
+        if head is None:
+            return 0, 0
+        if head == self._path_cache_head and self._path_cache is not None:
+            return len(self._path_cache), self._path_tokens
+        path = self._tree.path(head)
+        return len(path), sum(n.message.usage.total_tokens for n in path)
 
-    def _after_conflict(self, attempt: int) -> None:
-        """Another writer won the compare-and-swap: wait a random moment, then catch up.
-
-        The random, growing wait keeps two busy writers from colliding in lock-step.
-        """
-        time.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
-        self.agent._refresh(self)
-
-    def _moved_heads(self, base: str | None, new_head: str | None, explicit_parent: bool) -> dict[str, Any]:
+    def moved_heads(self, base: str | None, new_head: str | None, explicit_parent: bool) -> dict[str, Any]:
+        """Where the branches stand after a turn from ``base`` ends at ``new_head`` (core use)."""
         heads = list(self._heads)
         current = self._current
         if current is not None and current < len(heads) and heads[current] == base and base == self._head:
@@ -526,44 +544,53 @@ class Session:
             current = len(heads) - 1
         return {"head": new_head, "heads": heads, "current": current}
 
-    def _header(self, now: datetime, **changes: Any) -> dict[str, Any]:
-        """The next header: ``changes`` applied, revision bumped."""
-        return {**self._h, **changes, "rev": self.rev + 1, "updated_at": now.isoformat()}
+    def absorb(
+        self, header: dict[str, Any], nodes: Iterable[Node] = (), *, extends: str | None = None, stored: bool = False
+    ) -> None:
+        """Take a header (and new nodes, parents first) as this session's state (core use).
 
-    def _apply_header(self, header: dict[str, Any]) -> None:
+        ``extends`` is the old head when ``nodes`` continue it: the cached path grows instead
+        of being recomputed. A header we wrote ourselves never replaces a newer one (two
+        threads may finish in either order); a header read from the store (``stored``) always
+        does, even an older revision: someone re-saved an older snapshot, and the store is
+        what the next compare-and-swap is checked against.
+        """
+        with self._tree.lock:
+            added = []
+            for node in nodes:
+                self._tree.add(node)
+                added.append(node)
+            if not stored and int(header.get("rev") or 0) < self.rev:
+                return  # a writer that lost the race to a newer state: its nodes are kept, not its header
+            if extends is not None and self._path_cache is not None and self._path_cache_head == extends and added:
+                self._path_cache.extend(added)
+                self._path_cache_head = added[-1].id
+                self._path_tokens += sum(n.message.usage.total_tokens for n in added)
+            self._apply_header(header)
+
+    def rebase(self, header: dict[str, Any], tree: MessageTree) -> None:
+        """Point this handle at another conversation tree and header (core use: see the repository)."""
+        with tree.lock:
+            self._tree = tree
+            self._path_cache, self._path_cache_head, self._path_tokens = None, None, 0
+            self._apply_header(header)
+
+    def _apply_header(self, header: dict[str, Any], *, notify: bool = True) -> None:
         if header.get("summaries") is not self._h.get("summaries"):
             self._summaries = {s["covers"]: SummaryRecord.from_dict(s) for s in header.get("summaries") or []}
         self._h = header
-        self.agent._notify(self)
+        if notify:
+            self.agent.notify(self)
+
+    def header(self) -> dict[str, Any]:
+        """A copy of the header this session would store (core and tests)."""
+        return dict(self._h)
 
     def tree(self) -> Any:
         """An interactive fork tree of this session's family (an anywidget; needs ``anywidget``)."""
         from ..jupyter.tree_widget import TreeWidget
 
         return TreeWidget(self)
-
-    def _update_header(self, **changes: Any) -> None:
-        from ..stores.base import HeadConflict
-
-        for attempt in range(MAX_CONFLICT_RETRIES):
-            with self._tree.lock:
-                header = self._header(utcnow(), **changes)
-                try:
-                    self.agent._persist_header(self, header)
-                except HeadConflict:
-                    pass
-                else:
-                    self._apply_header(header)
-                    return
-            self._after_conflict(attempt)
-        raise StoreError(f"session {self.session_id!r} kept changing in another process; retry")
-
-    def _absorb(self, header: dict[str, Any], nodes: Iterable[Node]) -> None:
-        """Take what another writer stored: its messages (parents first) and its header."""
-        with self._tree.lock:
-            for node in nodes:
-                self._tree.add(node)
-            self._apply_header(header)
 
     def to_dataframe(self, *, branches: bool = False) -> pandas.DataFrame:
         """One row per message (current path; every branch with ``branches=True``).
@@ -580,15 +607,18 @@ class Session:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: the header, and every message on any branch (all parents before children)."""
-        heads = [*self._heads, self._head]
-        return {**self._h, "messages": [node_to_dict(n) for n in self._tree.closure(heads)]}
+        from .serialize import node_to_dict
+
+        return {**self._h, "messages": [node_to_dict(n) for n in self.reachable_nodes()]}
 
     @classmethod
     def from_dict(cls, data: Any, agent: Agent) -> Session:
-        """Rebuild a session saved with ``to_dict()`` and register it with ``agent``."""
-        session = session_from_dict(data, agent)
-        agent._register(session)
-        return session
+        """Rebuild a session saved with ``to_dict()`` and register it with ``agent``.
+
+        With a store, the session is written to it — merged into its stored tree when that
+        exists — so it can be continued and loaded again like any other.
+        """
+        return agent.repository.adopt(data)
 
 
 async def _completed(value: AsyncTurnStream) -> AsyncTurnStream:
@@ -601,122 +631,3 @@ class _Head:
 
 
 _HEAD: Any = _Head()
-
-
-def node_to_dict(node: Node) -> dict[str, Any]:
-    data = node.message.to_dict()
-    data.update(
-        id=node.id,
-        parent_id=node.parent_id,
-        session_id=node.session_id,
-        created_at=node.created_at.isoformat(),
-    )
-    if node.cell_id is not None:
-        data["cell_id"] = node.cell_id
-    return data
-
-
-def node_from_dict(data: Any, default_session: str) -> Node:
-    if not isinstance(data, dict):
-        raise SessionDataError(f"a message entry must be an object, got {type(data).__name__}")
-    try:
-        return Node(
-            id=str(data["id"]),
-            parent_id=data.get("parent_id"),
-            message=Message.from_dict(data),
-            session_id=str(data.get("session_id") or default_session),
-            created_at=datetime.fromisoformat(data["created_at"]) if data.get("created_at") else utcnow(),
-            cell_id=data.get("cell_id"),
-        )
-    except (KeyError, ValueError, TypeError) as exc:
-        raise SessionDataError(f"message entry {data!r:.100} is malformed ({exc})") from None
-
-
-def new_header(
-    session_id: str,
-    *,
-    system: str | None = None,
-    settings: dict[str, Any] | None = None,
-    head: str | None = None,
-    forked_from: dict[str, Any] | None = None,
-    lineage: list[str] | None = None,
-) -> dict[str, Any]:
-    """The header of a session that has never been written."""
-    now = utcnow().isoformat()
-    return {
-        "version": FORMAT_VERSION,
-        "kind": "vel_jupyter.session",
-        "session_id": validate_session_id(session_id),
-        "system": system,
-        "head": head,
-        "heads": [head],
-        "current": 0,
-        "settings": dict(settings or {}),
-        "summaries": [],
-        "forked_from": forked_from,
-        "lineage": list(lineage or []),
-        "rev": 0,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-def header_from_dict(data: dict[str, Any], tree: MessageTree) -> dict[str, Any]:
-    """Validate the header part of a record against its messages; fill defaults of older records."""
-    sid = validate_session_id(data.get("session_id"))
-    header = new_header(sid)
-    header.update({k: data[k] for k in header if k in data})
-    header["version"] = FORMAT_VERSION
-    head = header["head"]
-    heads = header["heads"] = list(header["heads"] or [head])
-    for h in [head, *heads]:
-        if h is not None and h not in tree:
-            raise SessionDataError(f"head {h!r} is not one of its messages")
-    current = header["current"]
-    if current is not None and not (isinstance(current, int) and 0 <= current < len(heads)):
-        raise SessionDataError(f"current branch {current!r} is out of range")
-    if not isinstance(header["settings"], dict) or not isinstance(header["lineage"], list):
-        raise SessionDataError("settings must be an object and lineage a list")
-    for summary in header["summaries"]:
-        SummaryRecord.from_dict(summary)  # raises on malformed entries
-    for key in ("created_at", "updated_at"):
-        datetime.fromisoformat(header[key])
-    if not isinstance(header["rev"], int):
-        raise SessionDataError(f"rev must be an int, got {header['rev']!r}")
-    return header
-
-
-def tree_from_messages(entries: Any, session_id: str) -> MessageTree:
-    if not isinstance(entries, list):
-        raise SessionDataError(f"'messages' must be a list, got {type(entries).__name__}")
-    tree = MessageTree()
-    for entry in entries:
-        node = node_from_dict(entry, session_id)
-        if node.parent_id is not None and node.parent_id not in tree:
-            raise SessionDataError(f"message {node.id!r} names parent {node.parent_id!r}, which is missing")
-        tree.add(node)
-    return tree
-
-
-def session_from_dict(data: Any, agent: Agent) -> Session:
-    """Validate and rebuild; every problem raises SessionDataError naming the session."""
-    sid = data.get("session_id") if isinstance(data, dict) else None
-    where = f"session {sid!r}" if sid else "session data"
-    if not isinstance(data, dict):
-        raise SessionDataError(f"{where}: expected a dict from Session.to_dict(), got {type(data).__name__}")
-    version = data.get("version")
-    if not isinstance(version, int):
-        raise SessionDataError(f"{where}: no 'version' field; this is not a vel_jupyter session dict")
-    if version > FORMAT_VERSION:
-        raise SessionDataError(
-            f"{where}: saved by a newer vel_jupyter (format {version}, we read up to {FORMAT_VERSION}); upgrade"
-        )
-    try:
-        tree = tree_from_messages(data.get("messages", []), sid or "")
-        return Session(agent, header_from_dict(data, tree), tree)
-    except SessionDataError as exc:
-        raise SessionDataError(f"{where}: {exc}") from None
-    except InvalidSessionIdError:
-        raise SessionDataError(f"{where}: the session id is missing or invalid") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise SessionDataError(f"{where}: malformed ({type(exc).__name__}: {exc})") from None

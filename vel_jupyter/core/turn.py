@@ -7,9 +7,11 @@ reasons, structured output, the atomic commit) and does no I/O: it yields effect
 sync path uses a native sync client (no thread hop per token) and the async path never
 blocks the loop, without duplicating the logic.
 
-The commit happens inside the program after the last model call succeeded, before the
-``turn_end`` event. Any exception, interrupt or abandoned stream before that leaves
-the session exactly as it was.
+The store is an effect too: ``SyncWithStore`` before the turn and ``Commit`` after the last
+model call succeeded, before the ``turn_end`` event. The sync driver calls the repository;
+the async driver awaits its async twin, which runs store I/O in a worker thread, so the
+event loop never blocks on a database. Any exception, interrupt or abandoned stream before
+the commit leaves the session exactly as it was.
 """
 
 from __future__ import annotations
@@ -47,7 +49,23 @@ class Emit:
     event: StreamEvent
 
 
-Effect = CallModel | RunTools | Emit
+@dataclass(frozen=True)
+class SyncWithStore:
+    """Before the turn: catch up with what other processes stored for this session."""
+
+
+@dataclass(frozen=True)
+class Commit:
+    """The turn's messages, to be stored and added (the result is their tree nodes)."""
+
+    messages: list[Message]
+    parent: str | None
+    explicit_parent: bool
+    cell_id: str | None
+    summary: Any = None
+
+
+Effect = CallModel | RunTools | Emit | SyncWithStore | Commit
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,8 @@ def turn_program(session: Session, spec: TurnSpec) -> Generator[Effect, Any, Res
 
     agent = session.agent
     ctx = agent.ctxmgr
+    yield SyncWithStore()
+    session.check_parent(spec)
     base = spec.parent if spec.explicit_parent else session.head
     started = time.perf_counter()
     with ctx.run(session, base, [spec.prompt]) as run:
@@ -141,7 +161,7 @@ def turn_program(session: Session, spec: TurnSpec) -> Generator[Effect, Any, Res
         output = parse_output(spec.schema, final.content) if spec.schema is not None else None
         ids: tuple[str, ...] = ()
         if ctx.retains_history:
-            nodes = session._commit(
+            nodes = yield Commit(
                 run.pending,
                 parent=spec.parent,
                 explicit_parent=spec.explicit_parent,
@@ -236,7 +256,11 @@ def _completion_missing(partial: list[str]) -> StreamError:
 
 
 def drive_sync(
-    program: Generator[Effect, Any, Response], provider: Provider, tools: dict[str, Tool], partial: list[str]
+    session: Session,
+    program: Generator[Effect, Any, Response],
+    provider: Provider,
+    tools: dict[str, Tool],
+    partial: list[str],
 ) -> Iterator[StreamEvent]:
     """Perform a turn's effects with sync I/O; ``partial`` collects the visible text."""
     value: Any = None
@@ -249,6 +273,11 @@ def drive_sync(
             if type(effect) is Emit:
                 value = None
                 yield effect.event
+            elif type(effect) is SyncWithStore:
+                session.agent.repository.sync(session)
+                value = None
+            elif type(effect) is Commit:
+                value = session.agent.repository.commit(session, **vars(effect))
             elif type(effect) is CallModel:
                 started = time.perf_counter()
                 ttft: float | None = None
@@ -281,7 +310,11 @@ def drive_sync(
 
 
 async def drive_async(
-    program: Generator[Effect, Any, Response], provider: Provider, tools: dict[str, Tool], partial: list[str]
+    session: Session,
+    program: Generator[Effect, Any, Response],
+    provider: Provider,
+    tools: dict[str, Tool],
+    partial: list[str],
 ) -> AsyncIterator[StreamEvent]:
     """The same as ``drive_sync`` with the provider's async stream; tools run concurrently."""
     value: Any = None
@@ -294,6 +327,11 @@ async def drive_async(
             if type(effect) is Emit:
                 value = None
                 yield effect.event
+            elif type(effect) is SyncWithStore:
+                await session.agent.repository.sync_async(session)
+                value = None
+            elif type(effect) is Commit:
+                value = await session.agent.repository.commit_async(session, **vars(effect))
             elif type(effect) is CallModel:
                 started = time.perf_counter()
                 ttft: float | None = None

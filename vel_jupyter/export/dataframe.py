@@ -92,38 +92,22 @@ def _empty_columns() -> dict[str, list[Any]]:
     return {name: [] for name in COLUMNS}
 
 
-def _current_branch(session: Session) -> int | None:
-    """The index of the branch marked current in ``session.branches``; None when detached."""
-    heads, current, head = session._heads, session._current, session._head
-    if current is not None and 0 <= current < len(heads) and heads[current] == head:
-        return current
-    return None
-
-
 def _rows(session: Session, branches: bool) -> list[tuple[Node, int | None]]:
     """The nodes to export, parents before children, each with its branch index."""
-    with session._tree.lock:
-        if not branches:
-            branch = _current_branch(session)
-            return [(node, branch) for node in session._path(session._head)]
-        # The closure of the branch heads plus the current head, walked like
-        # MessageTree.closure but remembering which head reached each node first.
-        tree = session._tree
-        heads = session._heads
-        seen: set[str] = set()
-        out: list[tuple[Node, int | None]] = []
-        for index, head in enumerate([*heads, session._head]):
-            branch = index if index < len(heads) else None
-            chain: list[tuple[Node, int | None]] = []
-            current = head
-            while current is not None and current not in seen:
-                node = tree[current]
-                seen.add(current)
-                chain.append((node, branch))
-                current = node.parent_id
-            chain.reverse()
-            out.extend(chain)
-        return out
+    if not branches:
+        branch = session.current_branch
+        return [(node, branch) for node in session.nodes]
+    # Every branch's path plus the current head's, each node with the first branch that reaches it.
+    heads = session.heads
+    seen: set[str] = set()
+    out: list[tuple[Node, int | None]] = []
+    for index, head in enumerate([*heads, session.head]):
+        branch = index if index < len(heads) else None
+        for node in session.path(head):
+            if node.id not in seen:
+                seen.add(node.id)
+                out.append((node, branch))
+    return out
 
 
 def _collect(session: Session, branches: bool, columns: dict[str, list[Any]]) -> None:

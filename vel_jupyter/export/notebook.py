@@ -60,15 +60,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..core.session import (
+from ..core.serialize import (
     FORMAT_VERSION,
-    Session,
     header_from_dict,
     new_header,
     node_from_dict,
     session_from_dict,
     tree_from_messages,
 )
+from ..core.session import Session
 from ..core.tree import validate_session_id
 from ..errors import ConfigurationError, InvalidSessionIdError, SessionDataError
 from ..jupyter.display import PAYLOAD_VERSION
@@ -202,7 +202,7 @@ def read_sessions(source: str | os.PathLike[str] | Any) -> dict[str, dict[str, A
     found: list[tuple[int, str]] = [(e.order, e.header["session_id"]) for e in exports]
     found += [(t.order, t.session_id) for t in turns]
     ids = list(dict.fromkeys(sid for _, sid in sorted(found)))
-    return {
+    records = {
         sid: _assemble(
             sid,
             [e for e in exports if e.header["session_id"] == sid],
@@ -211,6 +211,29 @@ def read_sessions(source: str | os.PathLike[str] | Any) -> dict[str, dict[str, A
         )
         for sid in ids
     }
+    _place_in_trees(records, {e.header["session_id"] for e in exports})
+    return records
+
+
+def _place_in_trees(records: dict[str, dict[str, Any]], exported: set[str]) -> None:
+    """Give every record its conversation tree and its current path's stats.
+
+    An exported header names its tree; a session known only from its turns joins the tree of
+    the family whose messages it continues (its origin's), or else starts one named after it.
+    """
+    from ..stores.base import legacy_stats, legacy_trees
+
+    owners: dict[str, tuple[str | None, str]] = {}
+    rows: dict[str, tuple[str | None, Any]] = {}
+    for sid, record in records.items():
+        for message in record["messages"]:
+            owners.setdefault(message["id"], (message.get("parent_id"), message.get("session_id") or sid))
+            rows.setdefault(message["id"], (message.get("parent_id"), message.get("meta")))
+    headers = [(sid, {**r, "tree": r.get("tree") if sid in exported else None}) for sid, r in records.items()]
+    trees = legacy_trees(headers, owners)
+    for sid, record in records.items():
+        record["tree"] = trees[sid]
+        record["stats"] = legacy_stats(record, rows)
 
 
 def restore_notebook(
@@ -238,9 +261,7 @@ def restore_notebook(
     # Origins before their forks, so a store sees each message first under its writer.
     position = {sid: index for index, sid in enumerate(records)}
     for sid in sorted(records, key=lambda s: (len(records[s].get("lineage") or []), position[s])):
-        if agent.store is not None:
-            agent.store.save(sid, records[sid])
-        Session.from_dict(records[sid], agent)
+        Session.from_dict(records[sid], agent)  # with a store, this writes the session there too
     return list(records)
 
 
@@ -482,7 +503,7 @@ def _assemble(
     pending.sort(key=lambda t: (t.time, t.order))
     heads: list[str | None] = list(header["heads"])
     head, current = header["head"], header["current"]
-    for turn in pending:  # replay the session's moves (Session._moved_heads) from the payloads
+    for turn in pending:  # replay the session's moves (Session.moved_heads) from the payloads
         heads.extend([None] * (turn.branches - len(heads)))
         if turn.branch is not None:
             heads[turn.branch] = turn.head

@@ -28,7 +28,7 @@ PAYLOAD_VERSION = 1
 
 def turn_payload(session: Session, response: Response) -> dict[str, Any]:
     """This turn's messages with ids, parent ids and usage, for the saved notebook."""
-    from ..core.session import node_to_dict
+    from ..core.serialize import node_to_dict
 
     nodes = [session.node(message_id) for message_id in response.message_ids]
     branch = next((b.index for b in session.branches if b.current), None)

@@ -25,7 +25,7 @@ from ..errors import (
 )
 from .display import LiveView, extract_code, final_bundle, finish_note
 from .interpolate import interpolate
-from .registry import Registry, registry, set_registry, turn_parent
+from .registry import registry, turn_parent
 
 FORMATS = ("markdown", "text", "code", "json")
 
@@ -81,12 +81,14 @@ class ChatMagics(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
-        # %reload_ext keeps the sessions: the registry outlives the Magics instance.
+        # %reload_ext keeps the sessions: the registry outlives the Magics instance, and
+        # settings made with %config reconfigure it instead of replacing it.
         reg = registry()
         reg.defaults.update({k: v for k, v in self._defaults().items() if v is not None})
-        if self.store is not None or self.context_window is not None:
-            reg = Registry(store=self.store, context_window=self.context_window, **self._defaults())
-            set_registry(reg)
+        if self.context_window is not None and self.context_window != reg.context_window:
+            reg.set_context_window(self.context_window)
+        if self.store is not None and self.store != reg.store_spec:
+            self._switch_store(self.store)
 
     @property
     def _shell(self) -> Any:
@@ -109,9 +111,7 @@ class ChatMagics(Magics):
 
     @observe("context_window")
     def _window_changed(self, change: Any) -> None:
-        reg = registry()
-        reg.context_window = change["new"]
-        reg.use_store(reg.agent.store or "memory")
+        registry().set_context_window(change["new"])
 
     # -- %%chat -----------------------------------------------------------------------------
 
@@ -271,15 +271,15 @@ class ChatMagics(Magics):
 
     def _cmd_list(self, rest: list[str]) -> None:
         rows = [("id", "model", "messages", "branches", "tokens", "updated")]
-        for sid, session in registry().sessions().items():
+        for line in registry().summaries():  # headers only: listing loads no messages
             rows.append(
                 (
-                    sid,
-                    session.model,
-                    str(len(session.messages)),
-                    str(len(session.branches)),
-                    str(session.usage.total_tokens),
-                    session.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    line.session_id,
+                    line.model,
+                    str(line.messages),
+                    str(line.branches),
+                    str(line.tokens),
+                    line.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
                 )
             )
         if len(rows) == 1:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.agent import Agent
 from ..core.context import ContextManager
+from ..core.repository import SessionSummary
 from ..core.session import Session
 from ..core.tree import Node
 from ..errors import SessionNotFoundError
@@ -31,7 +32,8 @@ class Registry:
         self.defaults: dict[str, Any] = {k: v for k, v in defaults.items() if v is not None}
         self.context_window = context_window
         self._lock = threading.RLock()
-        self.agent = self._make_agent(store if store is not None else os.environ.get("VEL_STORE") or "memory")
+        self.store_spec: Any = store if store is not None else os.environ.get("VEL_STORE") or "memory"
+        self.agent = self._make_agent(self.store_spec)
 
     def __repr__(self) -> str:
         store = self.agent.store
@@ -72,6 +74,10 @@ class Registry:
     def ids(self) -> list[str]:
         return self.agent.list_sessions()
 
+    def summaries(self) -> list[SessionSummary]:
+        """A line per session (id, model, messages, branches, tokens, updated), from headers only."""
+        return self.agent.session_summaries()
+
     def sessions(self) -> dict[str, Session]:
         """Every session by id (stored ones are loaded)."""
         return {sid: self.agent.get_session(sid) for sid in self.ids()}
@@ -89,18 +95,29 @@ class Registry:
         return sorted(self.sessions())
 
     def use_store(self, store: Any) -> None:
-        """Switch to another store, copying this kernel's sessions into it (nothing is lost)."""
+        """Switch to another store, copying this kernel's sessions into it (nothing is lost).
+
+        A session the new store holds already keeps its stored version. The kernel's sessions
+        are copied with ``Session.from_dict``, so a family (a session and its forks) lands in
+        one conversation tree of the new store, whatever order their ids sort in.
+        """
         with self._lock:
             current = [self.agent.get_session(sid) for sid in self.ids()]
             agent = self._make_agent(store)
-            if agent.store is not None:
-                for session in current:
-                    if agent.store.load(session.session_id) is None:
-                        agent.store.save(session.session_id, session.to_dict())
-            else:
-                for session in current:
+            stored = set(agent.list_sessions())
+            for session in current:
+                if session.session_id not in stored:
                     Session.from_dict(session.to_dict(), agent)
             self.agent = agent
+            self.store_spec = store
+
+    def set_context_window(self, messages: int | None) -> None:
+        """Send at most ``messages`` history messages from now on (None: all); sessions stay as they are."""
+        with self._lock:
+            self.context_window = messages
+            context = ContextManager(max_history=messages) if messages else ContextManager()
+            context.bind(self.agent)
+            self.agent.ctxmgr = context
 
     def to_dataframe(self, *, branches: bool = False) -> pandas.DataFrame:
         """Every message of every session, one row each (see ``Session.to_dataframe``)."""

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ..core.session import Session, node_to_dict
+from ..core.serialize import node_to_dict
+from ..core.session import Session
 from ..core.tree import Node
 
 PREVIEW = 80
@@ -18,9 +19,8 @@ TREE_MIME = "application/vnd.vel.tree+json"
 
 
 def family(session: Session, candidates: Iterable[Session]) -> list[Session]:
-    """``session`` and the sessions sharing its origin (the root of its lineage), id order."""
-    root = (session.lineage or [session.session_id])[-1]
-    members = {s.session_id: s for s in candidates if (s.lineage or [s.session_id])[-1] == root}
+    """``session`` and the sessions sharing its conversation tree, id order."""
+    members = {s.session_id: s for s in candidates if s.tree_id == session.tree_id}
     members[session.session_id] = session
     return [members[sid] for sid in sorted(members)]
 
@@ -34,7 +34,7 @@ def tree_payload(focus: Session, members: list[Session]) -> dict[str, Any]:
     """Turns of every branch of every family member, the members' heads, and the focus."""
     nodes: dict[str, Node] = {}
     for member in members:
-        for node in member._tree.closure([*member._heads, member.head]):
+        for node in member.reachable_nodes():
             nodes.setdefault(node.id, node)
     turn_of: dict[str, str] = {}  # message id -> id of its turn (the user message)
     turns: dict[str, dict[str, Any]] = {}
@@ -61,9 +61,10 @@ def tree_payload(focus: Session, members: list[Session]) -> dict[str, Any]:
         turn["last"] = node.id
     heads = []
     for member in members:
-        for index, head in enumerate(member._heads):
+        heads_of_member = member.heads
+        for index, head in enumerate(heads_of_member):
             if head is not None and head in turn_of:
-                current = member.head == head and member._current == index
+                current = member.current_branch == index
                 heads.append(
                     {
                         "session_id": member.session_id,
@@ -73,7 +74,7 @@ def tree_payload(focus: Session, members: list[Session]) -> dict[str, Any]:
                         "current": current,
                     }
                 )
-        if member.head is not None and member.head not in member._heads and member.head in turn_of:
+        if member.head is not None and member.head not in heads_of_member and member.head in turn_of:
             heads.append(
                 {
                     "session_id": member.session_id,

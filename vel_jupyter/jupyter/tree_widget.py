@@ -67,10 +67,10 @@ class TreeWidget(anywidget.AnyWidget):
 
     @staticmethod
     def _root_of(session: Session) -> str:
-        return (session.lineage or [session.session_id])[-1]
+        return session.tree_id
 
     def members(self) -> list[Session]:
-        return family(self._session, list(self._agent._sessions.values()))
+        return family(self._session, self._agent.loaded_sessions())
 
     def refresh(self) -> None:
         """Recompute the tree from the sessions (done automatically on every change)."""

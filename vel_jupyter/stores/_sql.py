@@ -1,15 +1,20 @@
 """What SQLite and PostgreSQL stores share: the schema's shape, migrations, and every query.
 
-Schema (guide B's table, plus one row per message)::
+Schema (guide B's table, plus one row per message of each conversation tree)::
 
-    vel_sessions(id TEXT PRIMARY KEY, context JSON NOT NULL, created_at, updated_at, expires_at)
-    vel_messages(id TEXT PRIMARY KEY, session_id TEXT REFERENCES vel_sessions ON DELETE CASCADE,
-                 parent_id TEXT, role TEXT, content JSON, usage JSON, created_at)
+    vel_sessions(id TEXT PRIMARY KEY, context JSON NOT NULL, created_at, updated_at, expires_at,
+                 tree_id TEXT)
+    vel_messages(tree_id TEXT, id TEXT, parent_id TEXT, role TEXT, content JSON, usage JSON,
+                 created_at, PRIMARY KEY (tree_id, id))
     vel_migrations(name TEXT PRIMARY KEY, applied_at)
 
 ``context`` holds the session header (system prompt, heads, settings, fork origin,
-revision). A turn inserts its message rows and rewrites the header in one transaction,
-after checking the header's revision (compare-and-swap): O(1) in history length.
+revision). A session and its forks share a tree; messages belong to the tree, not to the
+session that wrote them, so deleting or re-saving a session never removes a message another
+session reads. A trigger deletes a tree's messages when its last session row goes — also for
+guide B's cleanup SQL run from any client. A turn inserts its message rows and rewrites the
+header in one transaction, after checking the header's revision (compare-and-swap): O(1) in
+history length.
 """
 
 from __future__ import annotations
@@ -22,12 +27,22 @@ from typing import Any
 
 from ..core.tree import utcnow, validate_session_id
 from ..errors import StoreError
-from .base import HeadConflict, SessionStore, expiry, join_record, rehomed_lineage, split_record
+from .base import (
+    HeadConflict,
+    SessionStore,
+    expiry,
+    header_heads,
+    join_record,
+    outside_parents,
+    split_record,
+    summary_of,
+    tree_of,
+)
 
 Row = Sequence[Any]
 Migration = tuple[str, Callable[[Any], None]]
 
-_MESSAGE_COLUMNS = "id, session_id, parent_id, role, content, usage, created_at"
+_MESSAGE_COLUMNS = "tree_id, id, parent_id, role, content, usage, created_at"
 _ROW_KEYS = ("id", "parent_id", "role", "created_at", "meta")
 
 
@@ -88,9 +103,8 @@ class SQLStore(SessionStore):
     def where_in(self, column: str, values: list[str]) -> tuple[str, list[Any]]:
         return f"{column} IN ({', '.join([self.P] * len(values))})", list(values)
 
-    def lineage_contains(self) -> str:
-        """SQL that is true when ``context``'s lineage contains the parameter."""
-        raise NotImplementedError
+    def lock_tree(self, tx: Tx, tree: str) -> None:
+        """Serialise writers of one tree (SQLite's BEGIN IMMEDIATE already serialises all)."""
 
     def lock_suffix(self) -> str:
         return ""
@@ -115,12 +129,13 @@ class SQLStore(SessionStore):
 
     # -- rows ------------------------------------------------------------------------------------
 
-    def _message_row(self, owner: str, message: dict[str, Any]) -> tuple[Any, ...]:
+    def _message_row(self, tree: str, writer: str, message: dict[str, Any]) -> tuple[Any, ...]:
         content = {k: v for k, v in message.items() if k not in _ROW_KEYS}
+        content.setdefault("session_id", writer)
         created = datetime.fromisoformat(message["created_at"])
         return (
+            tree,
             message["id"],
-            owner,
             message.get("parent_id"),
             message["role"],
             self.json_in(content),
@@ -129,9 +144,8 @@ class SQLStore(SessionStore):
         )
 
     def _message_dict(self, row: Row) -> dict[str, Any]:
-        message_id, owner, parent_id, role, content, usage, created_at = row
+        _tree, message_id, parent_id, role, content, usage, created_at = row
         data: dict[str, Any] = self.json_out(content)
-        data.setdefault("session_id", owner)
         data.update(id=message_id, parent_id=parent_id, role=role)
         created = self.ts_out(created_at)
         data["created_at"] = created.isoformat() if created else None
@@ -139,13 +153,14 @@ class SQLStore(SessionStore):
             data["meta"] = self.json_out(usage)
         return data
 
-    def _header_of(self, session_id: str, context: Any) -> dict[str, Any]:
+    def _header_of(self, session_id: str, context: Any, tree: Any = None) -> dict[str, Any]:
         header = self.json_out(context)
         if not isinstance(header, dict) or header.get("kind") != "vel_jupyter.session":
             raise StoreError(
                 f"session {session_id!r}: the vel_sessions row is not a vel_jupyter session "
                 "(foreign data, perhaps from another tool sharing the table); rename or delete it"
             )
+        header["tree"] = tree if tree is not None else tree_of(header)
         return header
 
     # -- the four-method contract ------------------------------------------------------------
@@ -153,13 +168,10 @@ class SQLStore(SessionStore):
     def save(self, session_id: str, data: dict[str, Any]) -> None:
         validate_session_id(session_id)
         header, messages = split_record(session_id, data)
-        header.setdefault("kind", "vel_jupyter.session")
-        header.setdefault("version", 1)
         with self.transaction() as tx:
-            self._rehome_for_forks(tx, session_id)  # replacing never takes messages a fork reads
-            tx.execute(f"DELETE FROM vel_messages WHERE session_id = {self.P}", (session_id,))
+            self.lock_tree(tx, header["tree"])
+            self._insert_messages(tx, header["tree"], session_id, messages)
             self._upsert_session(tx, session_id, header, exists=None)
-            self._insert_messages(tx, session_id, messages)
 
     def load(self, session_id: str) -> dict[str, Any] | None:
         validate_session_id(session_id)
@@ -167,20 +179,12 @@ class SQLStore(SessionStore):
             header = self._read_header(tx, session_id)
             if header is None:
                 return None
-            families = [session_id, *(header.get("lineage") or [])]
-            clause, params = self.where_in("session_id", families)
-            rows = tx.all(f"SELECT {_MESSAGE_COLUMNS} FROM vel_messages WHERE {clause}", params)
-            messages = [self._message_dict(r) for r in rows]
-
-            def fetch(ids: list[str]) -> list[dict[str, Any]]:
-                return self._read_messages(tx, ids)
-
-            return join_record(header, messages, fetch)
+            rows = tx.all(f"SELECT {_MESSAGE_COLUMNS} FROM vel_messages WHERE tree_id = {self.P}", (header["tree"],))
+            return join_record(header, [self._message_dict(r) for r in rows])
 
     def delete(self, session_id: str) -> bool:
         validate_session_id(session_id)
         with self.transaction() as tx:
-            self._rehome_for_forks(tx, session_id)
             cursor = tx.execute(f"DELETE FROM vel_sessions WHERE id = {self.P}", (session_id,))
             return bool(cursor.rowcount)
 
@@ -198,41 +202,65 @@ class SQLStore(SessionStore):
         self, session_id: str, messages: list[dict[str, Any]], header: dict[str, Any], expected_rev: int | None
     ) -> None:
         validate_session_id(session_id)
+        header = {**header, "tree": tree_of(header)}
         with self.transaction() as tx:
+            self.lock_tree(tx, header["tree"])
             row = tx.one(
-                f"SELECT context, expires_at FROM vel_sessions WHERE id = {self.P}{self.lock_suffix()}", (session_id,)
+                f"SELECT context, expires_at, tree_id FROM vel_sessions WHERE id = {self.P}{self.lock_suffix()}",
+                (session_id,),
             )
             live = row is not None and not self._is_expired(row[1])
-            found: int | None = self._header_of(session_id, row[0]).get("rev", 0) if live and row else None
-            if found != expected_rev:
+            found: int | None = self._header_of(session_id, row[0], row[2]).get("rev", 0) if live and row else None
+            if found != expected_rev or (live and row is not None and row[2] != header["tree"]):
                 raise HeadConflict(session_id, expected_rev, found)
-            if row is not None and not live:  # an expired leftover: the id is free again
-                self._rehome_for_forks(tx, session_id)
-                tx.execute(f"DELETE FROM vel_sessions WHERE id = {self.P}", (session_id,))
-                row = None
+            if row is None or row[2] != header["tree"]:
+                self._check_tree_alive(tx, session_id, header, messages)
+            self._insert_messages(tx, header["tree"], session_id, messages)
             self._upsert_session(tx, session_id, header, exists=row is not None)
-            self._insert_messages(tx, session_id, messages)
 
     def read_header(self, session_id: str) -> dict[str, Any] | None:
         with self.transaction() as tx:
             return self._read_header(tx, session_id)
 
-    def read_messages(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+    def read_messages(self, tree: str, ids: Iterable[str]) -> list[dict[str, Any]]:
+        wanted = list(ids)
+        out: list[dict[str, Any]] = []
         with self.transaction() as tx:
-            return self._read_messages(tx, list(ids))
+            for start in range(0, len(wanted), 500):
+                clause, params = self.where_in("id", wanted[start : start + 500])
+                rows = tx.all(
+                    f"SELECT {_MESSAGE_COLUMNS} FROM vel_messages WHERE tree_id = {self.P} AND {clause}",
+                    [tree, *params],
+                )
+                out.extend(self._message_dict(r) for r in rows)
+        return out
+
+    def list_summaries(self) -> list[dict[str, Any]]:
+        # Each row keeps its listing line as a small JSON text (``summary``), and the database
+        # joins them into one array: 10,000 sessions are one value to decode, no header is read.
+        now = self.ts_in(self.clock())
+        with self.transaction() as tx:
+            row = tx.one(
+                f"SELECT {self.json_array_of('summary')} FROM vel_sessions "
+                f"WHERE (expires_at IS NULL OR expires_at > {self.P}) AND summary IS NOT NULL",
+                (now,),
+            )
+        lines: list[dict[str, Any]] = json.loads(row[0]) if row is not None and row[0] else []
+        return lines
+
+    def json_array_of(self, column: str) -> str:
+        """SQL aggregating the JSON texts of ``column`` into one JSON array text."""
+        raise NotImplementedError
 
     # -- expiry ----------------------------------------------------------------------------------------
 
     def purge_expired(self) -> int:
         now = self.ts_in(self.clock())
         with self.transaction() as tx:
-            rows = tx.all(
-                f"SELECT id FROM vel_sessions WHERE expires_at IS NOT NULL AND expires_at <= {self.P}", (now,)
+            cursor = tx.execute(
+                f"DELETE FROM vel_sessions WHERE expires_at IS NOT NULL AND expires_at <= {self.P}", (now,)
             )
-            for (sid,) in rows:
-                self._rehome_for_forks(tx, sid)
-                tx.execute(f"DELETE FROM vel_sessions WHERE id = {self.P}", (sid,))
-        return len(rows)
+            return int(cursor.rowcount)
 
     # -- internals --------------------------------------------------------------------------------------
 
@@ -241,78 +269,63 @@ class SQLStore(SessionStore):
         return when is not None and when <= self.clock()
 
     def _read_header(self, tx: Tx, session_id: str) -> dict[str, Any] | None:
-        row = tx.one(f"SELECT context, expires_at FROM vel_sessions WHERE id = {self.P}", (session_id,))
+        row = tx.one(f"SELECT context, expires_at, tree_id FROM vel_sessions WHERE id = {self.P}", (session_id,))
         if row is None or self._is_expired(row[1]):
             return None
-        return self._header_of(session_id, row[0])
-
-    def _read_messages(self, tx: Tx, ids: list[str]) -> list[dict[str, Any]]:
-        out: list[dict[str, Any]] = []
-        for start in range(0, len(ids), 500):
-            clause, params = self.where_in("id", ids[start : start + 500])
-            rows = tx.all(f"SELECT {_MESSAGE_COLUMNS} FROM vel_messages WHERE {clause}", params)
-            out.extend(self._message_dict(r) for r in rows)
-        return out
+        return self._header_of(session_id, row[0], row[2])
 
     def _upsert_session(self, tx: Tx, session_id: str, header: dict[str, Any], *, exists: bool | None) -> None:
         now = self.clock()
         expires = expiry(now, header, self.ttl)
         created = datetime.fromisoformat(header["created_at"]) if header.get("created_at") else now
+        tree = header["tree"]
         P = self.P
-        values = (self.json_in(header), self.ts_in(now), self.ts_in(expires))
+        summary = json.dumps(summary_of(header), separators=(",", ":"))
+        values = (self.json_in(header), self.ts_in(now), self.ts_in(expires), tree, summary)
         if exists:
             tx.execute(
-                f"UPDATE vel_sessions SET context = {P}, updated_at = {P}, expires_at = {P} WHERE id = {P}",
+                f"UPDATE vel_sessions SET context = {P}, updated_at = {P}, expires_at = {P}, tree_id = {P}, "
+                f"summary = {P} WHERE id = {P}",
                 (*values, session_id),
             )
         else:
             cursor = tx.execute(
-                f"INSERT INTO vel_sessions (id, context, created_at, updated_at, expires_at) "
-                f"VALUES ({P}, {P}, {P}, {P}, {P}) ON CONFLICT (id) DO "
+                f"INSERT INTO vel_sessions (id, context, created_at, updated_at, expires_at, tree_id, summary) "
+                f"VALUES ({P}, {P}, {P}, {P}, {P}, {P}, {P}) ON CONFLICT (id) DO "
                 + ("NOTHING" if exists is False else "UPDATE SET context = excluded.context, "
-                   "updated_at = excluded.updated_at, expires_at = excluded.expires_at"),
-                (session_id, values[0], self.ts_in(created), values[1], values[2]),
+                   "updated_at = excluded.updated_at, expires_at = excluded.expires_at, tree_id = excluded.tree_id, "
+                   "summary = excluded.summary"),
+                (session_id, values[0], self.ts_in(created), values[1], values[2], tree, summary),
             )  # fmt: skip
             if exists is False and cursor.rowcount == 0:
                 raise HeadConflict(session_id, None, -1)  # created concurrently by someone else
-        self._keep_origins_alive(tx, header, now, expires)
 
-    def _keep_origins_alive(self, tx: Tx, header: dict[str, Any], now: datetime, expires: datetime | None) -> None:
-        """A fork's write counts as activity of the sessions it reads messages from.
+    def _check_tree_alive(
+        self, tx: Tx, session_id: str, header: dict[str, Any], messages: list[dict[str, Any]]
+    ) -> None:
+        """Refuse a new session (a fork) pointing into a tree that was freed meanwhile.
 
-        Guide B's cleanup SQL (``DELETE ... WHERE updated_at < ...``) and TTLs therefore
-        never remove the origin of a fork that is still in use.
+        A tree's messages are deleted only when no session row points into it (the trigger),
+        under the tree's lock, which this transaction holds. So a writer whose own row points
+        into the tree (its compare-and-swap matched) needs no check, and a new session needs
+        one only when it continues messages it does not bring: is the tree still in use?
         """
-        lineage = header.get("lineage") or []
-        if not lineage:
+        arriving = {m["id"] for m in messages}
+        needed = {*header_heads(header), *outside_parents(messages)} - arriving
+        if not needed:
             return
-        clause, params = self.where_in("id", lineage)
-        T = self.TS
-        tx.execute(
-            f"UPDATE vel_sessions SET updated_at = CASE WHEN updated_at < {T} THEN {T} ELSE updated_at END, "
-            f"expires_at = CASE WHEN expires_at IS NULL OR {T} IS NULL THEN NULL "
-            f"WHEN expires_at < {T} THEN {T} ELSE expires_at END WHERE {clause}",
-            (self.ts_in(now), self.ts_in(now), self.ts_in(expires), self.ts_in(expires), self.ts_in(expires), *params),
-        )
+        in_use = tx.one(f"SELECT 1 FROM vel_sessions WHERE tree_id = {self.P} LIMIT 1", (header["tree"],))
+        if in_use is None:
+            raise StoreError(
+                f"session {session_id!r}: it continues messages of tree {header['tree']!r}, which no session "
+                "uses any more (the session it continues was deleted from the store by another process; "
+                "nothing was written: reload the session and retry)"
+            )
 
-    def _insert_messages(self, tx: Tx, owner: str, messages: list[dict[str, Any]]) -> None:
+    def _insert_messages(self, tx: Tx, tree: str, writer: str, messages: list[dict[str, Any]]) -> None:
         P = self.P
         tx.executemany(
             f"INSERT INTO vel_messages ({_MESSAGE_COLUMNS}) VALUES ({P}, {P}, {P}, {P}, {P}, {P}, {P}) "
-            "ON CONFLICT (id) DO NOTHING",
-            [self._message_row(owner, m) for m in messages],
+            "ON CONFLICT (tree_id, id) DO NOTHING",
+            [self._message_row(tree, writer, m) for m in messages],
         )
-
-    def _rehome_for_forks(self, tx: Tx, session_id: str) -> None:
-        """Before a session is deleted, its messages move to the first fork that reads them."""
-        rows = tx.all(f"SELECT id, context FROM vel_sessions WHERE {self.lineage_contains()}", (session_id,))
-        if not rows:
-            return
-        rows.sort(key=lambda row: str(row[0]))  # Python's order, whatever the database collation
-        heir = rows[0][0]
-        P = self.P
-        tx.execute(f"UPDATE vel_messages SET session_id = {P} WHERE session_id = {P}", (heir, session_id))
-        for dependent, context in rows:
-            header = self.json_out(context)
-            header["lineage"] = rehomed_lineage(list(header.get("lineage") or []), session_id, heir, dependent)
-            tx.execute(f"UPDATE vel_sessions SET context = {P} WHERE id = {P}", (self.json_in(header), dependent))

@@ -9,14 +9,26 @@ from datetime import datetime
 from typing import Any
 
 from ..core.tree import utcnow, validate_session_id
-from .base import HeadConflict, SessionStore, expiry, join_record, rehomed_lineage, split_record
+from ..errors import StoreError
+from .base import (
+    HeadConflict,
+    SessionStore,
+    expiry,
+    header_heads,
+    join_record,
+    outside_parents,
+    split_record,
+    summary_of,
+    tree_of,
+)
 
 
 class MemoryStore(SessionStore):
     """Sessions in a dict: shared by the agents of one process, gone when it exits.
 
-    ``ttl`` (seconds) makes sessions expire after their last write; ``clock`` is
-    injectable for tests.
+    Messages are kept per conversation tree; a tree goes with its last session, as in the
+    SQL stores. ``ttl`` (seconds) makes sessions expire after their last write; ``clock``
+    is injectable for tests.
     """
 
     def __init__(self, *, ttl: float | None = None, clock: Callable[[], datetime] = utcnow) -> None:
@@ -25,8 +37,8 @@ class MemoryStore(SessionStore):
         self._lock = threading.RLock()
         self._headers: dict[str, dict[str, Any]] = {}
         self._expires: dict[str, datetime | None] = {}
-        self._messages: dict[str, dict[str, Any]] = {}
-        self._owned: dict[str, list[str]] = {}
+        self._trees: dict[str, dict[str, dict[str, Any]]] = {}  # tree -> message id -> message
+        self._members: dict[str, set[str]] = {}  # tree -> the sessions pointing into it
 
     def __repr__(self) -> str:
         return f"MemoryStore(sessions={len(self._headers)})"
@@ -37,8 +49,6 @@ class MemoryStore(SessionStore):
         validate_session_id(session_id)
         header, messages = split_record(session_id, data)
         with self._lock:
-            self._rehome_for_forks(session_id)  # replacing never takes messages a fork reads
-            self._drop_messages(session_id)
             self._write(session_id, copy.deepcopy(messages), copy.deepcopy(header))
 
     def load(self, session_id: str) -> dict[str, Any] | None:
@@ -47,19 +57,17 @@ class MemoryStore(SessionStore):
             header = self._live_header(session_id)
             if header is None:
                 return None
-            families = [session_id, *(header.get("lineage") or [])]
-            messages = [self._messages[i] for sid in families for i in self._owned.get(sid, ())]
-            return copy.deepcopy(join_record(header, messages, self.read_messages))
+            tree = self._trees.get(header["tree"], {})
+            return copy.deepcopy(join_record(header, tree.values()))
 
     def delete(self, session_id: str) -> bool:
         validate_session_id(session_id)
         with self._lock:
-            if session_id not in self._headers:
+            header = self._headers.pop(session_id, None)
+            if header is None:
                 return False
-            self._rehome_for_forks(session_id)
-            self._drop_messages(session_id)
-            del self._headers[session_id]
             self._expires.pop(session_id, None)
+            self._leave(header["tree"], session_id)
             return True
 
     def list_sessions(self) -> list[str]:
@@ -74,21 +82,32 @@ class MemoryStore(SessionStore):
         validate_session_id(session_id)
         with self._lock:
             current = self._live_header(session_id)
+            header = {**copy.deepcopy(header), "tree": tree_of(header)}
             found = None if current is None else current.get("rev", 0)
-            if found != expected_rev:
+            if found != expected_rev or (current is not None and current["tree"] != header["tree"]):
                 raise HeadConflict(session_id, expected_rev, found)
-            if current is None and session_id in self._headers:  # an expired leftover: the id is free again
-                self.delete(session_id)
-            self._write(session_id, copy.deepcopy(messages), copy.deepcopy(header))
+            tree = self._trees.get(header["tree"], {})
+            missing = [p for p in outside_parents(messages) if p not in tree]
+            if missing:
+                raise StoreError(
+                    f"session {session_id!r}: the turn continues messages {missing} that tree {header['tree']!r} "
+                    "no longer holds (the session it continues was deleted from the store by another process; nothing was written: reload the session and retry)"
+                )
+            self._write(session_id, copy.deepcopy(messages), header)
 
     def read_header(self, session_id: str) -> dict[str, Any] | None:
         with self._lock:
             header = self._live_header(session_id)
             return copy.deepcopy(header) if header is not None else None
 
-    def read_messages(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+    def read_messages(self, tree: str, ids: Iterable[str]) -> list[dict[str, Any]]:
         with self._lock:
-            return [copy.deepcopy(self._messages[i]) for i in ids if i in self._messages]
+            messages = self._trees.get(tree, {})
+            return [copy.deepcopy(messages[i]) for i in ids if i in messages]
+
+    def list_summaries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [summary_of(self._headers[sid]) for sid in self.list_sessions()]
 
     # -- expiry (ExpiringStore) --------------------------------------------------------------
 
@@ -102,20 +121,33 @@ class MemoryStore(SessionStore):
     # -- internals ----------------------------------------------------------------------------
 
     def _write(self, session_id: str, messages: list[dict[str, Any]], header: dict[str, Any]) -> None:
-        now = self.clock()
-        owned = self._owned.setdefault(session_id, [])
+        tree_id = header["tree"]
+        tree = self._trees.setdefault(tree_id, {})
         for message in messages:
-            if message["id"] not in self._messages:  # ids are global: a known id is the same message
-                self._messages[message["id"]] = {**message, "session_id": message.get("session_id") or session_id}
-                owned.append(message["id"])
+            # Ids are unique within a tree: a known id is the same message, kept as it is.
+            tree.setdefault(message["id"], {**message, "session_id": message.get("session_id") or session_id})
+        missing = [h for h in header_heads(header) if h not in tree]
+        if missing:
+            if not tree:
+                del self._trees[tree_id]
+            raise StoreError(
+                f"session {session_id!r}: its heads {missing} are not in tree {tree_id!r} "
+                "(the session it continues was deleted from the store by another process; nothing was written: reload the session and retry)"
+            )
+        old = self._headers.get(session_id)
         self._headers[session_id] = header
-        self._expires[session_id] = expiry(now, header, self.ttl)
-        # A live fork keeps its origins alive (even one that expired but was not purged
-        # yet: the fork still reads its messages).
-        for origin in header.get("lineage") or []:
-            if origin in self._expires and self._expires[origin] is not None:
-                later = self._expires[session_id]
-                self._expires[origin] = None if later is None else max(self._expires[origin], later)  # type: ignore[type-var]
+        self._expires[session_id] = expiry(self.clock(), header, self.ttl)
+        self._members.setdefault(tree_id, set()).add(session_id)
+        if old is not None and old["tree"] != tree_id:  # re-saved into another tree
+            self._leave(old["tree"], session_id)
+
+    def _leave(self, tree_id: str, session_id: str) -> None:
+        """``session_id`` no longer points into ``tree_id``; the last one out frees the tree."""
+        members = self._members.get(tree_id, set())
+        members.discard(session_id)
+        if not members:
+            self._members.pop(tree_id, None)
+            self._trees.pop(tree_id, None)
 
     def _expired(self, session_id: str) -> bool:
         when = self._expires.get(session_id)
@@ -125,19 +157,3 @@ class MemoryStore(SessionStore):
         if session_id not in self._headers or self._expired(session_id):
             return None
         return self._headers[session_id]
-
-    def _drop_messages(self, session_id: str) -> None:
-        for message_id in self._owned.pop(session_id, []):
-            self._messages.pop(message_id, None)
-
-    def _rehome_for_forks(self, session_id: str) -> None:
-        """Before deleting a session, hand its messages to the first fork that needs them."""
-        dependents = sorted(sid for sid, h in self._headers.items() if session_id in (h.get("lineage") or []))
-        if not dependents:
-            return
-        heir = dependents[0]
-        moved = self._owned.pop(session_id, [])
-        self._owned.setdefault(heir, []).extend(moved)
-        for sid in dependents:
-            header = self._headers[sid]
-            header["lineage"] = rehomed_lineage(header["lineage"], session_id, heir, sid)

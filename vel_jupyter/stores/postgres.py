@@ -8,6 +8,7 @@ Guide B's ``vel_sessions`` table as printed (``context`` holds the session heade
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from typing import Any
 from ..core.tree import utcnow
 from ..errors import ConfigurationError, StoreError
 from ._sql import Migration, SQLStore, Tx
+from .base import legacy_stats, legacy_trees, summary_of
 
 INSTALL_HINT = "pip install 'vel-jupyter[postgres]' (psycopg[binary,pool])"
 
@@ -59,11 +61,71 @@ def _index_lineage(tx: Tx) -> None:
     tx.execute("CREATE INDEX IF NOT EXISTS vel_sessions_lineage ON vel_sessions USING GIN ((context->'lineage'))")
 
 
+TREE_LOCK = 7364220
+"""First key of the advisory locks that serialise the writers of one tree (the second: its hash)."""
+
+
+def _messages_belong_to_trees(tx: Tx) -> None:
+    """Format 2: a message row belongs to its conversation tree, not to the session that wrote it.
+
+    Every family (a session and its forks, joined by lineage) becomes one tree; the rows any
+    member owned move into it; the cascade from a session to "its" rows is replaced by a
+    trigger that frees a tree's rows when its last session row goes — under the tree's
+    advisory lock, so a fork being created in the same tree at that moment is never left
+    pointing at freed rows.
+    """
+    tx.execute("ALTER TABLE vel_sessions ADD COLUMN tree_id TEXT")
+    tx.execute("ALTER TABLE vel_sessions ADD COLUMN summary TEXT")  # the listing line (stores.base.summary_of)
+    rows = [(sid, dict(context)) for sid, context in tx.all("SELECT id, context FROM vel_sessions")]
+    found = tx.all("SELECT id, parent_id, usage, session_id FROM vel_messages")
+    trees = legacy_trees(rows, {mid: (parent, owner) for mid, parent, _, owner in found})
+    messages = {mid: (parent, usage) for mid, parent, usage, _ in found}
+    for sid, header in rows:
+        header["tree"] = trees[sid]
+        header["stats"] = legacy_stats(header, messages)
+        tx.execute(
+            "UPDATE vel_sessions SET tree_id = %s, context = %s::jsonb, summary = %s WHERE id = %s",
+            (trees[sid], json.dumps(header), json.dumps(summary_of(header)), sid),
+        )
+    tx.execute("DROP INDEX IF EXISTS vel_sessions_lineage")
+    tx.execute("ALTER TABLE vel_messages DROP CONSTRAINT IF EXISTS vel_messages_session_id_fkey")
+    tx.execute("ALTER TABLE vel_messages ADD COLUMN tree_id TEXT")
+    tx.execute(
+        "UPDATE vel_messages m SET tree_id = s.tree_id,"
+        " content = CASE WHEN m.content ? 'session_id' THEN m.content"
+        " ELSE jsonb_set(m.content, '{session_id}', to_jsonb(m.session_id)) END"
+        " FROM vel_sessions s WHERE s.id = m.session_id"
+    )
+    tx.execute("DELETE FROM vel_messages WHERE tree_id IS NULL")  # rows of no session: the old cascade's leftovers
+    tx.execute("ALTER TABLE vel_messages ALTER COLUMN tree_id SET NOT NULL")
+    tx.execute("ALTER TABLE vel_messages DROP CONSTRAINT vel_messages_pkey")
+    tx.execute("ALTER TABLE vel_messages ADD PRIMARY KEY (tree_id, id)")
+    tx.execute("DROP INDEX IF EXISTS vel_messages_session")
+    tx.execute("ALTER TABLE vel_messages DROP COLUMN session_id")
+    tx.execute("CREATE INDEX vel_sessions_tree ON vel_sessions(tree_id)")
+    tx.execute(
+        "CREATE OR REPLACE FUNCTION vel_free_tree() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        f" PERFORM pg_advisory_xact_lock({TREE_LOCK}, hashtext(OLD.tree_id));"
+        " IF NOT EXISTS (SELECT 1 FROM vel_sessions WHERE tree_id = OLD.tree_id) THEN"
+        "  DELETE FROM vel_messages WHERE tree_id = OLD.tree_id;"
+        " END IF; RETURN NULL; END $$"
+    )
+    tx.execute(
+        "CREATE TRIGGER vel_trees_free_on_delete AFTER DELETE ON vel_sessions"
+        " FOR EACH ROW EXECUTE FUNCTION vel_free_tree()"
+    )
+    tx.execute(
+        "CREATE TRIGGER vel_trees_free_on_update AFTER UPDATE OF tree_id ON vel_sessions"
+        " FOR EACH ROW WHEN (OLD.tree_id IS DISTINCT FROM NEW.tree_id) EXECUTE FUNCTION vel_free_tree()"
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_create_sessions", _create_sessions),
     ("0002_create_messages", _create_messages),
     ("0003_index_sessions", _index_sessions),
     ("0004_index_lineage", _index_lineage),
+    ("0005_messages_belong_to_trees", _messages_belong_to_trees),
 ]
 
 
@@ -160,8 +222,11 @@ class PostgresStore(SQLStore):
     def where_in(self, column: str, values: list[str]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(%s)", [list(values)]
 
-    def lineage_contains(self) -> str:
-        return "context->'lineage' ? %s"
+    def json_array_of(self, column: str) -> str:
+        return f"'[' || string_agg({column}, ',') || ']'"
+
+    def lock_tree(self, tx: Tx, tree: str) -> None:
+        tx.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (TREE_LOCK, tree))
 
     def lock_suffix(self) -> str:
         return " FOR UPDATE"

@@ -2,33 +2,31 @@
 
 Key layout (``p`` is the ``prefix``, ``"vel"`` by default)::
 
-    p:s:<sid>       hash     header (JSON, without its lineage), lineage (JSON list), rev
-    p:m:<sid>       hash     message id -> message JSON, for the messages <sid> owns
-    p:owner         hash     message id -> owning session (ids are global, like a primary key)
+    p:s:<sid>       hash     header (JSON), rev, tree
+    p:t:<tree>      hash     message id -> message JSON: the messages of one conversation tree
+    p:tm:<tree>     set      the sessions pointing into the tree
     p:sessions      zset     session id -> expiry in epoch seconds (``inf``: never expires)
-    p:deps:<sid>    zset     sessions whose lineage contains <sid>, all scored 0
+    p:format        string   "2"; databases written before trees existed are migrated on open
+
+A session and its forks share one tree; messages belong to the tree, not to the session
+that wrote them, and a tree goes when the last session in ``p:tm:<tree>`` goes. So deleting,
+re-saving, copying or expiring one session never removes a message another one reads.
 
 Every write is one Lua script (EVALSHA through ``register_script``): Redis runs a script
-alone, so checking the header's revision, inserting the turn's messages, rewriting the
-header, refreshing the expiry and keeping the fork's origins alive happen atomically and
-in a single round trip, with no WATCH/retry loop. A turn touches only its own messages and
-the lineage, so it costs O(1) in history length. Reads are scripts too, so a load sees
-one consistent snapshot of a session and its lineage.
+alone, so checking the header's revision and the tree's heads, inserting the turn's
+messages, rewriting the header and its expiry happen atomically and in a single round trip,
+with no WATCH/retry loop. A turn touches only its own messages, so it costs O(1) in history
+length. Reads are scripts too, so a load sees one consistent snapshot of a session and its tree.
 
 Expiry is logical, not Redis's own key TTLs: time comes from ``clock`` (injectable in
-tests), a fork's writes push its origins' expiry later, and a session's messages must be
-handed to its forks before it goes. Expired sessions are invisible at once; call
-``purge_expired()`` now and then to reclaim their memory.
-
-``p:deps:<sid>`` is a sorted set with equal scores so that Redis keeps it in byte order:
-the fork that inherits a deleted origin's messages is the first in sorted order, as in
-MemoryStore, without depending on the server's locale.
+tests). Expired sessions are invisible at once; call ``purge_expired()`` now and then to
+reclaim their memory (a tree is freed with its last session).
 
 The client is made with ``decode_responses=False``: replies are decoded here, so a
 ``client=`` made with either setting works the same.
 
-The scripts build the keys of origins and forks from the prefix, so on Redis Cluster use a
-hash-tag prefix (``prefix="{vel}"``) to keep every key in one slot.
+The scripts build tree keys from the prefix, so on Redis Cluster use a hash-tag prefix
+(``prefix="{vel}"``) to keep every key in one slot.
 """
 
 from __future__ import annotations
@@ -43,10 +41,22 @@ from typing import Any
 
 from ..core.tree import utcnow, validate_session_id
 from ..errors import ConfigurationError, StoreError
-from .base import HeadConflict, SessionStore, expiry, join_record, split_record
+from .base import (
+    HeadConflict,
+    SessionStore,
+    expiry,
+    header_heads,
+    join_record,
+    legacy_stats,
+    legacy_trees,
+    split_record,
+    summary_of,
+    tree_of,
+)
 
 INSTALL_HINT = "RedisStore needs redis: pip install 'vel-jupyter[redis]' (redis)"
 KIND = "vel_jupyter.session"
+FORMAT = "2"
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for a connection: a dead host fails the turn instead of hanging the kernel."""
 SOCKET_TIMEOUT = 30.0
@@ -56,9 +66,6 @@ BATCH = 500
 
 # -- Lua ------------------------------------------------------------------------------------
 
-# Helpers every script shares. Lineages are JSON lists of session ids (restricted to safe
-# characters by validate_session_id), so cjson round-trips them exactly; the full header
-# is never decoded in Lua, where cjson would turn [] into {} and round large numbers.
 _LIB = """
 local function score_of(raw)
   if not raw then return nil end
@@ -66,157 +73,93 @@ local function score_of(raw)
   return tonumber(raw)
 end
 
-local function lineage_of(raw)
-  if not raw or raw == "" then return {} end
-  return cjson.decode(raw)
-end
-
-local function lineage_json(list)
-  if #list == 0 then return "[]" end
-  return cjson.encode(list)
-end
-
 local function expired(p, sid, now)
   local s = score_of(redis.call("ZSCORE", p .. ":sessions", sid))
   return s ~= nil and s <= now
 end
 
--- Hand a session's messages to the first fork that reads them (the heir) and point the
--- other forks' lineage at the heir (no repeats, never itself), as stores.base.rehomed_lineage.
--- Returns true when there was a fork to inherit them.
-local function rehome(p, sid)
-  local mkey, dkey = p .. ":m:" .. sid, p .. ":deps:" .. sid
-  local owner = p .. ":owner"
-  local deps = redis.call("ZRANGE", dkey, 0, -1)
-  if #deps == 0 then return false end
-  local heir = deps[1]
-  local hkey = p .. ":m:" .. heir
-  local rows = redis.call("HGETALL", mkey)
-  for i = 1, #rows, 2 do
-    redis.call("HSET", hkey, rows[i], rows[i + 1])
-    redis.call("HSET", owner, rows[i], heir)
-  end
-  redis.call("DEL", mkey, dkey)
-  for _, dep in ipairs(deps) do
-    local depkey = p .. ":s:" .. dep
-    if redis.call("EXISTS", depkey) == 1 then
-      local out, seen = {}, {}
-      for _, origin in ipairs(lineage_of(redis.call("HGET", depkey, "lineage"))) do
-        local o = origin
-        if o == sid then o = heir end
-        if o ~= dep and not seen[o] then
-          seen[o] = true
-          table.insert(out, o)
-        end
-      end
-      redis.call("HSET", depkey, "lineage", lineage_json(out))
-      if dep ~= heir then redis.call("ZADD", p .. ":deps:" .. heir, 0, dep) end
-    end
-  end
-  return true
+-- sid no longer points into tree; the last one out frees the tree's messages.
+local function leave(p, tree, sid)
+  local mkey = p .. ":tm:" .. tree
+  redis.call("SREM", mkey, sid)
+  if redis.call("SCARD", mkey) == 0 then redis.call("DEL", p .. ":t:" .. tree, mkey) end
 end
 
--- Delete a session, its forks keeping the messages they read.
 local function drop(p, sid)
-  local skey, mkey, dkey = p .. ":s:" .. sid, p .. ":m:" .. sid, p .. ":deps:" .. sid
-  local owner = p .. ":owner"
-  if not rehome(p, sid) then
-    for _, id in ipairs(redis.call("HKEYS", mkey)) do redis.call("HDEL", owner, id) end
-  end
-  for _, origin in ipairs(lineage_of(redis.call("HGET", skey, "lineage"))) do
-    redis.call("ZREM", p .. ":deps:" .. origin, sid)
-  end
-  redis.call("DEL", skey, mkey, dkey)
+  local skey = p .. ":s:" .. sid
+  local tree = redis.call("HGET", skey, "tree")
+  redis.call("DEL", skey)
   redis.call("ZREM", p .. ":sessions", sid)
+  if tree then leave(p, tree, sid) end
 end
 """
 
-# KEYS: p:s:<sid>, p:m:<sid>, p:owner, p:sessions
+# KEYS: p:s:<sid>, p:sessions
 # ARGV: prefix, sid, mode ("append" | "save"), expected rev ("" = none), now, expires,
-#       header JSON, rev ("" = none), lineage JSON ("" = none), then message id, JSON pairs
+#       header JSON, rev ("" = none), tree, heads JSON, summary JSON, then message id, JSON pairs
 _WRITE = (
     _LIB
     + """
 local p, sid, mode, expected = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local now, expires = tonumber(ARGV[5]), ARGV[6]
-local skey, mkey, owner, sessions = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local now, expires, tree = tonumber(ARGV[5]), ARGV[6], ARGV[9]
+local skey, sessions, tkey = KEYS[1], KEYS[2], p .. ":t:" .. ARGV[9]
 local exists = redis.call("EXISTS", skey) == 1
 local live = exists and not expired(p, sid, now)
 if mode == "append" then
   local found = ""
-  if live then found = redis.call("HGET", skey, "rev") or "" end
+  if live then
+    found = redis.call("HGET", skey, "rev") or ""
+    -- A session deleted and started again points into a new tree: a stale writer conflicts.
+    if redis.call("HGET", skey, "tree") ~= tree then return {"conflict", found} end
+  end
   if found ~= expected then return {"conflict", found} end
 end
--- An expired leftover counts as absent: drop it (its forks keep their messages), reuse the id.
-if exists and not live then
-  drop(p, sid)
-  exists = false
+-- Check before writing anything (a script cannot roll back): every head, and every parent of
+-- an arriving message, is in the tree already or arrives now.
+local arriving = {}
+for i = 12, #ARGV, 2 do arriving[ARGV[i]] = true end
+local needed = cjson.decode(ARGV[10])
+for i = 12, #ARGV, 2 do
+  local parent = cjson.decode(ARGV[i + 1])["parent_id"]
+  if type(parent) == "string" then table.insert(needed, parent) end
 end
-local old = {}
-if exists then old = lineage_of(redis.call("HGET", skey, "lineage")) end
-if mode == "save" then
-  -- Replace: the session's own messages go (after its forks took theirs); ids that other
-  -- sessions own stay theirs.
-  if not rehome(p, sid) then
-    for _, id in ipairs(redis.call("HKEYS", mkey)) do redis.call("HDEL", owner, id) end
-    redis.call("DEL", mkey)
-  end
+for _, id in ipairs(needed) do
+  if not arriving[id] and redis.call("HEXISTS", tkey, id) == 0 then return {"missing", id} end
 end
-for i = 10, #ARGV, 2 do
-  if redis.call("HSETNX", owner, ARGV[i], sid) == 1 then redis.call("HSET", mkey, ARGV[i], ARGV[i + 1]) end
-end
-redis.call("HSET", skey, "header", ARGV[7], "rev", ARGV[8])
-local lineage = {}
-if ARGV[9] == "" then
-  redis.call("HDEL", skey, "lineage")
-else
-  redis.call("HSET", skey, "lineage", ARGV[9])
-  lineage = cjson.decode(ARGV[9])
-end
-local kept = {}
-for _, origin in ipairs(lineage) do kept[origin] = true end
-for _, origin in ipairs(old) do
-  if not kept[origin] then redis.call("ZREM", p .. ":deps:" .. origin, sid) end
-end
+for i = 12, #ARGV, 2 do redis.call("HSETNX", tkey, ARGV[i], ARGV[i + 1]) end
+local old_tree = false
+if exists then old_tree = redis.call("HGET", skey, "tree") end
+redis.call("HSET", skey, "header", ARGV[7], "rev", ARGV[8], "tree", tree, "summary", ARGV[11])
+redis.call("SADD", p .. ":tm:" .. tree, sid)
+if old_tree and old_tree ~= tree then leave(p, old_tree, sid) end
 redis.call("ZADD", sessions, expires, sid)
-for _, origin in ipairs(lineage) do
-  redis.call("ZADD", p .. ":deps:" .. origin, 0, sid)
-  -- A live fork keeps its origins alive: XX touches only stored origins, GT only pushes
-  -- the expiry later (and an origin that never expires, inf, stays so).
-  redis.call("ZADD", sessions, "XX", "GT", expires, origin)
-end
 return {"ok"}
 """
 )
 
 # KEYS: p:s:<sid>; ARGV: prefix, sid, now, what ("header" | "all")
-# Returns nil when absent or expired, else {header, lineage, rows of sid, rows of each origin...}.
+# Returns nil when absent or expired, else {header, tree, rows of the tree (with "all")}.
 _READ = (
     _LIB
     + """
 local p, sid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
 if redis.call("EXISTS", KEYS[1]) == 0 or expired(p, sid, now) then return false end
-local fields = redis.call("HMGET", KEYS[1], "header", "lineage")
+local fields = redis.call("HMGET", KEYS[1], "header", "tree")
 local out = {fields[1], fields[2]}
-if ARGV[4] == "all" then
-  table.insert(out, redis.call("HVALS", p .. ":m:" .. sid))
-  for _, origin in ipairs(lineage_of(fields[2])) do table.insert(out, redis.call("HVALS", p .. ":m:" .. origin)) end
-end
+if ARGV[4] == "all" and fields[2] then table.insert(out, redis.call("HVALS", p .. ":t:" .. fields[2])) end
 return out
 """
 )
 
-# KEYS: p:owner; ARGV: prefix, message ids...  Returns the JSON of the ids found, in order.
-_MESSAGES = """
-local p, out = ARGV[1], {}
-for i = 2, #ARGV do
-  local owner = redis.call("HGET", KEYS[1], ARGV[i])
-  if owner then
-    local row = redis.call("HGET", p .. ":m:" .. owner, ARGV[i])
-    if row then table.insert(out, row) end
-  end
+# KEYS: p:sessions; ARGV: prefix, now.  The summaries of the live sessions, as one JSON array
+# (one reply to decode, not one per session).
+_SUMMARIES = """
+local out = {}
+for _, sid in ipairs(redis.call("ZRANGEBYSCORE", KEYS[1], "(" .. ARGV[2], "+inf")) do
+  local summary = redis.call("HGET", ARGV[1] .. ":s:" .. sid, "summary")
+  if summary then table.insert(out, summary) end
 end
-return out
+return "[" .. table.concat(out, ",") .. "]"
 """
 
 # KEYS: p:s:<sid>; ARGV: prefix, sid.  Returns 1 if the session existed.
@@ -333,9 +276,10 @@ class RedisStore(SessionStore):
         self._ping()
         self._write_script = client.register_script(_WRITE)
         self._read_script = client.register_script(_READ)
-        self._messages_script = client.register_script(_MESSAGES)
         self._delete_script = client.register_script(_DELETE)
+        self._summaries_script = client.register_script(_SUMMARIES)
         self._purge_script = client.register_script(_PURGE)
+        self._migrate()
 
     def _connect(self, redis: Any, url: str) -> Any:
         try:
@@ -374,8 +318,6 @@ class RedisStore(SessionStore):
     def save(self, session_id: str, data: dict[str, Any]) -> None:
         validate_session_id(session_id)
         header, messages = split_record(session_id, data)
-        header.setdefault("kind", KIND)
-        header.setdefault("version", 1)
         self._run_write(session_id, "save", messages, header, expected=None)
 
     def load(self, session_id: str) -> dict[str, Any] | None:
@@ -384,8 +326,8 @@ class RedisStore(SessionStore):
         if reply is None:
             return None
         header = self._header_of(session_id, reply[0], reply[1])
-        messages = [self._message_of(session_id, row) for rows in reply[2:] for row in rows]
-        return join_record(header, messages, self.read_messages)
+        rows = reply[2] if len(reply) > 2 else []
+        return join_record(header, [self._message_of(session_id, row) for row in rows])
 
     def delete(self, session_id: str) -> bool:
         validate_session_id(session_id)
@@ -404,22 +346,28 @@ class RedisStore(SessionStore):
         self, session_id: str, messages: list[dict[str, Any]], header: dict[str, Any], expected_rev: int | None
     ) -> None:
         validate_session_id(session_id)
-        self._run_write(session_id, "append", messages, header, expected=expected_rev)
+        self._run_write(session_id, "append", messages, {**header, "tree": tree_of(header)}, expected=expected_rev)
 
     def read_header(self, session_id: str) -> dict[str, Any] | None:
         validate_session_id(session_id)
         reply = self._read(session_id, "header")
         return None if reply is None else self._header_of(session_id, reply[0], reply[1])
 
-    def read_messages(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+    def read_messages(self, tree: str, ids: Iterable[str]) -> list[dict[str, Any]]:
         wanted = list(ids)
         out: list[dict[str, Any]] = []
         for start in range(0, len(wanted), BATCH):
             batch = wanted[start : start + BATCH]
             with self._guard(f"read messages {batch[:3]}{' ...' if len(batch) > 3 else ''}"):
-                rows = self._messages_script(keys=[self._key("owner")], args=[self.prefix, *batch])
-            out.extend(self._message_of(None, row) for row in rows)
+                rows = self._client.hmget(self._key("t", tree), batch)
+            out.extend(self._message_of(None, row) for row in rows if row is not None)
         return out
+
+    def list_summaries(self) -> list[dict[str, Any]]:
+        with self._guard("list sessions"):
+            reply = self._summaries_script(keys=[self._key("sessions")], args=[self.prefix, self._now()])
+        summaries: list[dict[str, Any]] = json.loads(_text(reply))
+        return sorted(summaries, key=lambda line: str(line["session_id"]))
 
     # -- expiry (ExpiringStore) --------------------------------------------------------------
 
@@ -451,6 +399,17 @@ class RedisStore(SessionStore):
         expected: int | None,
     ) -> None:
         now = self.clock()
+        rev = header.get("rev")
+        try:
+            header_args = [
+                _dumps(header),
+                "" if rev is None else str(rev),
+                header["tree"],
+                _dumps(header_heads(header)),
+                _dumps(summary_of(header)),
+            ]
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"session {session_id!r}: the header cannot be stored as JSON ({exc})") from None
         args = [
             self.prefix,
             session_id,
@@ -458,28 +417,19 @@ class RedisStore(SessionStore):
             "" if expected is None else str(expected),
             repr(now.timestamp()),
             _score(expiry(now, header, self.ttl)),
-            *self._header_args(session_id, header),
+            *header_args,
             *self._message_args(session_id, messages),
         ]
-        keys = [self._key("s", session_id), self._key("m", session_id), self._key("owner"), self._key("sessions")]
         with self._guard(f"save session {session_id!r}"):
-            reply = self._write_script(keys=keys, args=args)
-        if _text(reply[0]) == "conflict":
+            reply = self._write_script(keys=[self._key("s", session_id), self._key("sessions")], args=args)
+        status = _text(reply[0])
+        if status == "conflict":
             raise HeadConflict(session_id, expected, _rev(reply[1]))
-
-    def _header_args(self, session_id: str, header: dict[str, Any]) -> list[str]:
-        """Header JSON, revision and lineage JSON: the lineage apart, so scripts can rewrite it alone."""
-        lineage = header.get("lineage")
-        stored = dict(header)
-        if lineage is not None:
-            if not isinstance(lineage, list) or not all(isinstance(o, str) for o in lineage):
-                raise StoreError(f"session {session_id!r}: the header's lineage must be a list of session ids")
-            del stored["lineage"]
-        rev = header.get("rev")
-        try:
-            return [_dumps(stored), "" if rev is None else str(rev), "" if lineage is None else _dumps(lineage)]
-        except (TypeError, ValueError) as exc:
-            raise StoreError(f"session {session_id!r}: the header cannot be stored as JSON ({exc})") from None
+        if status == "missing":
+            raise StoreError(
+                f"session {session_id!r}: message {_text(reply[1])!r} is not in tree {header['tree']!r} "
+                "(the session it continues was deleted from the store by another process; nothing was written: reload the session and retry)"
+            )
 
     def _message_args(self, session_id: str, messages: list[dict[str, Any]]) -> list[str]:
         """Alternating id, JSON; a message keeps the session that wrote it, like MemoryStore."""
@@ -496,6 +446,63 @@ class RedisStore(SessionStore):
                 ) from None
         return args
 
+    def _migrate(self) -> None:
+        """Convert a database written before trees existed (format 1), once; see ``_from_format_1``."""
+        with self._guard("check the store's format"):
+            found = self._client.get(self._key("format"))
+            if found is not None and _text(found) == FORMAT:
+                return
+            if self._client.set(self._key("migrating"), "1", nx=True, ex=300) is None:
+                raise StoreError(
+                    f"the Redis store under prefix {self.prefix!r} is being migrated by another process; retry in a minute"
+                )
+            try:
+                if found is None and self._client.exists(self._key("owner")):
+                    self._from_format_1()
+                self._client.set(self._key("format"), FORMAT)
+            finally:
+                self._client.delete(self._key("migrating"))
+
+    def _from_format_1(self) -> None:
+        """Format 1 kept each session's messages under ``p:m:<sid>`` (rows handed to a fork when
+        their owner went) and the lineage apart; format 2 keeps one tree per family."""
+        client = self._client
+        sids = [_text(s) for s in client.zrange(self._key("sessions"), 0, -1)]
+        headers: list[tuple[str, dict[str, Any]]] = []
+        for sid in sids:
+            raw, lineage = client.hmget(self._key("s", sid), "header", "lineage")
+            if raw is None:
+                continue
+            header = json.loads(raw)
+            if lineage is not None:
+                header["lineage"] = json.loads(lineage)
+            headers.append((sid, header))
+        rows_of = {sid: client.hgetall(self._key("m", sid)) for sid, _ in headers}
+        messages: dict[str, tuple[str | None, Any]] = {}
+        owners: dict[str, tuple[str | None, str]] = {}
+        for owner, rows in rows_of.items():
+            for raw in rows.values():
+                message = json.loads(raw)
+                messages[message["id"]] = (message.get("parent_id"), message.get("meta"))
+                owners[message["id"]] = (message.get("parent_id"), owner)
+        trees = legacy_trees(headers, owners)
+        pipe = client.pipeline(transaction=True)
+        for sid, header in headers:
+            tree = header["tree"] = trees[sid]
+            header["stats"] = legacy_stats(header, messages)
+            rows = rows_of[sid]
+            if rows:
+                pipe.hset(self._key("t", tree), mapping=rows)
+            pipe.sadd(self._key("tm", tree), sid)
+            pipe.hset(
+                self._key("s", sid),
+                mapping={"header": _dumps(header), "tree": tree, "summary": _dumps(summary_of(header))},
+            )
+            pipe.hdel(self._key("s", sid), "lineage")
+            pipe.delete(self._key("m", sid), self._key("deps", sid))
+        pipe.delete(self._key("owner"))
+        pipe.execute()
+
     def _read(self, session_id: str, what: str) -> list[Any] | None:
         with self._guard(f"read session {session_id!r}"):
             reply = self._read_script(
@@ -503,20 +510,18 @@ class RedisStore(SessionStore):
             )
         return None if reply is None else list(reply)
 
-    def _header_of(self, session_id: str, raw: Any, raw_lineage: Any) -> dict[str, Any]:
+    def _header_of(self, session_id: str, raw: Any, tree: Any) -> dict[str, Any]:
         try:
             header = json.loads(raw) if raw is not None else None
-            lineage = json.loads(raw_lineage) if raw_lineage is not None else None
         except ValueError:
-            header = lineage = None
+            header = None
         if not isinstance(header, dict) or header.get("kind") != KIND:
             raise StoreError(
                 f"session {session_id!r}: the Redis hash {self._key('s', session_id)!r} is not a vel_jupyter session "
                 "(foreign or corrupt data, perhaps from another tool sharing the database); rename or delete it, "
                 "or give this store another prefix="
             )
-        if raw_lineage is not None:
-            header["lineage"] = lineage
+        header["tree"] = _text(tree) if tree is not None else tree_of(header)
         return header
 
     def _message_of(self, session_id: str | None, raw: Any) -> dict[str, Any]:

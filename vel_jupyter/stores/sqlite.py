@@ -6,6 +6,7 @@ WAL mode lets readers work while a turn is written; writers take the lock up fro
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from typing import Any
 from ..core.tree import utcnow
 from ..errors import StoreError
 from ._sql import Migration, SQLStore, Tx
+from .base import legacy_stats, legacy_trees, summary_of
 
 # Timestamps are UTC text in SQLite's own format, so that the SQLite form of guide B's
 # cleanup (`WHERE updated_at < datetime('now', '-7 days')`) compares them correctly.
@@ -63,11 +65,64 @@ def _index_lineage(tx: Tx) -> None:
     )
 
 
+def _messages_belong_to_trees(tx: Tx) -> None:
+    """Format 2: a message row belongs to its conversation tree, not to the session that wrote it.
+
+    Every family (a session and its forks, joined by lineage) becomes one tree; the rows any
+    member owned move into it; the cascade from a session to "its" rows is replaced by a
+    trigger that frees a tree's rows when its last session row goes.
+    """
+    tx.execute("ALTER TABLE vel_sessions ADD COLUMN tree_id TEXT")
+    tx.execute("ALTER TABLE vel_sessions ADD COLUMN summary TEXT")  # the listing line (stores.base.summary_of)
+    rows = [(sid, json.loads(context)) for sid, context in tx.all("SELECT id, context FROM vel_sessions")]
+    found = tx.all("SELECT id, parent_id, usage, session_id FROM vel_messages")
+    trees = legacy_trees(rows, {mid: (parent, owner) for mid, parent, _, owner in found})
+    messages = {mid: (parent, json.loads(usage) if usage else None) for mid, parent, usage, _ in found}
+    for sid, header in rows:
+        header["tree"] = trees[sid]
+        header["stats"] = legacy_stats(header, messages)
+        tx.execute(
+            "UPDATE vel_sessions SET tree_id = ?, context = ?, summary = ? WHERE id = ?",
+            (trees[sid], json.dumps(header), json.dumps(summary_of(header)), sid),
+        )
+    tx.execute("DROP TRIGGER IF EXISTS vel_sessions_cascade")
+    tx.execute("DROP INDEX IF EXISTS vel_sessions_lineage_len")
+    tx.execute(
+        "CREATE TABLE vel_messages_v2 ("
+        " tree_id TEXT NOT NULL, id TEXT NOT NULL, parent_id TEXT, role TEXT NOT NULL,"
+        " content TEXT NOT NULL, usage TEXT, created_at TEXT NOT NULL, PRIMARY KEY (tree_id, id))"
+    )
+    # The writer, which the old row kept in its owner column when the message had none itself.
+    tx.execute(
+        "INSERT INTO vel_messages_v2 (tree_id, id, parent_id, role, content, usage, created_at)"
+        " SELECT s.tree_id, m.id, m.parent_id, m.role,"
+        " CASE WHEN json_type(m.content, '$.session_id') IS NULL"
+        " THEN json_set(m.content, '$.session_id', m.session_id) ELSE m.content END,"
+        " m.usage, m.created_at FROM vel_messages m JOIN vel_sessions s ON s.id = m.session_id"
+    )
+    tx.execute("DROP TABLE vel_messages")
+    tx.execute("ALTER TABLE vel_messages_v2 RENAME TO vel_messages")
+    tx.execute("CREATE INDEX vel_sessions_tree ON vel_sessions(tree_id)")
+    # In the schema, not in our code, so that guide B's cleanup DELETE from a plain sqlite3
+    # shell frees the messages too.
+    for event, when in (
+        ("DELETE", ""),
+        ("UPDATE OF tree_id", "OLD.tree_id IS NOT NEW.tree_id AND "),
+    ):
+        name = "vel_trees_free_on_" + event.split()[0].lower()
+        tx.execute(
+            f"CREATE TRIGGER {name} AFTER {event} ON vel_sessions "
+            f"WHEN {when}NOT EXISTS (SELECT 1 FROM vel_sessions WHERE tree_id = OLD.tree_id) "
+            "BEGIN DELETE FROM vel_messages WHERE tree_id = OLD.tree_id; END"
+        )
+
+
 MIGRATIONS: list[Migration] = [
     ("0001_create_sessions", _create_sessions),
     ("0002_create_messages", _create_messages),
     ("0003_index_sessions", _index_sessions),
     ("0004_index_lineage", _index_lineage),
+    ("0005_messages_belong_to_trees", _messages_belong_to_trees),
 ]
 
 
@@ -151,11 +206,8 @@ class SQLiteStore(SQLStore):
         # fromisoformat reads our format too, and is several times faster than strptime.
         return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
 
-    def lineage_contains(self) -> str:
-        return (
-            "json_array_length(vel_sessions.context, '$.lineage') > 0 "
-            "AND EXISTS (SELECT 1 FROM json_each(vel_sessions.context, '$.lineage') WHERE value = ?)"
-        )
+    def json_array_of(self, column: str) -> str:
+        return f"'[' || group_concat({column}, ',') || ']'"
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

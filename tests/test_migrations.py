@@ -1,12 +1,13 @@
-"""The v1 storage fixtures (``tests/fixtures/legacy_v1``) load with the code as it was when they were written.
+"""Databases written by the first storage format migrate to conversation trees, and nothing is lost.
 
-Each store's fixture is restored the way its README says (SQLite: copy the file; PostgreSQL:
-``psql -f dump.sql`` into a fresh database; Redis: replay ``keys.json``), opened with a store, and
-every session a fresh agent loads must equal ``expected.json``.
-
-This is the test the storage redesign turns into its migration test: keep the restore helpers,
-open the restored database with the new code (which migrates it) and compare what loads with
-``expected.json``, minus the fields a migration may legitimately change (see the README).
+The fixtures (``tests/fixtures/legacy_v1``) were written by the code of commit 54d2763 — messages
+owned by the session that wrote them — and ``expected.json`` holds what that code loaded from
+them. Each is restored the way its README says (SQLite: copy the file; PostgreSQL: ``psql -f
+dump.sql`` into a fresh database; Redis: replay ``keys.json``) and opened with today's stores,
+which migrate it. Every session must load exactly as it did, but for the fields the format
+change adds (``tree``, ``stats``, ``version``); and the flows that lost messages in the old
+format (deleting an origin or a fork, guide B's cleanup SQL) must now keep every message a
+remaining session reaches.
 """
 
 from __future__ import annotations
@@ -108,6 +109,15 @@ def normalized(record: dict[str, Any] | None) -> dict[str, Any] | None:
     return data
 
 
+NEW_FIELDS = ("version", "tree", "stats")
+"""What format 2 adds to a header; everything else must come through the migration unchanged."""
+
+
+def without_new_fields(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    data = normalized(record)
+    return None if data is None else {k: v for k, v in data.items() if k not in NEW_FIELDS}
+
+
 def assert_loads_as_expected(store: Any, want: dict[str, Any]) -> None:
     assert store.list_sessions() == want["store_list_sessions"]
     agent = Agent(provider="echo", session_storage=store)
@@ -115,7 +125,29 @@ def assert_loads_as_expected(store: Any, want: dict[str, Any]) -> None:
     for sid, record in want["sessions"].items():
         session = agent.get_session(sid, None)
         got = None if session is None else session.to_dict()
-        assert normalized(got) == normalized(record), f"session {sid!r} loads differently"
+        assert without_new_fields(got) == without_new_fields(record), f"session {sid!r} loads differently"
+        if session is not None:
+            assert session.stats == {
+                "messages": len(session.messages),
+                "tokens": session.usage.total_tokens,
+            }, f"session {sid!r}: the migration computed wrong stats"
+
+
+FAMILY = ("trip", "alt", "zeta", "trip-early")
+
+
+def assert_nothing_is_lost_when_sessions_go(store: Any, want: dict[str, Any]) -> None:
+    """Delete sessions one by one, in the order that broke format 1: the rest keep loading whole."""
+    remaining = [sid for sid in want["agent_list_sessions"] if want["sessions"].get(sid) is not None]
+    for gone in ["resaved-fork", "alt", "trip", "orphan-a"]:
+        assert store.delete(gone)
+        remaining.remove(gone)
+        fresh = Agent(provider="echo", session_storage=store)
+        for sid in remaining:
+            session = fresh.get_session(sid)
+            assert without_new_fields(session.to_dict()) == without_new_fields(want["sessions"][sid]), sid
+    fresh = Agent(provider="echo", session_storage=store)
+    fresh.get_session("zeta").run("still here")  # a fork whose origins are both gone continues
 
 
 # -- the tests ----------------------------------------------------------------------------------
@@ -142,41 +174,79 @@ def test_fixture_families_are_the_same_in_every_store() -> None:
     assert "alt" < "trip" < "zeta"  # forks on both sides of their origin in sorted order
 
 
-def test_sqlite_fixture_loads(tmp_path: Path) -> None:
+def test_sqlite_fixture_migrates_and_loads(tmp_path: Path) -> None:
     from vel_jupyter.stores import SQLiteStore
 
     committed = FIXTURES / "sqlite" / "sessions.db"
     assert not committed.with_name("sessions.db-wal").exists(), "the fixture must be self-contained"
     assert committed.read_bytes()[18:20] == b"\x02\x02", "the fixture is in WAL mode, as SQLiteStore leaves it"
-    store = SQLiteStore(restore_sqlite(tmp_path))
+    path = restore_sqlite(tmp_path)
+    store = SQLiteStore(path)
     try:
         assert_loads_as_expected(store, expected("sqlite"))
+        assert SQLiteStore(path).migrate() == []  # opening again applies nothing
+        assert_nothing_is_lost_when_sessions_go(store, expected("sqlite"))
     finally:
         store.close()
 
 
-def test_postgres_fixture_loads(clean_postgres: str, postgres_server: Any) -> None:
+def test_sqlite_migration_keeps_guide_b_cleanup_working(tmp_path: Path) -> None:
+    """Guide B's cleanup DELETE, from a plain sqlite3 connection, frees the trees it empties."""
+    import sqlite3
+
+    from vel_jupyter.stores import SQLiteStore
+
+    path = restore_sqlite(tmp_path)
+    SQLiteStore(path).close()  # migrates
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute("DELETE FROM vel_sessions WHERE id NOT IN ('zeta')")
+    trees = {row[0] for row in conn.execute("SELECT DISTINCT tree_id FROM vel_messages")}
+    assert trees == {row[0] for row in conn.execute("SELECT tree_id FROM vel_sessions")}
+    conn.close()
+    store = SQLiteStore(path)
+    assert store.load("zeta") is not None
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM vel_sessions")
+    assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM vel_messages").fetchone()[0] == 0
+
+
+def test_postgres_fixture_migrates_and_loads(clean_postgres: str, postgres_server: Any) -> None:
     from vel_jupyter.stores import PostgresStore
 
     dsn = restore_postgres(postgres_server)
     try:
         store = PostgresStore(dsn, max_size=2)
         try:
-            assert store.migrate() == []  # the dump carries vel_migrations: nothing left to apply
+            assert store.migrate() == []  # opening migrated it: nothing left to apply
             assert_loads_as_expected(store, expected("postgres"))
+            assert_nothing_is_lost_when_sessions_go(store, expected("postgres"))
+            import psycopg
+
+            with psycopg.connect(dsn, autocommit=True) as conn:  # guide B's cleanup, from any client
+                conn.execute("DELETE FROM vel_sessions WHERE updated_at < NOW() + INTERVAL '1 day'")
+                assert conn.execute("SELECT COUNT(*) FROM vel_messages").fetchone() == (0,)
         finally:
             store.close()
     finally:
         drop_postgres(postgres_server)
 
 
-def test_redis_fixture_loads(clean_redis: str) -> None:
+def test_redis_fixture_migrates_and_loads(clean_redis: str) -> None:
     from vel_jupyter.stores import RedisStore
 
     replay_redis(clean_redis)
     store = RedisStore(clean_redis)
     try:
         assert_loads_as_expected(store, expected("redis"))
+        assert_nothing_is_lost_when_sessions_go(store, expected("redis"))
+        for sid in store.list_sessions():
+            store.delete(sid)
+        store.purge_expired()
+        import redis
+
+        client = redis.Redis.from_url(clean_redis, decode_responses=True)
+        assert sorted(client.keys("vel:*")) == ["vel:format"]  # every tree went with its last session
     finally:
         store.close()
 
