@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,15 +93,19 @@ class Kernel:
         self.km.shutdown_kernel(now=True)
 
 
-@pytest.fixture
-def kernel(server: OpenAIServer) -> Any:
+def chat_kernel(base_url: str) -> Iterator[Kernel]:
+    """A real kernel with the extension loaded, whose OPENAI_BASE_URL is ``base_url``."""
     import os
 
-    env = {**os.environ, "OPENAI_BASE_URL": server.base_url, "OPENAI_API_KEY": TEST_KEY}
-    k = Kernel(env)
+    k = Kernel({**os.environ, "OPENAI_BASE_URL": base_url, "OPENAI_API_KEY": TEST_KEY})
     k.run("%load_ext vel_jupyter")
     yield k
     k.close()
+
+
+@pytest.fixture
+def kernel(server: OpenAIServer) -> Iterator[Kernel]:
+    yield from chat_kernel(server.base_url)
 
 
 @pytest.mark.slow
@@ -187,15 +192,9 @@ def test_a_cut_off_answer_is_kept_and_says_so_and_strict_mode_fails_the_cell(
 
 
 @pytest.fixture
-def backend_kernel(backend: Backend) -> Any:
+def backend_kernel(backend: Backend) -> Iterator[Kernel]:
     """A real kernel whose OPENAI_BASE_URL is ``backend`` (the loopback, then llama-server)."""
-    import os
-
-    env = {**os.environ, "OPENAI_BASE_URL": backend.base_url, "OPENAI_API_KEY": TEST_KEY}
-    k = Kernel(env)
-    k.run("%load_ext vel_jupyter")
-    yield k
-    k.close()
+    yield from chat_kernel(backend.base_url)
 
 
 def final_data(messages: list[dict[str, Any]]) -> dict[str, Any]:
