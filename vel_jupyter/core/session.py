@@ -131,7 +131,7 @@ class Session:
         self._summaries: dict[str, SummaryRecord] = {}
         self._path_cache: list[Node] | None = None
         self._path_cache_head: str | None = None
-        self._path_tokens = 0  # tokens on the cached path, for the header's stats
+        self._path_tokens: int | None = None  # tokens on the cached path (stats), summed when first needed
         self._apply_header(header, notify=False)
 
     def __repr__(self) -> str:
@@ -355,7 +355,7 @@ class Session:
         path = self._tree.path(head)
         if head == self._head:
             self._path_cache, self._path_cache_head = path, head
-            self._path_tokens = sum(n.message.usage.total_tokens for n in path)
+            self._path_tokens = None
         return path
 
     # -- turns --------------------------------------------------------------------------
@@ -526,6 +526,8 @@ class Session:
         if head is None:
             return 0, 0
         if head == self._path_cache_head and self._path_cache is not None:
+            if self._path_tokens is None:
+                self._path_tokens = sum(n.message.usage.total_tokens for n in self._path_cache)
             return len(self._path_cache), self._path_tokens
         path = self._tree.path(head)
         return len(path), sum(n.message.usage.total_tokens for n in path)
@@ -565,14 +567,15 @@ class Session:
             if extends is not None and self._path_cache is not None and self._path_cache_head == extends and added:
                 self._path_cache.extend(added)
                 self._path_cache_head = added[-1].id
-                self._path_tokens += sum(n.message.usage.total_tokens for n in added)
+                if self._path_tokens is not None:
+                    self._path_tokens += sum(n.message.usage.total_tokens for n in added)
             self._apply_header(header)
 
     def rebase(self, header: dict[str, Any], tree: MessageTree) -> None:
         """Point this handle at another conversation tree and header (core use: see the repository)."""
         with tree.lock:
             self._tree = tree
-            self._path_cache, self._path_cache_head, self._path_tokens = None, None, 0
+            self._path_cache, self._path_cache_head, self._path_tokens = None, None, None
             self._apply_header(header)
 
     def _apply_header(self, header: dict[str, Any], *, notify: bool = True) -> None:
