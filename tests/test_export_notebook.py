@@ -118,7 +118,7 @@ def test_the_kernel_run_has_what_the_round_trip_needs(ran: Ran) -> None:
     assert EXPORT_MIME == SESSION_MIME
     (export,) = ours(cells[EXPORT_CELL])  # one output: the whole session
     assert export["kind"] == "vel_jupyter.session"
-    assert set(cells[EXPORT_CELL].outputs[0].data) == {EXPORT_MIME, "text/markdown", "text/plain"}
+    assert set(cells[EXPORT_CELL].outputs[0].data) == {EXPORT_MIME, "text/html", "text/plain"}
     assert ours(cells[REGENERATE_CELL]) == []
     x = ran.live["x"]
     assert len(x["heads"]) == 2  # the regenerate made a branch

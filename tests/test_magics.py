@@ -62,7 +62,10 @@ class TestLoading:
             "from IPython.core.interactiveshell import InteractiveShell\n"
             "ip = InteractiveShell.instance()\n"
             "ip.extension_manager.load_extension('vel_jupyter')\n"
-            "heavy = ['openai', 'pandas', 'ipywidgets', 'pydantic', 'anywidget', 'nbformat']\n"
+            # The renderer's libraries load on first display (pygments is not listed: IPython itself
+            # imports it); vel_jupyter.render itself must not be imported either.
+            "heavy = ['openai', 'pandas', 'ipywidgets', 'pydantic', 'anywidget', 'nbformat', 'markdown_it', 'nh3',\n"
+            "         'mistune', 'vel_jupyter.render']\n"
             "print([m for m in heavy if m in sys.modules])\n"
         )
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -261,9 +264,9 @@ class TestCommands:
 
 class TestDisplaySafety:
     def test_hostile_output_is_inert_in_every_part_of_the_final_output(self, ip: InteractiveShell) -> None:
-        import markdown_it
-
         from vel_jupyter.jupyter.display import final_bundle
+
+        from .test_render import assert_bundle
 
         hostile = "<img src=x onerror=alert(1)> <script>alert(2)</script> [x](javascript:alert(3))"
         SCRIPTED.enqueue(Reply.tool_calls([("vel_test_echo", {"v": hostile})]), hostile)
@@ -271,8 +274,9 @@ class TestDisplaySafety:
         chat(ip, "hostile -p scripted-magics --tools vel_test_echo -o vel_test_r", "go")
         s = session("hostile")
         bundle = final_bundle(s, ip.user_ns["vel_test_r"])
-        html = markdown_it.MarkdownIt("commonmark", {"html": True}).render(bundle["text/markdown"]).lower()
-        assert "<img" not in html and "<script" not in html and "javascript:" not in html
+        assert_bundle(bundle)  # allowlisted HTML only, no text/markdown
+        html = bundle["text/html"].lower()
+        assert "<img" not in html and "<script" not in html and 'href="javascript:' not in html
 
 
 def test_vel_store_selects_the_store(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:

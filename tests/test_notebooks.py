@@ -45,8 +45,9 @@ def test_every_notebook_runs_offline(path: Path, tmp_path: Path, monkeypatch: py
     turns = [o for o in outputs(notebook, "display_data") if SESSION_MIME in o.data]
     assert turns, "a notebook in notebooks/ should show at least one %%chat turn"
     for output in turns:
-        assert set(output.data) >= {"text/markdown", "text/plain", SESSION_MIME}
-        assert "▌" not in output.data["text/markdown"]  # only the final output is saved
+        assert set(output.data) >= {"text/html", "text/plain", SESSION_MIME}
+        assert "text/markdown" not in output.data  # no Markdown copy of model text
+        assert "▌" not in output.data["text/html"]  # only the final output is saved
 
 
 @pytest.mark.slow
@@ -161,7 +162,7 @@ def test_a_kernel_interrupt_mid_stream_keeps_the_partial_text_and_changes_nothin
     messages = result["messages"]
     errors = [m for m in messages if m["msg_type"] == "error"]
     assert errors and errors[0]["content"]["ename"] in ("TurnInterrupted", "KeyboardInterrupt")
-    last = [m for m in messages if m["msg_type"] == "update_display_data"][-1]["content"]["data"]["text/markdown"]
+    last = [m for m in messages if m["msg_type"] == "update_display_data"][-1]["content"]["data"]["text/html"]
     assert "w0" in last and "interrupted" in last
     assert kernel.value("len(__import__('vel_jupyter').sessions()['intr'].messages)") == 2
 
@@ -175,7 +176,7 @@ def test_a_cut_off_answer_is_kept_and_says_so_and_strict_mode_fails_the_cell(
     assert [m for m in messages if m["msg_type"] == "error"] == []
     final = [m for m in messages if m["msg_type"] == "update_display_data"][-1]["content"]["data"]
     note = "cut off at max_tokens — raise --max-tokens to get the rest"
-    assert note in final["text/markdown"]
+    assert note in final["text/html"]
     assert note in final["text/plain"]
     assert final[SESSION_MIME]["messages"][-1]["meta"]["finish_reason"] == "length"
     assert server.requests[-1].body is not None
@@ -229,7 +230,7 @@ def test_chat_cells_on_a_real_kernel_against_each_server(backend_kernel: Kernel,
     cut = final_data(k.run("%%chat trip --max-tokens 4 -t 0.5\nExplain this concept"))
     assert (backend.body()["max_tokens"], backend.body()["temperature"]) == (4, 0.5)
     assert cut[SESSION_MIME]["messages"][-1]["meta"]["finish_reason"] == "length"
-    assert "cut off at max_tokens" in cut["text/markdown"]
+    assert "cut off at max_tokens" in cut["text/html"]
 
     k.run("from pydantic import BaseModel\nclass Plan(BaseModel):\n    city: str\n    days: int")
     backend.script(Reply.text('{"city": "Kyoto", "days": 3}'))

@@ -72,7 +72,6 @@ from ..core.session import Session
 from ..core.tree import validate_session_id
 from ..errors import ConfigurationError, InvalidSessionIdError, SessionDataError
 from ..jupyter.display import PAYLOAD_VERSION
-from ..jupyter.safe_markdown import safe_markdown
 
 if TYPE_CHECKING:
     from ..core.agent import Agent
@@ -103,29 +102,53 @@ _EXPORT_FIELDS = ("session_id", "head", "heads", "messages")
 
 def export_bundle(session: Session) -> dict[str, Any]:
     """The output of ``%chat export ID``: the full session (every branch) under ``EXPORT_MIME``,
-    plus a short Markdown and plain-text summary. API keys are never part of it."""
+    plus a short summary as sanitized HTML and plain text. API keys are never part of it."""
     record = session.to_dict()
     branches = session.branches
     sid = session.session_id
     current = next((b.index for b in branches if b.current), None)
     count = len(record["messages"])
-    lines = [
-        f"**Session `{sid}` exported** — {count} messages, {len(branches)} "
-        f"{'branch' if len(branches) == 1 else 'branches'}, model {safe_markdown(session.model)}, "
-        f"{session.usage.total_tokens} tokens on the current branch. "
-        "Saved with the notebook: `%chat restore --notebook PATH` rebuilds it."
-    ]
-    items = []
-    for branch in branches:
-        preview = safe_markdown(" ".join(branch.preview.split())) or "*(empty)*"
-        mark = " (current)" if branch.current else ""
-        items.append(f"- branch {branch.index}{mark}: {branch.length} messages, last: {preview}")
-    lines.append("\n".join(items))
+    html_out = _export_html(session, count)
     plain = (
         f"vel_jupyter session {sid!r}: {count} messages, {len(branches)} branches "
         f"(current: {'detached' if current is None else current}); saved in this output"
     )
-    return {EXPORT_MIME: record, "text/markdown": "\n\n".join(lines), "text/plain": plain}
+    return {EXPORT_MIME: record, "text/html": html_out, "text/plain": plain}
+
+
+def _export_html(session: Session, count: int) -> str:
+    """The summary of an export as sanitized HTML: fixed templates around escaped values."""
+    from html import escape
+
+    from ..render import assemble, inline_code
+
+    branches = session.branches
+    items = []
+    for branch in branches:
+        preview = " ".join(branch.preview.split())
+        mark = " (current)" if branch.current else ""
+        items.append(
+            assemble(
+                "<li>branch {index}{mark}: {length} messages, last: {preview}</li>",
+                index=str(branch.index),
+                mark=mark,
+                length=str(branch.length),
+                preview=escape(preview) if preview else "<em>(empty)</em>",
+            )
+        )
+    noun = "branch" if len(branches) == 1 else "branches"
+    return assemble(
+        '<div class="vel-export"><p><strong>Session {sid} exported</strong> — {count} messages, {n} {noun}, '
+        "model {model}, {tokens} tokens on the current branch. Saved with the notebook: "
+        "<code>%chat restore --notebook PATH</code> rebuilds it.</p><ul>{items}</ul></div>",
+        sid=inline_code(session.session_id),
+        count=str(count),
+        n=str(len(branches)),
+        noun=noun,
+        model=escape(session.model or ""),
+        tokens=str(session.usage.total_tokens),
+        items="".join(items),
+    )
 
 
 def write_session(

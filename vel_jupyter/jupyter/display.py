@@ -3,20 +3,22 @@
 In a Jupyter frontend the answer is one display that is updated in place at most every
 ``interval`` seconds (~20 Hz) and only once the text grew by a quarter since the last
 redraw (or half a second passed): the bytes sent grow linearly with the answer, not with
-its square. When the turn ends the display is replaced by the final bundle (Markdown,
-plain text and our JSON mimetype), which is all a saved notebook keeps. In a terminal,
-tokens are printed as they arrive.
+its square. When the turn ends the display is replaced by the final bundle (sanitized
+``text/html``, the raw text as ``text/plain`` and our JSON mimetype), which is all a saved
+notebook keeps. Every frame and the final output are rendered by ``vel_jupyter.render``
+(markdown-it-py, Pygments, nh3) and share one layout, so live and final look alike. No
+``text/markdown`` is sent: a Markdown copy of model text would be rendered with raw HTML on
+by other frontends. In a terminal, tokens are printed as they arrive.
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import sys
 import time
 from typing import TYPE_CHECKING, Any
-
-from .safe_markdown import safe_markdown
 
 if TYPE_CHECKING:
     from ..core.response import Response, StreamEvent
@@ -56,15 +58,30 @@ def finish_note(response: Response) -> str:
     return ""
 
 
-def _tool_line(event: StreamEvent) -> str:
+def _tool_parts(event: StreamEvent) -> tuple[str, tuple[str, str, str, str]]:
+    """The plain text of one tool call or result line, and the parts ``_tool_html`` takes."""
     call = event.tool_call
     assert call is not None
-    # Names, arguments and results come from the model or tools: all go through
-    # safe_markdown like the answer itself.
+    name, arg = _clip(call.name), _clip(call.arguments if event.type == "tool_call" else event.text)
     if event.type == "tool_call":
-        return f"🔧 {safe_markdown(_clip(call.name))} {safe_markdown(_clip(call.arguments))}"
-    mark = "⚠️" if event.is_error else "↳"
-    return f"{mark} {safe_markdown(_clip(call.name))} → {safe_markdown(_clip(event.text))}"
+        mark, sep = "🔧", " "
+    else:
+        mark, sep = ("⚠️" if event.is_error else "↳"), " → "
+    return f"{mark} {name}{sep}{arg}", (mark, name, sep, arg)
+
+
+def _tool_html(mark: str, name: str, sep: str, arg: str) -> str:
+    # Names, arguments and results come from the model or tools: each is its own escaped
+    # <code>, and the line is a fixed template around them (render.assemble cleans it again).
+    from ..render import assemble, inline_code
+
+    return assemble(
+        '<p class="vel-tool" style="margin: 0; color: #57606a">{mark} {name}{sep}{arg}</p>',
+        mark=mark,
+        name=inline_code(name),
+        sep=sep,
+        arg=inline_code(arg),
+    )
 
 
 def _clip(text: str, limit: int = 60) -> str:
@@ -72,15 +89,74 @@ def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def _ms(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
+
+
+def usage_line(response: Response) -> str:
+    """The turn's one usage line: prompt → completion tokens · model · latency · first token."""
+    usage = response.usage
+    parts = [f"{usage.prompt_tokens} → {usage.completion_tokens} tokens"]
+    if response.model:
+        parts.append(response.model)
+    if response.latency_ms:
+        parts.append(_ms(response.latency_ms))
+    if response.ttft_ms is not None:
+        parts.append(f"first token {_ms(response.ttft_ms)}")
+    return " · ".join(parts)
+
+
+_NOTE_STYLE = "margin: 6px 0; padding: 2px 8px; border-left: 3px solid #d4a72c; color: #9a6700; font-weight: bold"
+_USAGE_STYLE = "margin: 4px 0 0 0; color: #6e7781; font-size: 0.85em"
+_PROMPT_STYLE = "color: #6e7781; font-size: 0.85em"
+
+
+def turn_html(
+    answer_html: str,
+    *,
+    tools: list[str] | tuple[str, ...] = (),
+    prompt: str | None = None,
+    note: str = "",
+    usage: str = "",
+) -> str:
+    """One turn's HTML: a fixed template around sanitized fragments, cleaned once more.
+
+    ``answer_html`` and ``tools`` are already sanitized HTML; ``prompt`` (shown collapsed, only
+    when it differs from the cell body), ``note`` and ``usage`` are text and are escaped here.
+    """
+    from ..render import assemble, text_to_html
+
+    parts: dict[str, str] = {"prompt": "", "tools": "", "note": "", "usage": "", "answer": answer_html}
+    if prompt is not None:
+        parts["prompt"] = assemble(
+            '<details class="vel-prompt"><summary style="{style}">prompt sent (after {{name}} interpolation)</summary>'
+            "{text}</details>",
+            style=_PROMPT_STYLE,
+            text=text_to_html(prompt),
+        )
+    if tools:
+        parts["tools"] = assemble('<div class="vel-tools">{lines}</div>', lines="".join(tools))
+    if note:
+        parts["note"] = assemble('<p class="vel-note" style="{s}">{t}</p>', s=_NOTE_STYLE, t=html.escape(note))
+    if usage:
+        parts["usage"] = assemble('<p class="vel-usage" style="{s}">{t}</p>', s=_USAGE_STYLE, t=html.escape(usage))
+    return assemble(
+        '<div class="vel-turn">{prompt}{tools}<div class="vel-answer">{answer}</div>{note}{usage}</div>', **parts
+    )
+
+
 class LiveView:
     """Draws one streaming turn; ``rich`` for a Jupyter frontend, else plain printing."""
 
-    def __init__(self, *, rich: bool, interval: float = 0.05, header: str = "") -> None:
+    def __init__(self, *, rich: bool, interval: float = 0.05, prompt: str | None = None) -> None:
         self.rich = rich
         self.interval = interval
-        self.header = header
+        self.prompt = prompt  # shown (collapsed) only when it differs from the cell body
         self.text = ""
         self.tools: list[str] = []
+        self._tools_html: list[str] = []
         self.updates = 0
         self._handle: Any = None
         self._last_draw = 0.0
@@ -99,9 +175,12 @@ class LiveView:
         if event.type == "text_delta":
             self.text += event.text
         elif event.type in ("tool_call", "tool_result"):
-            self.tools.append(_tool_line(event))
-            if not self.rich:
-                print(f"\n{self.tools[-1]}", flush=True)
+            plain, parts = _tool_parts(event)
+            self.tools.append(plain)
+            if self.rich:
+                self._tools_html.append(_tool_html(*parts))
+            else:
+                print(f"\n{plain}", flush=True)
         if self.rich:
             self._maybe_draw()
         elif event.type == "text_delta":
@@ -119,14 +198,11 @@ class LiveView:
             self._last_draw, self._last_len = now, len(self.text)
 
     def _bundle(self, text: str, *, note: str = "") -> dict[str, Any]:
-        parts = [self.header] if self.header else []
-        if self.tools:
-            parts.append("\n".join(f"> {line}" for line in self.tools))
-        parts.append(safe_markdown(text))
-        if note:
-            parts.append(f"*{note}*")
+        from ..render import markdown_to_html
+
+        markup = turn_html(markdown_to_html(text), tools=self._tools_html, prompt=self.prompt, note=note)
         plain = "\n".join(p for p in (*self.tools, text, f"[{note}]" if note else "") if p)
-        return {"text/markdown": "\n\n".join(parts), "text/plain": plain}
+        return {"text/html": markup, "text/plain": plain}
 
     # -- endings ------------------------------------------------------------------------
 
@@ -141,54 +217,94 @@ class LiveView:
             if note:
                 print(f"[{note}]", flush=True)
 
-    def stop(self, note: str) -> None:
-        """The turn failed or was interrupted: keep the partial text, marked."""
+    def stop(self, what: str) -> None:
+        """The turn ``what`` ("failed", "interrupted"): the error line says so; the view keeps
+        only a partial answer, marked as not kept, or goes away when there is none."""
+        note = f"{what}: this partial answer was not kept"
         if self.rich:
-            self._handle.update(self._bundle(self.text, note=note), raw=True)
-        else:
+            if self.text or self.tools:
+                self._handle.update(self._bundle(self.text, note=note), raw=True)
+            else:
+                self._handle.update({"text/plain": ""}, raw=True)
+        elif self.text or self.tools:
             print(f"\n[{note}]", flush=True)
 
 
-def final_bundle(session: Session, response: Response, *, fmt: str = "markdown", header: str = "") -> dict[str, Any]:
-    """The one output a finished turn leaves in the notebook."""
+def final_bundle(
+    session: Session, response: Response, *, fmt: str = "markdown", prompt: str | None = None
+) -> dict[str, Any]:
+    """The one output a finished turn leaves in the notebook: sanitized HTML, the raw text, our JSON.
+
+    ``prompt``: the prompt as sent, when it differs from the cell body (interpolation).
+    """
+    from ..render import code_to_html, markdown_to_html, text_to_html
+
     text = response.text
     if response.output is not None:
-        markdown = fenced(response.output.model_dump_json(indent=2), "json")
+        answer = code_to_html(response.output.model_dump_json(indent=2), "json")
         plain = repr(response.output)
     elif fmt == "code":
-        markdown = fenced(extract_code(text), "")
+        answer = code_to_html(extract_code(text), _code_lang(text))
         plain = text
-    elif fmt in ("json", "text"):
-        markdown = fenced(text, fmt)
+    elif fmt == "json":
+        answer = code_to_html(text, "json")
+        plain = text
+    elif fmt == "text":
+        answer = text_to_html(text)
         plain = text
     else:
-        markdown = safe_markdown(text)
+        answer = markdown_to_html(text)
         plain = text
-    tools = [f"🔧 {safe_markdown(_clip(c.name))} {safe_markdown(_clip(c.arguments))}" for c in response.tool_calls]
+    tools = [_tool_html("🔧", _clip(c.name), " ", _clip(c.arguments)) for c in response.tool_calls]
     note = finish_note(response)
-    # The note is our own text (no model text in it), so it can be Markdown as written.
-    parts = [p for p in (header, "\n".join(f"> {t}" for t in tools), markdown, f"**{note}**" if note else "") if p]
+    markup = turn_html(answer, tools=tools, prompt=prompt, note=note, usage=usage_line(response))
     bundle: dict[str, Any] = {
-        "text/markdown": "\n\n".join(parts),
+        "text/html": markup,
         "text/plain": f"{plain}\n[{note}]" if note else plain,
         SESSION_MIME: turn_payload(session, response),
     }
     if fmt == "json" or response.output is not None:
-        with contextlib.suppress(ValueError):  # not JSON after all: Markdown and text only
+        with contextlib.suppress(ValueError):  # not JSON after all: HTML and text only
             bundle["application/json"] = json.loads(response.output.model_dump_json() if response.output else text)
-    if fmt == "text":
-        bundle.pop("text/markdown")
     return bundle
 
 
-def fenced(text: str, lang: str) -> str:
-    """``text`` as a Markdown code block whose fence no backtick run inside can close."""
-    run = current = 0
-    for char in text:
-        current = current + 1 if char == "`" else 0
-        run = max(run, current)
-    fence = "`" * max(3, run + 1)
-    return f"{fence}{lang}\n{text}\n{fence}"
+def show_html(session: Session) -> str:
+    """``%chat show``: the system prompt and every message of the current branch, as HTML.
+
+    Each message is rendered on its own (Markdown for the conversation, verbatim text for
+    tool results) and put in a fixed template under its role: no prefix is ever glued to
+    model text.
+    """
+    from ..render import assemble, markdown_to_html, text_to_html
+
+    def block(role: str, body: str) -> str:
+        return assemble(
+            '<div class="vel-msg"><p class="vel-role" style="{s}">{role}</p>{body}</div>',
+            s=_ROLE_STYLE,
+            role=html.escape(role),
+            body=body,
+        )
+
+    blocks = [block("system", text_to_html(session.system))] if session.system else []
+    for message in session.messages:
+        body = text_to_html(message.content) if message.role == "tool" else markdown_to_html(message.content)
+        blocks.append(block(message.role, body))
+    if not blocks:
+        blocks.append(assemble("<p><em>(empty)</em></p>"))
+    return assemble('<div class="vel-show">{blocks}</div>', blocks="".join(blocks))
+
+
+_ROLE_STYLE = "margin: 10px 0 2px 0; color: #6e7781; font-size: 0.8em; font-weight: bold; text-transform: uppercase"
+
+
+def _code_lang(text: str) -> str:
+    """The info string of the first fence of ``text`` ('' when there is none)."""
+    for line in text.splitlines():
+        stripped = line.lstrip()
+        if stripped.startswith(("```", "~~~")):
+            return stripped.lstrip("`~").strip()
+    return ""
 
 
 def extract_code(text: str) -> str:

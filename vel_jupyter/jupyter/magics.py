@@ -162,7 +162,8 @@ class ChatMagics(Magics):
         cell_id = self._cell_id(line, cell)
         params.update(turn_parent(session, cell_id, args.append))
         rich = getattr(self.shell, "kernel", None) is not None
-        view = LiveView(rich=rich, interval=self.stream_interval)
+        shown = prompt if prompt != body else None  # the prompt is shown only when interpolation changed it
+        view = LiveView(rich=rich, interval=self.stream_interval, prompt=shown)
         try:
             stream = session.stream(prompt, schema=schema, cell_id=cell_id, **params)
             if not args.no_stream:
@@ -173,17 +174,17 @@ class ChatMagics(Magics):
                 stream.collect()
         except TurnInterrupted as exc:
             if not args.no_stream:
-                view.stop("interrupted: the session is unchanged")
+                view.stop("interrupted")
             raise _short_error(exc) from None
         except ConfigurationError as exc:
             raise UsageError(str(exc)) from None
         except AgentError as exc:
             if not args.no_stream:
-                view.stop("failed: the session is unchanged")
+                view.stop("failed")
             raise _short_error(exc) from None
         response = stream.response
         assert response is not None
-        bundle = final_bundle(session, response, fmt=args.format)
+        bundle = final_bundle(session, response, fmt=args.format, prompt=shown)
         if not args.no_stream:
             view.finish(bundle, finish_note(response))
         elif rich:
@@ -294,12 +295,9 @@ class ChatMagics(Magics):
         session = registry().get(sid)
         from IPython.display import display
 
-        from .safe_markdown import safe_markdown
+        from .display import show_html
 
-        parts = [f"**system:** {safe_markdown(session.system)}"] if session.system else []
-        for message in session.messages:
-            parts.append(f"**{message.role}:** {safe_markdown(message.content)}")
-        display({"text/markdown": "\n\n".join(parts) or "*(empty)*", "text/plain": repr(session)}, raw=True)
+        display({"text/html": show_html(session), "text/plain": repr(session)}, raw=True)
 
     def _cmd_history(self, rest: list[str]) -> Any:
         branches = "--branches" in rest
