@@ -84,7 +84,7 @@ ALLOWED_CLASSES: dict[str, frozenset[str]] = {
     "pre": frozenset({"vel-code", "vel-text"}),
 }
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
-INSTALL_HINT = "notebook output needs markdown-it-py, nh3 and pygments: pip install 'vel-jupyter[jupyter]'"
+INSTALL_HINT = "notebook output needs markdown-it-py, nh3 and pygments, which vel-jupyter depends on: reinstall it (pip install vel-jupyter)"
 
 # Pygments' own light style; its colours are inline, on a box that keeps its light background.
 PYGMENTS_STYLE = "default"
