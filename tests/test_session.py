@@ -506,3 +506,33 @@ class TestBadInput:
     def test_parent_must_exist(self, echo_agent: Agent) -> None:
         with pytest.raises(ConfigurationError, match="not a message"):
             echo_agent.session().run("hi", parent="nope")
+
+
+class TestStatsFollowTheCurrentPath:
+    """``session.stats`` (what listings show, kept in the header) always matches the current path."""
+
+    def test_after_every_kind_of_move(self, scripted: ScriptedProvider) -> None:
+        scripted.default = "an answer of five words"
+        agent = Agent(provider=scripted)
+        session = agent.session(session_id="s")
+
+        def check(s: Session) -> None:
+            assert s.stats == {"messages": len(s.messages), "tokens": s.usage.total_tokens}
+
+        for step in (
+            lambda: session.run("one"),
+            lambda: session.run("two"),
+            lambda: session.regenerate(),
+            lambda: session.checkout(0),
+            lambda: session.checkout(session.nodes[1].id),
+            lambda: session.add_message(Message.user("added")),
+            lambda: session.clear(),
+            lambda: session.checkout(1),
+        ):
+            step()
+            check(session)
+        check(session.fork("f"))
+        check(session.fork("g", at=session.nodes[0].id))
+        check(Session.from_dict(session.to_dict(), Agent(provider="echo")))
+        legacy = {k: v for k, v in session.to_dict().items() if k not in ("stats", "tree")}
+        check(Session.from_dict({**legacy, "version": 1}, Agent(provider="echo")))

@@ -92,6 +92,9 @@ def header_from_dict(data: dict[str, Any], tree: MessageTree) -> dict[str, Any]:
     header.update({k: data[k] for k in header if k in data})
     if not data.get("tree"):  # format 1: the family's root names the tree
         header["tree"] = legacy_tree({**data, "session_id": sid})
+    if not data.get("stats") and header["head"] in tree:  # format 1: count the current path
+        path = tree.path(header["head"])
+        header["stats"] = {"messages": len(path), "tokens": sum(n.message.usage.total_tokens for n in path)}
     if not isinstance(header["tree"], str):
         raise SessionDataError(f"tree must be a string, got {header['tree']!r}")
     header["version"] = FORMAT_VERSION

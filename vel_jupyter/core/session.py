@@ -131,7 +131,6 @@ class Session:
         self._summaries: dict[str, SummaryRecord] = {}
         self._path_cache: list[Node] | None = None
         self._path_cache_head: str | None = None
-        self._path_tokens: int | None = None  # tokens on the cached path (stats), summed when first needed
         self._apply_header(header, notify=False)
 
     def __repr__(self) -> str:
@@ -355,7 +354,6 @@ class Session:
         path = self._tree.path(head)
         if head == self._head:
             self._path_cache, self._path_cache_head = path, head
-            self._path_tokens = None
         return path
 
     # -- turns --------------------------------------------------------------------------
@@ -523,13 +521,14 @@ class Session:
         return header
 
     def _stats_of(self, head: str | None) -> tuple[int, int]:
+        """Messages and tokens on the path to ``head``: the header's own stats for the current head
+        (kept up to date by every write), else a walk (a regenerate or a checkout elsewhere)."""
         if head is None:
             return 0, 0
-        if head == self._path_cache_head and self._path_cache is not None:
-            if self._path_tokens is None:
-                self._path_tokens = sum(n.message.usage.total_tokens for n in self._path_cache)
-            return len(self._path_cache), self._path_tokens
-        path = self._tree.path(head)
+        stats = self._h.get("stats")
+        if head == self._head and stats:
+            return int(stats["messages"]), int(stats["tokens"])
+        path = self._path(head)
         return len(path), sum(n.message.usage.total_tokens for n in path)
 
     def moved_heads(self, base: str | None, new_head: str | None, explicit_parent: bool) -> dict[str, Any]:
@@ -567,15 +566,13 @@ class Session:
             if extends is not None and self._path_cache is not None and self._path_cache_head == extends and added:
                 self._path_cache.extend(added)
                 self._path_cache_head = added[-1].id
-                if self._path_tokens is not None:
-                    self._path_tokens += sum(n.message.usage.total_tokens for n in added)
             self._apply_header(header)
 
     def rebase(self, header: dict[str, Any], tree: MessageTree) -> None:
         """Point this handle at another conversation tree and header (core use: see the repository)."""
         with tree.lock:
             self._tree = tree
-            self._path_cache, self._path_cache_head, self._path_tokens = None, None, None
+            self._path_cache, self._path_cache_head = None, None
             self._apply_header(header)
 
     def _apply_header(self, header: dict[str, Any], *, notify: bool = True) -> None:
