@@ -137,10 +137,6 @@ class Repository:
         with self._lock:
             return [self._sessions[sid] for sid in sorted(self._sessions)]
 
-    def in_tree(self, tree_id: str) -> list[Session]:
-        """The loaded sessions that point into conversation tree ``tree_id``, by id."""
-        return [s for s in self.loaded() if s.tree_id == tree_id]
-
     def tree_for(self, tree_id: str) -> MessageTree:
         """The one in-memory tree for ``tree_id`` (shared by every loaded session in it)."""
         with self._lock:
@@ -287,11 +283,6 @@ class Repository:
         store = self.store
         stored = _store_call(session_id, lambda: store.delete(session_id)) if store is not None else False
         return live or bool(stored)
-
-    def forget(self, session_id: str) -> None:
-        """Drop a session from this process only (the store keeps it)."""
-        with self._lock:
-            self._sessions.pop(session_id, None)
 
     def adopt(self, data: Any) -> Session:
         """``Session.from_dict``: register the session and, with a store, write it there.
