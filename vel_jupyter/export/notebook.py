@@ -244,19 +244,16 @@ def _place_in_trees(records: dict[str, dict[str, Any]], exported: set[str]) -> N
     An exported header names its tree; a session known only from its turns joins the tree of
     the family whose messages it continues (its origin's), or else starts one named after it.
     """
-    from ..stores.base import legacy_stats, legacy_trees
+    from ..stores.base import place_in_trees
 
-    owners: dict[str, tuple[str | None, str]] = {}
-    rows: dict[str, tuple[str | None, Any]] = {}
+    messages: dict[str, tuple[str | None, str, Any]] = {}
     for sid, record in records.items():
+        if sid not in exported:
+            record["tree"] = None  # header_from_dict guessed one; the family decides
         for message in record["messages"]:
-            owners.setdefault(message["id"], (message.get("parent_id"), message.get("session_id") or sid))
-            rows.setdefault(message["id"], (message.get("parent_id"), message.get("meta")))
-    headers = [(sid, {**r, "tree": r.get("tree") if sid in exported else None}) for sid, r in records.items()]
-    trees = legacy_trees(headers, owners)
-    for sid, record in records.items():
-        record["tree"] = trees[sid]
-        record["stats"] = legacy_stats(record, rows)
+            writer = message.get("session_id") or sid
+            messages.setdefault(message["id"], (message.get("parent_id"), writer, message.get("meta")))
+    place_in_trees(records.items(), messages)
 
 
 def restore_notebook(

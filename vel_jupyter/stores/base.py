@@ -168,6 +168,23 @@ def legacy_stats(header: dict[str, Any], rows: dict[str, tuple[str | None, Any]]
     return {"messages": count, "tokens": tokens}
 
 
+def place_in_trees(
+    headers: Iterable[tuple[str, dict[str, Any]]], messages: dict[str, tuple[str | None, str, Any]]
+) -> None:
+    """Give format-1 headers (in place) their tree and their current path's ``stats``.
+
+    ``messages`` maps every message id to its (parent id, owning session, meta): the families
+    come from ``legacy_trees``, the counts from ``legacy_stats``. A header that already names a
+    tree keeps it and lends it to its family.
+    """
+    headers = list(headers)
+    trees = legacy_trees(headers, {mid: (parent, owner) for mid, (parent, owner, _) in messages.items()})
+    rows = {mid: (parent, meta) for mid, (parent, _, meta) in messages.items()}
+    for sid, header in headers:
+        header["tree"] = trees[sid]
+        header["stats"] = legacy_stats(header, rows)
+
+
 def tree_of(header: dict[str, Any]) -> str:
     """The conversation tree a header points into (format 1 headers: see ``legacy_tree``)."""
     tree = header.get("tree")

@@ -19,7 +19,7 @@ from typing import Any
 from ..core.tree import utcnow
 from ..errors import ConfigurationError, StoreError
 from ._sql import Migration, SQLStore, Tx
-from .base import legacy_stats, legacy_trees, summary_of
+from .base import place_in_trees, summary_of
 
 INSTALL_HINT = "pip install 'vel-jupyter[postgres]' (psycopg[binary,pool])"
 
@@ -77,15 +77,12 @@ def _messages_belong_to_trees(tx: Tx) -> None:
     tx.execute("ALTER TABLE vel_sessions ADD COLUMN tree_id TEXT")
     tx.execute("ALTER TABLE vel_sessions ADD COLUMN summary TEXT")  # the listing line (stores.base.summary_of)
     rows = [(sid, dict(context)) for sid, context in tx.all("SELECT id, context FROM vel_sessions")]
-    found = tx.all("SELECT id, parent_id, usage, session_id FROM vel_messages")
-    trees = legacy_trees(rows, {mid: (parent, owner) for mid, parent, _, owner in found})
-    messages = {mid: (parent, usage) for mid, parent, usage, _ in found}
+    found = tx.all("SELECT id, parent_id, session_id, usage FROM vel_messages")
+    place_in_trees(rows, {mid: (parent, owner, usage) for mid, parent, owner, usage in found})
     for sid, header in rows:
-        header["tree"] = trees[sid]
-        header["stats"] = legacy_stats(header, messages)
         tx.execute(
             "UPDATE vel_sessions SET tree_id = %s, context = %s::jsonb, summary = %s WHERE id = %s",
-            (trees[sid], json.dumps(header), json.dumps(summary_of(header)), sid),
+            (header["tree"], json.dumps(header), json.dumps(summary_of(header)), sid),
         )
     tx.execute("DROP INDEX IF EXISTS vel_sessions_lineage")
     tx.execute("ALTER TABLE vel_messages DROP CONSTRAINT IF EXISTS vel_messages_session_id_fkey")

@@ -47,8 +47,7 @@ from .base import (
     expiry,
     header_heads,
     join_record,
-    legacy_stats,
-    legacy_trees,
+    place_in_trees,
     split_record,
     summary_of,
     tree_of,
@@ -478,18 +477,15 @@ class RedisStore(SessionStore):
                 header["lineage"] = json.loads(lineage)
             headers.append((sid, header))
         rows_of = {sid: client.hgetall(self._key("m", sid)) for sid, _ in headers}
-        messages: dict[str, tuple[str | None, Any]] = {}
-        owners: dict[str, tuple[str | None, str]] = {}
+        messages: dict[str, tuple[str | None, str, Any]] = {}
         for owner, rows in rows_of.items():
             for raw in rows.values():
                 message = json.loads(raw)
-                messages[message["id"]] = (message.get("parent_id"), message.get("meta"))
-                owners[message["id"]] = (message.get("parent_id"), owner)
-        trees = legacy_trees(headers, owners)
+                messages[message["id"]] = (message.get("parent_id"), owner, message.get("meta"))
+        place_in_trees(headers, messages)
         pipe = client.pipeline(transaction=True)
         for sid, header in headers:
-            tree = header["tree"] = trees[sid]
-            header["stats"] = legacy_stats(header, messages)
+            tree = header["tree"]
             rows = rows_of[sid]
             if rows:
                 pipe.hset(self._key("t", tree), mapping=rows)

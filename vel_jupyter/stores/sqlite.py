@@ -18,7 +18,7 @@ from typing import Any
 from ..core.tree import utcnow
 from ..errors import StoreError
 from ._sql import Migration, SQLStore, Tx
-from .base import legacy_stats, legacy_trees, summary_of
+from .base import place_in_trees, summary_of
 
 # Timestamps are UTC text in SQLite's own format, so that the SQLite form of guide B's
 # cleanup (`WHERE updated_at < datetime('now', '-7 days')`) compares them correctly.
@@ -75,15 +75,14 @@ def _messages_belong_to_trees(tx: Tx) -> None:
     tx.execute("ALTER TABLE vel_sessions ADD COLUMN tree_id TEXT")
     tx.execute("ALTER TABLE vel_sessions ADD COLUMN summary TEXT")  # the listing line (stores.base.summary_of)
     rows = [(sid, json.loads(context)) for sid, context in tx.all("SELECT id, context FROM vel_sessions")]
-    found = tx.all("SELECT id, parent_id, usage, session_id FROM vel_messages")
-    trees = legacy_trees(rows, {mid: (parent, owner) for mid, parent, _, owner in found})
-    messages = {mid: (parent, json.loads(usage) if usage else None) for mid, parent, usage, _ in found}
+    found = tx.all("SELECT id, parent_id, session_id, usage FROM vel_messages")
+    place_in_trees(
+        rows, {mid: (parent, owner, json.loads(usage) if usage else None) for mid, parent, owner, usage in found}
+    )
     for sid, header in rows:
-        header["tree"] = trees[sid]
-        header["stats"] = legacy_stats(header, messages)
         tx.execute(
             "UPDATE vel_sessions SET tree_id = ?, context = ?, summary = ? WHERE id = ?",
-            (trees[sid], json.dumps(header), json.dumps(summary_of(header)), sid),
+            (header["tree"], json.dumps(header), json.dumps(summary_of(header)), sid),
         )
     tx.execute("DROP TRIGGER IF EXISTS vel_sessions_cascade")
     tx.execute("DROP INDEX IF EXISTS vel_sessions_lineage_len")
