@@ -510,3 +510,27 @@ def test_chat_export_and_restore_commands(
     ip.run_line_magic("chat", f"restore --notebook {shlex.quote(str(notebook_path))} --replace")
     assert registry().get("x").to_dict() == original
     assert os.path.exists(notebook_path)
+
+
+def test_a_live_frame_saved_mid_stream_is_not_read_as_a_turn() -> None:
+    """A notebook saved while a turn streamed (or after its kernel died) keeps a live frame:
+    it has no ids and no usage, and must neither break reading nor add messages."""
+    from vel_jupyter.jupyter.display import LiveView
+
+    agent = Agent(provider="echo")
+    s = agent.session("s")
+    notebook = turns_notebook([(s, lambda x: x.run("first"))])
+    view = LiveView(rich=True, session_id="s")
+    frames: list[dict[str, Any]] = []
+    view._handle = type("Handle", (), {"update": lambda self, bundle, raw: frames.append(bundle)})()
+    for event in s.stream("second, never finished"):
+        if event.type == "text_delta":
+            view.feed(event)
+            view._maybe_draw(force=True)
+            break  # the kernel died here
+    cell = nbformat.v4.new_code_cell("%%chat s\nsecond, never finished")
+    cell.outputs = [nbformat.v4.new_output("display_data", data=frames[-1])]
+    notebook.cells.append(cell)
+    notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))
+    record = read_sessions(notebook)["s"]
+    assert [m["content"] for m in record["messages"]] == ["first", s.messages[1].content]

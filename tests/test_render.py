@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 
 from vel_jupyter import Agent
 from vel_jupyter import render as render_module
+from vel_jupyter.core.response import StreamEvent
 from vel_jupyter.export.notebook import export_bundle
-from vel_jupyter.jupyter.display import LiveView, final_bundle, show_html, turn_html
+from vel_jupyter.jupyter.display import SESSION_MIME, LiveView, final_bundle, show_html, turn_html
 from vel_jupyter.render import code_to_html, markdown_to_html, sanitize, text_to_html
 from vel_jupyter.testing import Reply, ScriptedProvider
 
@@ -243,7 +244,7 @@ def _turn(answer: str, calls: list[tuple[str, dict[str, Any]]] = (), **reply: An
     provider.enqueue(Reply.text(answer, **reply) if reply else answer)
     agent = Agent(provider=provider)
     session = agent.session("hostile")
-    view = LiveView(rich=True, interval=0.0, prompt="{answer} was " + answer[:40])
+    view = LiveView(rich=True, interval=0.0, prompt="{answer} was " + answer[:40], session_id=session.session_id)
     handle = _Handle()
     view._handle = handle
     stream = session.stream("hi " + answer[:200], tools=[lookup], allow_incomplete=True)
@@ -450,3 +451,47 @@ def test_turn_html_templates_ignore_format_syntax_in_fragments() -> None:
     markup = turn_html(markdown_to_html("{prompt} {answer} {0}"), prompt="{usage}", note="{x}", usage="{y}")
     assert_inert(markup)
     assert "{prompt} {answer} {0}" in markup and "{usage}" in markup
+
+
+# -- the live payload: what our JupyterLab renderer draws while a turn streams ------------------
+
+
+def test_live_frames_carry_a_live_turn_payload_in_stream_order() -> None:
+    session, response, handle = _turn("the **answer**", [("lookup", {"q": "pandas"})])
+    live = [frame[SESSION_MIME] for frame in handle.frames]
+    assert all(p["kind"] == "vel_jupyter.turn" and p["live"] is True for p in live)
+    assert all(p["session_id"] == "hostile" and p["format"] == "markdown" for p in live)
+    last = live[-1]["messages"]
+    assert [m["role"] for m in last] == ["assistant", "tool", "assistant"]
+    assert last[0]["tool_calls"] == [
+        {"id": response.tool_calls[0].id, "name": "lookup", "arguments": '{"q": "pandas"}'}
+    ]
+    assert last[1]["name"] == "lookup" and last[1]["content"] == lookup("pandas")
+    assert last[2]["content"] == "the **answer**"  # the raw text: our renderer renders it
+    assert len({m["id"] for m in last}) == 3 and all(m["id"].startswith("live-") for m in last)
+    assert "prompt" in live[-1] and live[-1]["prompt"].startswith("{answer} was ")
+    # the final payload names the same layout's fields
+    final = final_bundle(session, response, prompt="sent")[SESSION_MIME]
+    assert "live" not in final and final["format"] == "markdown" and final["prompt"] == "sent"
+    assert final["latency_ms"] == round(response.latency_ms, 1)
+    assert "prompt" not in final_bundle(session, response)[SESSION_MIME]
+
+
+def test_a_stopped_live_view_says_so_in_its_payload() -> None:
+    view = LiveView(rich=True, session_id="s", fmt="code")
+    view._handle = _Handle()
+    for text in ("par", "tial"):
+        view.feed(StreamEvent("text_delta", text=text))
+    view.stop("interrupted")
+    payload = view._handle.frames[-1][SESSION_MIME]
+    assert payload["live"] is True and payload["format"] == "code"
+    assert payload["note"] == "interrupted: this partial answer was not kept"
+    assert payload["messages"][-1]["content"] == "partial"
+
+
+def test_the_final_html_lists_tool_calls_and_results_as_the_live_view_did() -> None:
+    session, response, handle = _turn("done", [("lookup", {"q": "x"}), ("missing_tool", {})])
+    final = check(final_bundle(session, response)["text/html"]).text
+    live = check(handle.frames[-1]["text/html"]).text
+    for line in ("🔧", "lookup", "↳", "⚠️", "missing_tool"):
+        assert line in "".join(final) and line in "".join(live)

@@ -7,12 +7,15 @@
  *
  * The DOM is built by ./render (framework-free). Both renderers are `safe`: they show
  * untrusted outputs (a notebook opened without trust or without a kernel), because every
- * payload string is inserted as text only.
+ * payload string is inserted as text, except Markdown (model answers, user messages),
+ * which ./markdown renders with JupyterLab's own Markdown renderer and sanitizer, always
+ * in untrusted mode.
  */
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { MIME_TYPE, TREE_MIME_TYPE, render } from './render';
+import { labMarkdown } from './markdown';
+import { MARKDOWN_EVENT, MIME_TYPE, MarkdownHook, MarkdownRequest, TREE_MIME_TYPE, render } from './render';
 
 export { MIME_TYPE, TREE_MIME_TYPE };
 
@@ -48,15 +51,21 @@ export class VelSessionRenderer extends Widget implements IRenderMime.IRenderer 
   constructor(options: IRenderMime.IRendererOptions) {
     super();
     this._mimeType = options.mimeType;
+    this._markdown = labMarkdown(options);
     this.addClass('vel-jupyter-output');
   }
 
+  /**
+   * Called for each frame of a streaming turn too (the output area reuses its renderer
+   * for an updated display): the new view replaces the old one only once its Markdown is
+   * rendered, so the output never flashes or jumps.
+   */
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
-    render(this.node, model.data[this._mimeType]);
-    return Promise.resolve();
+    return render(this.node, model.data[this._mimeType], { markdown: this._markdown });
   }
 
   private _mimeType: string;
+  private _markdown: MarkdownHook | undefined;
 }
 
 /** What we need of a rendermime registry: JupyterLab's output areas expose theirs. */
@@ -90,11 +99,13 @@ export class VelTreeRenderer extends Panel implements IRenderMime.IRenderer {
   constructor(options: IRenderMime.IRendererOptions) {
     super();
     this._options = options;
+    this._markdown = labMarkdown(options);
     this.addClass('vel-jupyter-output');
     this._saved.addClass('vel-tree-saved');
     this._saved.hide();
     this.addWidget(this._saved);
     this.node.addEventListener(TREE_STATE_EVENT, this._onState);
+    this.node.addEventListener(MARKDOWN_EVENT, this._onMarkdown);
   }
 
   async renderModel(model: IRenderMime.IMimeModel): Promise<void> {
@@ -143,6 +154,7 @@ export class VelTreeRenderer extends Panel implements IRenderMime.IRenderer {
     this._observer?.disconnect();
     window.clearTimeout(this._timer);
     this.node.removeEventListener(TREE_STATE_EVENT, this._onState);
+    this.node.removeEventListener(MARKDOWN_EVENT, this._onMarkdown);
     super.dispose();
   }
 
@@ -160,7 +172,7 @@ export class VelTreeRenderer extends Panel implements IRenderMime.IRenderer {
       return; // give the live widget a moment before showing the saved tree
     }
     if (!this._savedDrawn && this._model) {
-      render(this._saved.node, this._model.data[TREE_MIME_TYPE]);
+      void render(this._saved.node, this._model.data[TREE_MIME_TYPE], { markdown: this._markdown });
       this._savedDrawn = true;
     }
     this._saved.show();
@@ -180,7 +192,18 @@ export class VelTreeRenderer extends Panel implements IRenderMime.IRenderer {
     this._model.setData({ data: { ...this._model.data, [TREE_MIME_TYPE]: JSON.parse(json) } });
   };
 
+  /** The live widget asks for Markdown (see render.ts::markdownFromAncestors). */
+  private _onMarkdown = (event: Event): void => {
+    const request = (event as CustomEvent).detail as MarkdownRequest | null;
+    const hook = this._markdown;
+    if (!hook || !request || typeof request.source !== 'string' || !request.host) {
+      return;
+    }
+    request.done = hook.render(request.host, request.source).then(() => hook.typeset?.(request.host));
+  };
+
   private _options: IRenderMime.IRendererOptions;
+  private _markdown: MarkdownHook | undefined;
   private _model: IRenderMime.IMimeModel | null = null;
   private _json = '';
   private _saved = new Widget();

@@ -8,7 +8,10 @@
  * SECURITY: everything that comes from the payload (model text, tool arguments, names,
  * ids) is inserted with `textContent` / text nodes only. Nothing here assigns
  * `innerHTML`, `outerHTML` or `insertAdjacentHTML`, creates links, or sets attributes
- * other than class, title, type, value, data-* and aria-* (see `h`).
+ * other than class, title, type, value, data-* and aria-* (see `h`). Markdown is not
+ * rendered here: a `MarkdownHook` does it (in JupyterLab, ./markdown.ts, which is
+ * JupyterLab's own Markdown renderer with its sanitizer in untrusted mode). Without a
+ * hook, Markdown content is shown as its text.
  */
 
 // ---------------------------------------------------------------------------------------
@@ -58,6 +61,16 @@ export interface TurnPayload {
   head?: string | null;
   model?: string;
   usage?: { prompt_tokens?: number; completion_tokens?: number };
+  latency_ms?: number | null;
+  ttft_ms?: number | null;
+  /** The prompt as sent, when it differs from the cell body (interpolation); else absent. */
+  prompt?: string | null;
+  /** How the answer is shown: 'markdown' (default), or verbatim for 'text', 'code', 'json'. */
+  format?: string;
+  /** A frame of a turn still streaming (display.py::LiveView): no ids, no usage yet. */
+  live?: boolean;
+  /** Set on the last live frame of a turn that failed or was interrupted. */
+  note?: string;
   messages: MessageData[];
 }
 
@@ -127,7 +140,22 @@ export interface SessionCallbacks {
   onFork?: (messageId: string) => void;
 }
 
-export interface SessionOptions extends SessionCallbacks {
+/**
+ * Renders untrusted Markdown. `render` replaces `host`'s content with the rendered,
+ * sanitized Markdown (and rejects when it cannot: the text then stays); `typeset`, when
+ * given, typesets math in `host` once `host` is in the page.
+ */
+export interface MarkdownHook {
+  render(host: HTMLElement, source: string): Promise<void>;
+  typeset?(host: HTMLElement): void | Promise<void>;
+}
+
+export interface RenderOptions {
+  /** Renders Markdown content (user and assistant messages); without it they are text. */
+  markdown?: MarkdownHook;
+}
+
+export interface SessionOptions extends SessionCallbacks, RenderOptions {
   /** Messages of a long transcript shown at first (default 50); earlier ones load on demand. */
   transcriptWindow?: number;
   /** Whether the fork tree panel starts open (default: only when there are several branches). */
@@ -503,6 +531,99 @@ function clear(el: HTMLElement): void {
   }
 }
 
+function addClass(el: HTMLElement, name: string): void {
+  el.classList.toggle(name, true);
+}
+
+/**
+ * Where the Markdown of one view goes. A view is first built off the page (`attached`
+ * false): its Markdown renders are collected, and `settle` waits for them all, so the
+ * view replaces the old one in a single step, fully rendered (a streaming answer does not
+ * flicker, a finished one does not jump). Content built later, on the page (a branch
+ * switch, "show earlier", a selected turn), renders in place and is typeset at once.
+ */
+export class MarkdownQueue {
+  constructor(
+    readonly hook: MarkdownHook | undefined,
+    private attached = true
+  ) {}
+
+  /** Show `source` in `host`: as its text at once, then rendered when there is a hook. */
+  fill(host: HTMLElement, source: string): void {
+    host.textContent = source;
+    const hook = this.hook;
+    if (!hook || !source) {
+      addClass(host, 'vel-plain');
+      return;
+    }
+    const done = hook.render(host, source).then(
+      () => addClass(host, 'vel-markdown'),
+      () => {
+        host.textContent = source; // the renderer failed: the text is still right
+        addClass(host, 'vel-plain');
+      }
+    );
+    if (this.attached) {
+      void done.then(() => hook.typeset?.(host));
+    } else {
+      this._pending.push(done);
+      this._hosts.push(host);
+    }
+  }
+
+  /** Whether renders started off the page are still running. */
+  get pending(): boolean {
+    return this._pending.length > 0;
+  }
+
+  /** Wait for the renders started so far; what is filled from now on renders in place. */
+  async settle(): Promise<HTMLElement[]> {
+    await Promise.all(this._pending);
+    const hosts = this._hosts;
+    this._pending = [];
+    this._hosts = [];
+    this.attached = true;
+    return hosts;
+  }
+
+  /** Typeset `hosts` (now on the page). */
+  typeset(hosts: HTMLElement[]): void {
+    for (const host of hosts) {
+      void this.hook?.typeset?.(host);
+    }
+  }
+
+  private _pending: Promise<void>[] = [];
+  private _hosts: HTMLElement[] = [];
+}
+
+/**
+ * A hook for the anywidget, which has no rendermime of its own: it asks an ancestor of
+ * `anchor` with a bubbling MARKDOWN_EVENT (our JupyterLab extension listens for it around
+ * the widget). With no listener the promise rejects and the text stays as text.
+ */
+export function markdownFromAncestors(anchor: HTMLElement): MarkdownHook {
+  return {
+    render(host: HTMLElement, source: string): Promise<void> {
+      const request: MarkdownRequest = { host, source, done: null };
+      const CustomEventOf = (anchor.ownerDocument.defaultView as (Window & typeof globalThis) | null)?.CustomEvent;
+      if (CustomEventOf) {
+        anchor.dispatchEvent(new CustomEventOf(MARKDOWN_EVENT, { bubbles: true, detail: request }));
+      }
+      return request.done ?? Promise.reject(new Error('no Markdown renderer around this widget'));
+    }
+  };
+}
+
+/** The event `markdownFromAncestors` dispatches: a listener sets `done` (render + typeset). */
+export const MARKDOWN_EVENT = 'vel-render-markdown';
+
+export interface MarkdownRequest {
+  host: HTMLElement;
+  source: string;
+  done: Promise<void> | null;
+}
+
 const ROLES = new Set(['user', 'assistant', 'system', 'tool']);
 
 function roleClass(role: unknown): string {
@@ -560,46 +681,21 @@ function metaLine(message: MessageData): string {
   return parts.join(' · ');
 }
 
-/** One message of a transcript. */
-export function renderMessage(doc: Document, message: MessageData): HTMLElement {
+const MARKDOWN_ROLES = new Set(['user', 'assistant']);
+
+/** One message of a transcript; user and assistant text is Markdown (through `md`). */
+export function renderMessage(doc: Document, message: MessageData, md: MarkdownQueue = new MarkdownQueue(undefined)): HTMLElement {
   const role = roleClass(message.role);
   const el = h(doc, 'div', { class: `vel-msg vel-role-${role}`, 'data-id': message.id });
   el.appendChild(h(doc, 'div', { class: 'vel-msg-role' }, roleLabel(message)));
   const content = str(message.content);
   if (role === 'tool') {
-    // Tool results can be long: collapsed, with a preview.
-    const details = h(
-      doc,
-      'details',
-      { class: 'vel-tool-result' },
-      h(doc, 'summary', {}, preview(content, 100) || '(empty result)'),
-      h(doc, 'pre', { class: 'vel-msg-content' }, content)
-    );
-    el.appendChild(details);
+    el.appendChild(toolResult(doc, message));
   } else if (content) {
-    el.appendChild(h(doc, 'div', { class: 'vel-msg-content' }, content));
+    el.appendChild(messageContent(doc, content, MARKDOWN_ROLES.has(role) ? md : null));
   }
-  const calls = Array.isArray(message.tool_calls) ? message.tool_calls : [];
-  for (const call of calls) {
-    if (!isObject(call)) {
-      continue;
-    }
-    el.appendChild(
-      h(
-        doc,
-        'details',
-        { class: 'vel-tool-call' },
-        h(
-          doc,
-          'summary',
-          {},
-          h(doc, 'span', { class: 'vel-tool-icon' }, 'tool call '),
-          h(doc, 'span', { class: 'vel-tool-name' }, str(call.name) || '(unnamed tool)'),
-          h(doc, 'span', { class: 'vel-tool-args-preview' }, ' ' + preview(call.arguments, 60))
-        ),
-        h(doc, 'pre', { class: 'vel-tool-args' }, prettyArguments(call.arguments))
-      )
-    );
+  for (const call of toolCallsOf(message)) {
+    el.appendChild(toolCall(doc, call));
   }
   const meta = metaLine(message);
   if (meta) {
@@ -608,17 +704,72 @@ export function renderMessage(doc: Document, message: MessageData): HTMLElement 
   return el;
 }
 
+/** Message text: Markdown through `md`, or verbatim (`md` null). */
+function messageContent(doc: Document, content: string, md: MarkdownQueue | null): HTMLElement {
+  const el = h(doc, 'div', { class: 'vel-msg-content' });
+  if (md) {
+    md.fill(el, content);
+  } else {
+    el.textContent = content;
+    addClass(el, 'vel-plain');
+  }
+  return el;
+}
+
+function toolCallsOf(message: MessageData): ToolCallData[] {
+  return (Array.isArray(message.tool_calls) ? message.tool_calls : []).filter(isObject);
+}
+
+/** A tool call, collapsed to one line ("🔧 name {args}"); open, its pretty-printed arguments. */
+function toolCall(doc: Document, call: ToolCallData): HTMLElement {
+  return h(
+    doc,
+    'details',
+    { class: 'vel-tool-call' },
+    h(
+      doc,
+      'summary',
+      {},
+      h(doc, 'span', { class: 'vel-tool-icon' }, '🔧 '),
+      h(doc, 'span', { class: 'vel-tool-name' }, str(call.name) || '(unnamed tool)'),
+      h(doc, 'span', { class: 'vel-tool-args-preview' }, ' ' + preview(call.arguments, 60))
+    ),
+    h(doc, 'pre', { class: 'vel-tool-args' }, prettyArguments(call.arguments))
+  );
+}
+
+/** A tool's result, collapsed to one line ("↳ name → preview"); open, the whole text. */
+function toolResult(doc: Document, message: MessageData): HTMLElement {
+  const content = str(message.content);
+  const name = str(message.name);
+  return h(
+    doc,
+    'details',
+    { class: 'vel-tool-result' },
+    h(
+      doc,
+      'summary',
+      {},
+      h(doc, 'span', { class: 'vel-tool-icon' }, '↳ '),
+      name ? h(doc, 'span', { class: 'vel-tool-name' }, name) : null,
+      h(doc, 'span', { class: 'vel-tool-args-preview' }, (name ? ' → ' : '') + (preview(content, 100) || '(empty result)'))
+    ),
+    h(doc, 'pre', { class: 'vel-msg-content' }, content)
+  );
+}
+
 /** A transcript; only the last `window` messages are built at first, earlier ones on demand. */
 export function renderTranscript(
   doc: Document,
   messages: MessageData[],
-  window = 50
+  window = 50,
+  md: MarkdownQueue = new MarkdownQueue(undefined)
 ): HTMLElement {
   const el = h(doc, 'div', { class: 'vel-transcript' });
   let shown = Math.min(messages.length, Math.max(1, window));
   const list = h(doc, 'div', { class: 'vel-transcript-list' });
   for (const m of messages.slice(messages.length - shown)) {
-    list.appendChild(renderMessage(doc, m));
+    list.appendChild(renderMessage(doc, m, md));
   }
   if (shown < messages.length) {
     const more = h(doc, 'button', { class: 'vel-show-earlier', type: 'button' });
@@ -632,7 +783,7 @@ export function renderTranscript(
       const chunk = messages.slice(start, messages.length - shown);
       const frag = doc.createDocumentFragment();
       for (const m of chunk) {
-        frag.appendChild(renderMessage(doc, m));
+        frag.appendChild(renderMessage(doc, m, md));
       }
       list.insertBefore(frag, list.firstChild);
       shown += chunk.length;
@@ -678,50 +829,134 @@ export function finishNote(messages: MessageData[]): string {
   return '';
 }
 
-/** A finished turn: its messages, then usage, model, latency and the branch marker. */
-export function renderTurn(el: HTMLElement, data: TurnPayload): void {
-  const doc = el.ownerDocument;
-  clear(el);
-  const root = h(doc, 'div', { class: 'vel-root vel-turn', 'data-session': str(data.session_id) });
+/**
+ * One `%%chat` turn, while it streams (`live`) and when it is done, in one layout so the
+ * output does not jump when the stream ends: the prompt as sent (collapsed, and only when
+ * interpolation changed the cell body), tool calls and results as one-line rows, the
+ * answer, the note of a cut-off or failed answer, and one footer line (usage, model,
+ * latency, first token; branch; session). The user's message is the cell body: not shown.
+ */
+export function buildTurn(doc: Document, data: TurnPayload, md: MarkdownQueue): HTMLElement {
+  const root = h(doc, 'div', { class: 'vel-root vel-turn' + (data.live ? ' vel-live' : ''), 'data-session': str(data.session_id) });
+  if (typeof data.prompt === 'string') {
+    root.appendChild(
+      h(
+        doc,
+        'details',
+        { class: 'vel-prompt' },
+        h(doc, 'summary', {}, 'prompt sent (after {name} interpolation)'),
+        h(doc, 'pre', { class: 'vel-msg-content' }, data.prompt)
+      )
+    );
+  }
   const list = h(doc, 'div', { class: 'vel-transcript-list' });
-  for (const message of data.messages) {
-    list.appendChild(renderMessage(doc, message));
+  const shown = data.messages.filter(m => m.role !== 'user');
+  const format = str(data.format) || 'markdown';
+  const answer = [...shown].reverse().find(m => m.role === 'assistant');
+  for (const message of shown) {
+    const role = roleClass(message.role);
+    const el = h(doc, 'div', { class: `vel-msg vel-role-${role}`, 'data-id': message.id });
+    const content = str(message.content);
+    if (role === 'tool') {
+      el.appendChild(toolResult(doc, message));
+    } else if (content && message === answer && format !== 'markdown') {
+      el.appendChild(h(doc, 'pre', { class: `vel-msg-content vel-verbatim vel-format-${format}` }, content));
+    } else if (content) {
+      el.appendChild(messageContent(doc, content, role === 'assistant' ? md : null));
+    }
+    for (const call of toolCallsOf(message)) {
+      el.appendChild(toolCall(doc, call));
+    }
+    list.appendChild(el);
   }
   root.appendChild(list);
-  const note = finishNote(data.messages);
+  const note = str(data.note) || finishNote(data.messages);
   if (note) {
     root.appendChild(h(doc, 'div', { class: 'vel-finish-note', role: 'note' }, note));
   }
-
-  const usage = isObject(data.usage) ? data.usage : {};
-  const prompt = num(usage.prompt_tokens) ?? 0;
-  const completion = num(usage.completion_tokens) ?? 0;
-  let latency: number | null = null;
-  for (const m of data.messages) {
-    const ms = isObject(m.meta) ? num(m.meta.latency_ms) : null;
-    if (ms !== null) {
-      latency = (latency ?? 0) + ms;
-    }
-  }
   const footer = h(doc, 'div', { class: 'vel-turn-footer' });
-  const usageText = [
-    `${formatCount(prompt)} prompt + ${formatCount(completion)} completion tokens`,
-    str(data.model),
-    formatMs(latency)
-  ]
-    .filter(Boolean)
-    .join(' · ');
-  footer.appendChild(h(doc, 'span', { class: 'vel-usage' }, usageText));
-  const marker = branchLabel(data.branch, data.branches);
-  if (marker) {
-    footer.appendChild(h(doc, 'span', { class: 'vel-branch-marker' }, marker));
+  if (data.live) {
+    footer.appendChild(h(doc, 'span', { class: 'vel-usage vel-streaming' }, data.note ? 'not kept' : '▌ streaming…'));
+  } else {
+    footer.appendChild(h(doc, 'span', { class: 'vel-usage' }, turnUsage(data)));
+    const marker = branchLabel(data.branch, data.branches);
+    if (marker) {
+      footer.appendChild(h(doc, 'span', { class: 'vel-branch-marker' }, marker));
+    }
   }
   if (data.session_id) {
     footer.appendChild(h(doc, 'span', { class: 'vel-session-id', title: 'session id' }, str(data.session_id)));
   }
   root.appendChild(footer);
-  el.appendChild(root);
+  return root;
 }
+
+/**
+ * The turn's one usage line, as display.py::usage_line writes it for the HTML copy:
+ * "14 → 19 tokens · model · 412 ms · first token 80 ms".
+ */
+export function turnUsage(data: TurnPayload): string {
+  const usage = isObject(data.usage) ? data.usage : {};
+  let latency = num(data.latency_ms);
+  let ttft = num(data.ttft_ms);
+  if (latency === null) {
+    // Payloads written before latency_ms was added: the messages' own latencies.
+    for (const m of data.messages) {
+      const meta = isObject(m.meta) ? m.meta : null;
+      const ms = meta ? num(meta.latency_ms) : null;
+      if (ms !== null) {
+        latency = (latency ?? 0) + ms;
+      }
+      if (ttft === null && meta) {
+        ttft = num(meta.ttft_ms);
+      }
+    }
+  }
+  const parts = [`${formatCount(num(usage.prompt_tokens) ?? 0)} → ${formatCount(num(usage.completion_tokens) ?? 0)} tokens`];
+  if (data.model) {
+    parts.push(str(data.model));
+  }
+  if (latency) {
+    parts.push(formatMs(latency));
+  }
+  if (ttft !== null) {
+    parts.push(`first token ${formatMs(ttft)}`);
+  }
+  return parts.join(' · ');
+}
+
+/** A turn, live or finished (see `buildTurn`). */
+export function renderTurn(el: HTMLElement, data: TurnPayload, options: RenderOptions = {}): Promise<void> {
+  return swapIn(el, options, md => buildTurn(el.ownerDocument, data, md));
+}
+
+/**
+ * Build a view off the page with `build`, wait for its Markdown, then put it in `el` in
+ * one step (replacing what was there), and typeset it. A render that a newer one (for the
+ * same `el`) overtook is dropped. With no Markdown to wait for, `el` is updated at once.
+ */
+function swapIn(el: HTMLElement, options: RenderOptions, build: (md: MarkdownQueue) => HTMLElement): Promise<void> {
+  const generation = (generations.get(el) ?? 0) + 1;
+  generations.set(el, generation);
+  const md = new MarkdownQueue(options.markdown, false);
+  const view = build(md);
+  const put = (hosts: HTMLElement[]) => {
+    if (generations.get(el) !== generation) {
+      return;
+    }
+    clear(el);
+    el.appendChild(view);
+    md.typeset(hosts);
+  };
+  if (!md.pending) {
+    put([]);
+    void md.settle();
+    return Promise.resolve();
+  }
+  return md.settle().then(put);
+}
+
+const generations = new WeakMap<HTMLElement, number>();
 
 // -- fork tree --------------------------------------------------------------------------
 // Class names use the `vel-ft-` prefix: the anywidget's own tree.css styles `vel-tree-*`,
@@ -992,9 +1227,11 @@ export function renderSessionTree(
  * transcript of the chosen branch. Switching branches or clicking a turn only changes
  * what is shown; `onCheckout` (when given) asks the kernel side to move the head.
  */
-export function renderSession(el: HTMLElement, data: SessionPayload, options: SessionOptions = {}): void {
-  const doc = el.ownerDocument;
-  clear(el);
+export function renderSession(el: HTMLElement, data: SessionPayload, options: SessionOptions = {}): Promise<void> {
+  return swapIn(el, options, md => buildSession(el.ownerDocument, data, options, md));
+}
+
+function buildSession(doc: Document, data: SessionPayload, options: SessionOptions, md: MarkdownQueue): HTMLElement {
   const heads = headsOf(data);
   const tree = buildTree(data.messages, heads);
   const choices = branchChoices(data, tree);
@@ -1073,7 +1310,7 @@ export function renderSession(el: HTMLElement, data: SessionPayload, options: Se
 
   const showPath = (head: string | null, label: string) => {
     clear(transcriptHost);
-    transcriptHost.appendChild(renderTranscript(doc, pathTo(tree, head), options.transcriptWindow ?? 50));
+    transcriptHost.appendChild(renderTranscript(doc, pathTo(tree, head), options.transcriptWindow ?? 50, md));
     marker.textContent = label;
   };
   let treeBuilt = false;
@@ -1147,7 +1384,7 @@ export function renderSession(el: HTMLElement, data: SessionPayload, options: Se
       drawTree();
     }
   }
-  el.appendChild(root);
+  return root;
 }
 
 // -- saved fork-tree widget -----------------------------------------------------------
@@ -1163,9 +1400,11 @@ export function treeHeadLabel(head: TreeStateHead): string {
  * session (heads labelled by session), and a click on a turn shows its messages. Checkout
  * and fork need the kernel, so they are not offered here.
  */
-export function renderTreeState(el: HTMLElement, data: TreeStatePayload): void {
-  const doc = el.ownerDocument;
-  clear(el);
+export function renderTreeState(el: HTMLElement, data: TreeStatePayload, options: RenderOptions = {}): Promise<void> {
+  return swapIn(el, options, md => buildTreeState(el.ownerDocument, data, md));
+}
+
+function buildTreeState(doc: Document, data: TreeStatePayload, md: MarkdownQueue): HTMLElement {
   const focus = str(data.focus);
   const root = h(doc, 'div', { class: 'vel-root vel-tree-state', 'data-session': focus });
   const header = h(doc, 'div', { class: 'vel-session-header' });
@@ -1186,11 +1425,11 @@ export function renderTreeState(el: HTMLElement, data: TreeStatePayload): void {
       clear(detail);
       const turn = turns.turnOf.get(id);
       if (turn) {
-        detail.appendChild(renderTranscript(doc, turn.messages));
+        detail.appendChild(renderTranscript(doc, turn.messages, 50, md));
       }
     }
   });
-  el.appendChild(root);
+  return root;
 }
 
 /** "fork tree · 5 turns · 2 sessions". */
@@ -1217,17 +1456,19 @@ export function treeStateView(data: TreeStatePayload): { tree: MessageTree; opti
   };
 }
 
-/** Render any vel_jupyter payload (turn, session, export or saved tree) into `el`. */
-export function render(el: HTMLElement, data: unknown, options: SessionOptions = {}): void {
+/**
+ * Render any vel_jupyter payload (turn, session, export or saved tree) into `el`. The
+ * promise settles when the view, its Markdown rendered, is in `el` (at once without a
+ * Markdown hook).
+ */
+export function render(el: HTMLElement, data: unknown, options: SessionOptions = {}): Promise<void> {
   const what = classify(data);
   if (what.kind === 'turn') {
-    renderTurn(el, what.turn);
+    return renderTurn(el, what.turn, options);
   } else if (what.kind === 'session') {
-    renderSession(el, what.session, options);
+    return renderSession(el, what.session, options);
   } else if (what.kind === 'tree') {
-    renderTreeState(el, what.tree);
-  } else {
-    clear(el);
-    el.appendChild(unknownPayload(el.ownerDocument, what.reason));
+    return renderTreeState(el, what.tree, options);
   }
+  return swapIn(el, options, () => unknownPayload(el.ownerDocument, what.reason));
 }

@@ -202,15 +202,27 @@ const HOSTILE = '<img src=x onerror=alert(1)><script>alert(2)</script><a href="j
 
 // ---------------------------------------------------------------------------------------
 
-test('src never assigns HTML', () => {
-  for (const name of readdirSync(new URL('src/', here))) {
-    const text = readFileSync(new URL(`src/${name}`, here), 'utf8');
-    for (const bad of ['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'document.write', 'eval(', 'new Function', 'href']) {
-      // the header comment names them; code must not use them
-      const code = text.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, '');
+test('src never assigns HTML; markdown.ts is the one way to HTML, always untrusted', () => {
+  const codeOf = name =>
+    readFileSync(new URL(`src/${name}`, here), 'utf8')
+      .replace(/\/\*[\s\S]*?\*\//g, '')
+      .replace(/\/\/.*$/gm, ''); // the header comments name them; code must not use them
+  const names = readdirSync(new URL('src/', here));
+  assert.deepEqual(names.sort(), ['index.ts', 'markdown.ts', 'render.ts']);
+  for (const name of names) {
+    const code = codeOf(name);
+    for (const bad of ['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'document.write', 'eval(', 'new Function', 'renderHTML', 'trusted: true']) {
       assert.ok(!code.includes(bad), `${name} uses ${bad}`);
     }
+    if (name !== 'markdown.ts') {
+      // Only markdown.ts makes markup from text (through JupyterLab), and only it touches links.
+      for (const bad of ['href', 'renderMarkdown', '@jupyterlab/rendermime\'']) assert.ok(!code.includes(bad), `${name} uses ${bad}`);
+    }
   }
+  const markdown = codeOf('markdown.ts');
+  assert.equal(markdown.match(/renderMarkdown\(/g).length, 1, 'one call of JupyterLab\'s renderMarkdown');
+  assert.match(markdown, /trusted: false,/);
+  assert.match(markdown, /createHTMLDocument\(/, 'rendered in an inert document');
 });
 
 test('classify: turn, session, export, garbage', () => {
@@ -286,7 +298,9 @@ test('a hostile turn is inert text', () => {
   for (const tag of ['img', 'script', 'a', 'iframe']) assert.equal(all(el, tag).length, 0, tag);
   assert.ok(el.textContent.includes(HOSTILE));
   assert.equal(all(el, '.vel-branch-marker')[0].textContent, 'branch 2 of 3');
-  assert.match(all(el, '.vel-usage')[0].textContent, /14 prompt \+ 19 completion tokens · <i>m<\/i> · 412 ms/);
+  assert.equal(all(el, '.vel-usage')[0].textContent, '14 → 19 tokens · <i>m</i> · 412 ms');
+  assert.equal(all(el, '.vel-msg-meta').length, 0, 'the usage line is shown once, in the footer');
+  assert.equal(all(el, '.vel-role-user').length, 0, "the user's message is the cell body: not repeated");
   assert.equal(all(el, '.vel-tool-call').length, 1);
   assert.equal(all(el, '.vel-role-other').length, 1);
   for (const node of all(el, 'div')) for (const k of node.attributes.keys()) assert.match(k, /^(class|title|data-[a-z-]+|role|tabindex|aria-[a-z]+)$/);
@@ -435,4 +449,146 @@ test('saved tree: classified, heads labelled by session, current head marked, a 
 test('treeHeadLabel: branch number or detached', () => {
   assert.equal(R.treeHeadLabel({ session_id: 'a', branch: 2 }), 'a #2');
   assert.equal(R.treeHeadLabel({ session_id: 'a', branch: null }), 'a (detached)');
+});
+
+// ---------------------------------------------------------------------------------------
+// Markdown through a hook (in JupyterLab: src/markdown.ts), live frames, less noise
+
+/** A hook that renders `**x**` as <strong>-like elements (text only), when released. */
+function fakeMarkdown() {
+  const calls = [];
+  const typeset = [];
+  const hook = {
+    render(host, source) {
+      let release;
+      const done = new Promise((ok, fail) => {
+        release = how => (how === 'fail' ? fail(new Error('renderer failed')) : ok());
+      });
+      calls.push({ host, source, release });
+      return done.then(() => {
+        host.textContent = '';
+        host.appendChild(host.ownerDocument.createElement('h2')).textContent = `md:${source}`;
+      });
+    },
+    typeset(host) {
+      typeset.push(host);
+    }
+  };
+  return { hook, calls, typeset };
+}
+
+const settle = () => new Promise(r => setTimeout(r, 0));
+
+test('turn: Markdown renders off the page and replaces the old view in one step', async () => {
+  const el = host();
+  const { hook, calls, typeset } = fakeMarkdown();
+  const turn = text => ({
+    kind: 'vel_jupyter.turn', session_id: 's', branch: 0, branches: 1, model: 'm',
+    usage: { prompt_tokens: 1, completion_tokens: 2 }, latency_ms: 1200, ttft_ms: 80,
+    messages: [msg('u', null, 'user', 'q'), msg('a', 'u', 'assistant', text)]
+  });
+  const first = R.render(el, turn('## one'), { markdown: hook });
+  assert.equal(el.textContent, '', 'nothing is shown before the Markdown is rendered');
+  calls[0].release();
+  await first;
+  assert.equal(all(el, 'h2')[0].textContent, 'md:## one');
+  assert.equal(typeset.length, 1, 'typeset once the view is in the page');
+  assert.equal(all(el, '.vel-usage')[0].textContent, '1 → 2 tokens · m · 1.20 s · first token 80 ms');
+  // A second frame: the first stays until the second is rendered; an overtaken one is dropped.
+  const second = R.render(el, turn('two'), { markdown: hook });
+  const third = R.render(el, turn('three'), { markdown: hook });
+  assert.equal(all(el, 'h2')[0].textContent, 'md:## one');
+  calls[2].release();
+  await third;
+  assert.equal(all(el, 'h2')[0].textContent, 'md:three');
+  calls[1].release();
+  await second;
+  assert.equal(all(el, 'h2')[0].textContent, 'md:three', 'the overtaken render did not replace the newer one');
+  assert.equal(all(el, '.vel-root').length, 1);
+});
+
+test('turn: a failing Markdown renderer leaves the text', async () => {
+  const el = host();
+  const { hook, calls } = fakeMarkdown();
+  const done = R.render(el, { kind: 'vel_jupyter.turn', messages: [msg('a', null, 'assistant', '**x**')] }, { markdown: hook });
+  calls[0].release('fail');
+  await done;
+  const [content] = all(el, '.vel-msg-content');
+  assert.equal(content.textContent, '**x**');
+  assert.ok(content.classList.contains('vel-plain'));
+});
+
+test('turn: the interpolated prompt is collapsed, a live frame has the same layout, formats stay verbatim', async () => {
+  const el = host();
+  R.render(el, {
+    kind: 'vel_jupyter.turn', session_id: 's', prompt: 'Summarize <b>42</b>',
+    messages: [msg('u', null, 'user', 'Summarize <b>42</b>'), msg('a', 'u', 'assistant', 'ok')]
+  });
+  const [details] = all(el, 'details');
+  assert.ok(details.classList.contains('vel-prompt'));
+  assert.equal(details.textContent, 'prompt sent (after {name} interpolation)Summarize <b>42</b>');
+  // Without `prompt` (the cell body was sent as written), no prompt at all.
+  R.render(el, { kind: 'vel_jupyter.turn', messages: [msg('u', null, 'user', 'q'), msg('a', 'u', 'assistant', 'ok')] });
+  assert.equal(all(el, '.vel-prompt').length, 0);
+  assert.ok(!el.textContent.includes('q'));
+
+  const { hook, calls } = fakeMarkdown();
+  const live = {
+    kind: 'vel_jupyter.turn', live: true, session_id: 's',
+    messages: [
+      { id: 'live-0', role: 'assistant', content: '', tool_calls: [{ id: 'c', name: 'add', arguments: '{"a": 1}' }] },
+      { id: 'live-1', role: 'tool', name: 'add', content: '2' },
+      { id: 'live-2', role: 'assistant', content: 'The sum is' }
+    ]
+  };
+  const frame = R.render(el, live, { markdown: hook });
+  calls[0].release();
+  await frame;
+  const layout = () => all(el, 'div').map(d => d.getAttribute('class')).filter(c => !c.startsWith('vel-msg-content'));
+  const liveLayout = layout();
+  assert.match(all(el, '.vel-usage')[0].textContent, /streaming/);
+  assert.equal(all(el, '.vel-tool-call').length, 1);
+  assert.equal(all(el, '.vel-tool-result').length, 1);
+  const final = R.render(el, {
+    kind: 'vel_jupyter.turn', session_id: 's', branch: 0, branches: 1, usage: { prompt_tokens: 3, completion_tokens: 4 },
+    messages: [
+      msg('u', null, 'user', 'q'),
+      msg('a1', 'u', 'assistant', '', { tool_calls: [{ id: 'c', name: 'add', arguments: '{"a": 1}' }] }),
+      msg('t', 'a1', 'tool', '2', { name: 'add', tool_call_id: 'c' }),
+      msg('a2', 't', 'assistant', 'The sum is 2.')
+    ]
+  }, { markdown: hook });
+  calls[1].release();
+  await final;
+  assert.deepEqual(layout().map(c => c.replace(' vel-live', '')), liveLayout.map(c => c.replace(' vel-live', '')), 'live and final views have the same blocks');
+  // A failed live frame says so once, in its note.
+  R.render(el, { ...live, note: 'failed: this partial answer was not kept' });
+  assert.equal(all(el, '.vel-finish-note')[0].textContent, 'failed: this partial answer was not kept');
+  // format=code: the answer is verbatim, not Markdown.
+  R.render(el, { kind: 'vel_jupyter.turn', format: 'code', messages: [msg('a', null, 'assistant', '# not a heading')] }, { markdown: hook });
+  assert.equal(calls.length, 2, 'no Markdown render for a code answer');
+  assert.equal(all(el, 'pre')[0].textContent, '# not a heading');
+});
+
+test('session and saved tree: user and assistant text through the hook, tool results verbatim', async () => {
+  const el = host();
+  const { hook, calls } = fakeMarkdown();
+  const data = bigSession(2, 4);
+  data.messages.push(msg('t', data.head, 'tool', '## verbatim', { name: 'x' }));
+  data.heads = [data.head = 't'];
+  const done = R.render(el, data, { markdown: hook });
+  assert.deepEqual(calls.map(c => c.source), ['question 0', 'answer 0', 'question 1', 'answer 1']);
+  for (const c of calls) c.release();
+  await done;
+  assert.equal(all(el, 'h2').length, 4);
+  assert.equal(all(all(el, '.vel-tool-result')[0], 'pre')[0].textContent, '## verbatim');
+  // After the first render, content built on the page (a branch switch) renders in place.
+  all(el, '.vel-branch-next')[0].click();
+  assert.ok(calls.length > 4);
+});
+
+test('markdownFromAncestors: with no listener the text stays', async () => {
+  const el = host();
+  await R.render(el, { kind: 'vel_jupyter.turn', messages: [msg('a', null, 'assistant', '**x**')] }, { markdown: R.markdownFromAncestors(el) });
+  assert.equal(all(el, '.vel-msg-content')[0].textContent, '**x**');
 });

@@ -6,7 +6,9 @@ A notebook needs no store to keep its sessions: everything is JSON under one mim
 * **turn payloads** (``"kind": "vel_jupyter.turn"``): every finished ``%%chat`` cell
   output carries one (``jupyter.display.turn_payload``): that turn's messages with ids,
   parent ids and usage, plus ``session_id``, ``branch`` (index of the current branch after
-  the turn), ``branches`` (how many there were) and ``head``.
+  the turn), ``branches`` (how many there were) and ``head``. A frame of a turn still
+  streaming (``"live": true``, left in a notebook saved mid-stream or by a dead kernel)
+  is no turn: it has no ids and is skipped.
 * **full exports** (``"kind": "vel_jupyter.session"``): exactly ``Session.to_dict()``,
   unwrapped: the header and every message on any branch. ``%chat export ID`` shows one
   as an output (``export_bundle``), ``%chat export ID --file PATH`` writes one as a JSON
@@ -344,6 +346,8 @@ def _collect(notebook: Any) -> tuple[list[_Export], list[_Turn]]:
                     f"{where}: {EXPORT_MIME} holds a {type(value).__name__}, not an object from vel_jupyter"
                 )
             kind = value.get("kind")
+            if kind == TURN_KIND and value.get("live") is True:
+                continue  # a frame of a turn still streaming when the notebook was saved: never kept
             if kind == TURN_KIND:
                 turns.append(_parse_turn(value, where, order))
             elif kind == SESSION_KIND:

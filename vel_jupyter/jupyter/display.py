@@ -28,13 +28,19 @@ SESSION_MIME = "application/vnd.vel.session+json"
 PAYLOAD_VERSION = 1
 
 
-def turn_payload(session: Session, response: Response) -> dict[str, Any]:
-    """This turn's messages with ids, parent ids and usage, for the saved notebook."""
+def turn_payload(
+    session: Session, response: Response, *, fmt: str = "markdown", prompt: str | None = None
+) -> dict[str, Any]:
+    """This turn's messages with ids, parent ids and usage, for the saved notebook.
+
+    ``prompt`` is the prompt as sent when it differs from the cell body (else left out);
+    ``fmt`` is how the answer is shown ("json" for structured output).
+    """
     from ..core.serialize import node_to_dict
 
     nodes = [session.node(message_id) for message_id in response.message_ids]
     branch = next((b.index for b in session.branches if b.current), None)
-    return {
+    payload: dict[str, Any] = {
         "version": PAYLOAD_VERSION,
         "kind": "vel_jupyter.turn",
         "session_id": session.session_id,
@@ -43,8 +49,14 @@ def turn_payload(session: Session, response: Response) -> dict[str, Any]:
         "head": session.head,
         "model": response.model,
         "usage": {"prompt_tokens": response.usage.prompt_tokens, "completion_tokens": response.usage.completion_tokens},
+        "latency_ms": round(response.latency_ms, 1) if response.latency_ms else None,
+        "ttft_ms": round(response.ttft_ms, 1) if response.ttft_ms is not None else None,
+        "format": "json" if response.output is not None else fmt,
         "messages": [node_to_dict(n) for n in nodes],
     }
+    if prompt is not None:
+        payload["prompt"] = prompt
+    return payload
 
 
 def finish_note(response: Response) -> str:
@@ -148,20 +160,36 @@ def turn_html(
 
 
 class LiveView:
-    """Draws one streaming turn; ``rich`` for a Jupyter frontend, else plain printing."""
+    """Draws one streaming turn; ``rich`` for a Jupyter frontend, else plain printing.
 
-    def __init__(self, *, rich: bool, interval: float = 0.05, prompt: str | None = None) -> None:
+    Each rich frame carries sanitized HTML, the text, and a live turn payload (``"live":
+    true``, no ids or usage yet) so our JupyterLab renderer draws the stream with the same
+    layout as the final output. A saved notebook keeps only the final output; a notebook
+    saved mid-stream keeps a live frame, which ``export.notebook`` does not read as a turn.
+    """
+
+    def __init__(
+        self,
+        *,
+        rich: bool,
+        interval: float = 0.05,
+        prompt: str | None = None,
+        session_id: str = "",
+        fmt: str = "markdown",
+    ) -> None:
         self.rich = rich
         self.interval = interval
         self.prompt = prompt  # shown (collapsed) only when it differs from the cell body
+        self.session_id = session_id
+        self.fmt = fmt
         self.text = ""
         self.tools: list[str] = []
         self._tools_html: list[str] = []
+        self._messages: list[dict[str, Any]] = []  # the live payload's messages, in stream order
         self.updates = 0
         self._handle: Any = None
         self._last_draw = 0.0
         self._last_len = 0
-        self._printed = 0
 
     # -- streaming ----------------------------------------------------------------------
 
@@ -174,9 +202,16 @@ class LiveView:
     def feed(self, event: StreamEvent) -> None:
         if event.type == "text_delta":
             self.text += event.text
+            self._assistant()["content"] += event.text
         elif event.type in ("tool_call", "tool_result"):
             plain, parts = _tool_parts(event)
             self.tools.append(plain)
+            call = event.tool_call
+            assert call is not None
+            if event.type == "tool_call":
+                self._assistant()["tool_calls"].append({"id": call.id, "name": call.name, "arguments": call.arguments})
+            else:
+                self._messages.append(self._message("tool", content=event.text, name=call.name))
             if self.rich:
                 self._tools_html.append(_tool_html(*parts))
             else:
@@ -186,6 +221,15 @@ class LiveView:
         elif event.type == "text_delta":
             sys.stdout.write(event.text)
             sys.stdout.flush()
+
+    def _message(self, role: str, **fields: Any) -> dict[str, Any]:
+        return {"id": f"live-{len(self._messages)}", "role": role, **fields}
+
+    def _assistant(self) -> dict[str, Any]:
+        """The assistant message being streamed (a new one after a tool result)."""
+        if not self._messages or self._messages[-1]["role"] != "assistant":
+            self._messages.append(self._message("assistant", content="", tool_calls=[]))
+        return self._messages[-1]
 
     def _maybe_draw(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -202,7 +246,19 @@ class LiveView:
 
         markup = turn_html(markdown_to_html(text), tools=self._tools_html, prompt=self.prompt, note=note)
         plain = "\n".join(p for p in (*self.tools, text, f"[{note}]" if note else "") if p)
-        return {"text/html": markup, "text/plain": plain}
+        live: dict[str, Any] = {
+            "version": PAYLOAD_VERSION,
+            "kind": "vel_jupyter.turn",
+            "live": True,
+            "session_id": self.session_id,
+            "format": self.fmt,
+            "messages": self._messages,
+        }
+        if self.prompt is not None:
+            live["prompt"] = self.prompt
+        if note:
+            live["note"] = note
+        return {"text/html": markup, "text/plain": plain, SESSION_MIME: live}
 
     # -- endings ------------------------------------------------------------------------
 
@@ -255,18 +311,30 @@ def final_bundle(
     else:
         answer = markdown_to_html(text)
         plain = text
-    tools = [_tool_html("🔧", _clip(c.name), " ", _clip(c.arguments)) for c in response.tool_calls]
+    tools = _turn_tools(response)
     note = finish_note(response)
     markup = turn_html(answer, tools=tools, prompt=prompt, note=note, usage=usage_line(response))
     bundle: dict[str, Any] = {
         "text/html": markup,
         "text/plain": f"{plain}\n[{note}]" if note else plain,
-        SESSION_MIME: turn_payload(session, response),
+        SESSION_MIME: turn_payload(session, response, fmt=fmt, prompt=prompt),
     }
     if fmt == "json" or response.output is not None:
         with contextlib.suppress(ValueError):  # not JSON after all: HTML and text only
             bundle["application/json"] = json.loads(response.output.model_dump_json() if response.output else text)
     return bundle
+
+
+def _turn_tools(response: Response) -> list[str]:
+    """The turn's tool-call and tool-result lines, in order, as the live view drew them."""
+    lines = []
+    for message in response.messages:
+        for call in message.tool_calls:
+            lines.append(_tool_html("🔧", _clip(call.name), " ", _clip(call.arguments)))
+        if message.role == "tool":
+            mark = "⚠️" if message.content.startswith("Error: ") else "↳"
+            lines.append(_tool_html(mark, _clip(message.name or "tool"), " → ", _clip(message.content)))
+    return lines
 
 
 def show_html(session: Session) -> str:

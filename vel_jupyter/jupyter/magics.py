@@ -163,7 +163,13 @@ class ChatMagics(Magics):
         params.update(turn_parent(session, cell_id, args.append))
         rich = getattr(self.shell, "kernel", None) is not None
         shown = prompt if prompt != body else None  # the prompt is shown only when interpolation changed it
-        view = LiveView(rich=rich, interval=self.stream_interval, prompt=shown)
+        view = LiveView(
+            rich=rich,
+            interval=self.stream_interval,
+            prompt=shown,
+            session_id=session.session_id,
+            fmt="json" if schema is not None else args.format,
+        )
         try:
             stream = session.stream(prompt, schema=schema, cell_id=cell_id, **params)
             if not args.no_stream:

@@ -9,7 +9,10 @@
  * SECURITY: everything that comes from the payload (model text, tool arguments, names,
  * ids) is inserted with `textContent` / text nodes only. Nothing here assigns
  * `innerHTML`, `outerHTML` or `insertAdjacentHTML`, creates links, or sets attributes
- * other than class, title, type, value, data-* and aria-* (see `h`).
+ * other than class, title, type, value, data-* and aria-* (see `h`). Markdown is not
+ * rendered here: a `MarkdownHook` does it (in JupyterLab, ./markdown.ts, which is
+ * JupyterLab's own Markdown renderer with its sanitizer in untrusted mode). Without a
+ * hook, Markdown content is shown as its text.
  */
 // ---------------------------------------------------------------------------------------
 // Payload shapes (see vel_jupyter/jupyter/display.py::turn_payload and
@@ -312,6 +315,82 @@ function clear(el) {
         el.removeChild(el.firstChild);
     }
 }
+function addClass(el, name) {
+    el.classList.toggle(name, true);
+}
+/**
+ * Where the Markdown of one view goes. A view is first built off the page (`attached`
+ * false): its Markdown renders are collected, and `settle` waits for them all, so the
+ * view replaces the old one in a single step, fully rendered (a streaming answer does not
+ * flicker, a finished one does not jump). Content built later, on the page (a branch
+ * switch, "show earlier", a selected turn), renders in place and is typeset at once.
+ */
+class MarkdownQueue {
+    constructor(hook, attached = true) {
+        this.hook = hook;
+        this.attached = attached;
+        this._pending = [];
+        this._hosts = [];
+    }
+    /** Show `source` in `host`: as its text at once, then rendered when there is a hook. */
+    fill(host, source) {
+        host.textContent = source;
+        const hook = this.hook;
+        if (!hook || !source) {
+            addClass(host, 'vel-plain');
+            return;
+        }
+        const done = hook.render(host, source).then(() => addClass(host, 'vel-markdown'), () => {
+            host.textContent = source; // the renderer failed: the text is still right
+            addClass(host, 'vel-plain');
+        });
+        if (this.attached) {
+            void done.then(() => hook.typeset?.(host));
+        }
+        else {
+            this._pending.push(done);
+            this._hosts.push(host);
+        }
+    }
+    /** Whether renders started off the page are still running. */
+    get pending() {
+        return this._pending.length > 0;
+    }
+    /** Wait for the renders started so far; what is filled from now on renders in place. */
+    async settle() {
+        await Promise.all(this._pending);
+        const hosts = this._hosts;
+        this._pending = [];
+        this._hosts = [];
+        this.attached = true;
+        return hosts;
+    }
+    /** Typeset `hosts` (now on the page). */
+    typeset(hosts) {
+        for (const host of hosts) {
+            void this.hook?.typeset?.(host);
+        }
+    }
+}
+/**
+ * A hook for the anywidget, which has no rendermime of its own: it asks an ancestor of
+ * `anchor` with a bubbling MARKDOWN_EVENT (our JupyterLab extension listens for it around
+ * the widget). With no listener the promise rejects and the text stays as text.
+ */
+function markdownFromAncestors(anchor) {
+    return {
+        render(host, source) {
+            const request = { host, source, done: null };
+            const CustomEventOf = anchor.ownerDocument.defaultView?.CustomEvent;
+            if (CustomEventOf) {
+                anchor.dispatchEvent(new CustomEventOf(MARKDOWN_EVENT, { bubbles: true, detail: request }));
+            }
+            return request.done ?? Promise.reject(new Error('no Markdown renderer around this widget'));
+        }
+    };
+}
+/** The event `markdownFromAncestors` dispatches: a listener sets `done` (render + typeset). */
+const MARKDOWN_EVENT = 'vel-render-markdown';
 const ROLES = new Set(['user', 'assistant', 'system', 'tool']);
 function roleClass(role) {
     const r = str(role);
@@ -366,26 +445,21 @@ function metaLine(message) {
     }
     return parts.join(' · ');
 }
-/** One message of a transcript. */
-function renderMessage(doc, message) {
+const MARKDOWN_ROLES = new Set(['user', 'assistant']);
+/** One message of a transcript; user and assistant text is Markdown (through `md`). */
+function renderMessage(doc, message, md = new MarkdownQueue(undefined)) {
     const role = roleClass(message.role);
     const el = h(doc, 'div', { class: `vel-msg vel-role-${role}`, 'data-id': message.id });
     el.appendChild(h(doc, 'div', { class: 'vel-msg-role' }, roleLabel(message)));
     const content = str(message.content);
     if (role === 'tool') {
-        // Tool results can be long: collapsed, with a preview.
-        const details = h(doc, 'details', { class: 'vel-tool-result' }, h(doc, 'summary', {}, preview(content, 100) || '(empty result)'), h(doc, 'pre', { class: 'vel-msg-content' }, content));
-        el.appendChild(details);
+        el.appendChild(toolResult(doc, message));
     }
     else if (content) {
-        el.appendChild(h(doc, 'div', { class: 'vel-msg-content' }, content));
+        el.appendChild(messageContent(doc, content, MARKDOWN_ROLES.has(role) ? md : null));
     }
-    const calls = Array.isArray(message.tool_calls) ? message.tool_calls : [];
-    for (const call of calls) {
-        if (!isObject(call)) {
-            continue;
-        }
-        el.appendChild(h(doc, 'details', { class: 'vel-tool-call' }, h(doc, 'summary', {}, h(doc, 'span', { class: 'vel-tool-icon' }, 'tool call '), h(doc, 'span', { class: 'vel-tool-name' }, str(call.name) || '(unnamed tool)'), h(doc, 'span', { class: 'vel-tool-args-preview' }, ' ' + preview(call.arguments, 60))), h(doc, 'pre', { class: 'vel-tool-args' }, prettyArguments(call.arguments))));
+    for (const call of toolCallsOf(message)) {
+        el.appendChild(toolCall(doc, call));
     }
     const meta = metaLine(message);
     if (meta) {
@@ -393,13 +467,38 @@ function renderMessage(doc, message) {
     }
     return el;
 }
+/** Message text: Markdown through `md`, or verbatim (`md` null). */
+function messageContent(doc, content, md) {
+    const el = h(doc, 'div', { class: 'vel-msg-content' });
+    if (md) {
+        md.fill(el, content);
+    }
+    else {
+        el.textContent = content;
+        addClass(el, 'vel-plain');
+    }
+    return el;
+}
+function toolCallsOf(message) {
+    return (Array.isArray(message.tool_calls) ? message.tool_calls : []).filter(isObject);
+}
+/** A tool call, collapsed to one line ("🔧 name {args}"); open, its pretty-printed arguments. */
+function toolCall(doc, call) {
+    return h(doc, 'details', { class: 'vel-tool-call' }, h(doc, 'summary', {}, h(doc, 'span', { class: 'vel-tool-icon' }, '🔧 '), h(doc, 'span', { class: 'vel-tool-name' }, str(call.name) || '(unnamed tool)'), h(doc, 'span', { class: 'vel-tool-args-preview' }, ' ' + preview(call.arguments, 60))), h(doc, 'pre', { class: 'vel-tool-args' }, prettyArguments(call.arguments)));
+}
+/** A tool's result, collapsed to one line ("↳ name → preview"); open, the whole text. */
+function toolResult(doc, message) {
+    const content = str(message.content);
+    const name = str(message.name);
+    return h(doc, 'details', { class: 'vel-tool-result' }, h(doc, 'summary', {}, h(doc, 'span', { class: 'vel-tool-icon' }, '↳ '), name ? h(doc, 'span', { class: 'vel-tool-name' }, name) : null, h(doc, 'span', { class: 'vel-tool-args-preview' }, (name ? ' → ' : '') + (preview(content, 100) || '(empty result)'))), h(doc, 'pre', { class: 'vel-msg-content' }, content));
+}
 /** A transcript; only the last `window` messages are built at first, earlier ones on demand. */
-function renderTranscript(doc, messages, window = 50) {
+function renderTranscript(doc, messages, window = 50, md = new MarkdownQueue(undefined)) {
     const el = h(doc, 'div', { class: 'vel-transcript' });
     let shown = Math.min(messages.length, Math.max(1, window));
     const list = h(doc, 'div', { class: 'vel-transcript-list' });
     for (const m of messages.slice(messages.length - shown)) {
-        list.appendChild(renderMessage(doc, m));
+        list.appendChild(renderMessage(doc, m, md));
     }
     if (shown < messages.length) {
         const more = h(doc, 'button', { class: 'vel-show-earlier', type: 'button' });
@@ -410,7 +509,7 @@ function renderTranscript(doc, messages, window = 50) {
             const chunk = messages.slice(start, messages.length - shown);
             const frag = doc.createDocumentFragment();
             for (const m of chunk) {
-                frag.appendChild(renderMessage(doc, m));
+                frag.appendChild(renderMessage(doc, m, md));
             }
             list.insertBefore(frag, list.firstChild);
             shown += chunk.length;
@@ -454,49 +553,125 @@ function finishNote(messages) {
     }
     return '';
 }
-/** A finished turn: its messages, then usage, model, latency and the branch marker. */
-function renderTurn(el, data) {
-    const doc = el.ownerDocument;
-    clear(el);
-    const root = h(doc, 'div', { class: 'vel-root vel-turn', 'data-session': str(data.session_id) });
+/**
+ * One `%%chat` turn, while it streams (`live`) and when it is done, in one layout so the
+ * output does not jump when the stream ends: the prompt as sent (collapsed, and only when
+ * interpolation changed the cell body), tool calls and results as one-line rows, the
+ * answer, the note of a cut-off or failed answer, and one footer line (usage, model,
+ * latency, first token; branch; session). The user's message is the cell body: not shown.
+ */
+function buildTurn(doc, data, md) {
+    const root = h(doc, 'div', { class: 'vel-root vel-turn' + (data.live ? ' vel-live' : ''), 'data-session': str(data.session_id) });
+    if (typeof data.prompt === 'string') {
+        root.appendChild(h(doc, 'details', { class: 'vel-prompt' }, h(doc, 'summary', {}, 'prompt sent (after {name} interpolation)'), h(doc, 'pre', { class: 'vel-msg-content' }, data.prompt)));
+    }
     const list = h(doc, 'div', { class: 'vel-transcript-list' });
-    for (const message of data.messages) {
-        list.appendChild(renderMessage(doc, message));
+    const shown = data.messages.filter(m => m.role !== 'user');
+    const format = str(data.format) || 'markdown';
+    const answer = [...shown].reverse().find(m => m.role === 'assistant');
+    for (const message of shown) {
+        const role = roleClass(message.role);
+        const el = h(doc, 'div', { class: `vel-msg vel-role-${role}`, 'data-id': message.id });
+        const content = str(message.content);
+        if (role === 'tool') {
+            el.appendChild(toolResult(doc, message));
+        }
+        else if (content && message === answer && format !== 'markdown') {
+            el.appendChild(h(doc, 'pre', { class: `vel-msg-content vel-verbatim vel-format-${format}` }, content));
+        }
+        else if (content) {
+            el.appendChild(messageContent(doc, content, role === 'assistant' ? md : null));
+        }
+        for (const call of toolCallsOf(message)) {
+            el.appendChild(toolCall(doc, call));
+        }
+        list.appendChild(el);
     }
     root.appendChild(list);
-    const note = finishNote(data.messages);
+    const note = str(data.note) || finishNote(data.messages);
     if (note) {
         root.appendChild(h(doc, 'div', { class: 'vel-finish-note', role: 'note' }, note));
     }
-    const usage = isObject(data.usage) ? data.usage : {};
-    const prompt = num(usage.prompt_tokens) ?? 0;
-    const completion = num(usage.completion_tokens) ?? 0;
-    let latency = null;
-    for (const m of data.messages) {
-        const ms = isObject(m.meta) ? num(m.meta.latency_ms) : null;
-        if (ms !== null) {
-            latency = (latency ?? 0) + ms;
-        }
-    }
     const footer = h(doc, 'div', { class: 'vel-turn-footer' });
-    const usageText = [
-        `${formatCount(prompt)} prompt + ${formatCount(completion)} completion tokens`,
-        str(data.model),
-        formatMs(latency)
-    ]
-        .filter(Boolean)
-        .join(' · ');
-    footer.appendChild(h(doc, 'span', { class: 'vel-usage' }, usageText));
-    const marker = branchLabel(data.branch, data.branches);
-    if (marker) {
-        footer.appendChild(h(doc, 'span', { class: 'vel-branch-marker' }, marker));
+    if (data.live) {
+        footer.appendChild(h(doc, 'span', { class: 'vel-usage vel-streaming' }, data.note ? 'not kept' : '▌ streaming…'));
+    }
+    else {
+        footer.appendChild(h(doc, 'span', { class: 'vel-usage' }, turnUsage(data)));
+        const marker = branchLabel(data.branch, data.branches);
+        if (marker) {
+            footer.appendChild(h(doc, 'span', { class: 'vel-branch-marker' }, marker));
+        }
     }
     if (data.session_id) {
         footer.appendChild(h(doc, 'span', { class: 'vel-session-id', title: 'session id' }, str(data.session_id)));
     }
     root.appendChild(footer);
-    el.appendChild(root);
+    return root;
 }
+/**
+ * The turn's one usage line, as display.py::usage_line writes it for the HTML copy:
+ * "14 → 19 tokens · model · 412 ms · first token 80 ms".
+ */
+function turnUsage(data) {
+    const usage = isObject(data.usage) ? data.usage : {};
+    let latency = num(data.latency_ms);
+    let ttft = num(data.ttft_ms);
+    if (latency === null) {
+        // Payloads written before latency_ms was added: the messages' own latencies.
+        for (const m of data.messages) {
+            const meta = isObject(m.meta) ? m.meta : null;
+            const ms = meta ? num(meta.latency_ms) : null;
+            if (ms !== null) {
+                latency = (latency ?? 0) + ms;
+            }
+            if (ttft === null && meta) {
+                ttft = num(meta.ttft_ms);
+            }
+        }
+    }
+    const parts = [`${formatCount(num(usage.prompt_tokens) ?? 0)} → ${formatCount(num(usage.completion_tokens) ?? 0)} tokens`];
+    if (data.model) {
+        parts.push(str(data.model));
+    }
+    if (latency) {
+        parts.push(formatMs(latency));
+    }
+    if (ttft !== null) {
+        parts.push(`first token ${formatMs(ttft)}`);
+    }
+    return parts.join(' · ');
+}
+/** A turn, live or finished (see `buildTurn`). */
+function renderTurn(el, data, options = {}) {
+    return swapIn(el, options, md => buildTurn(el.ownerDocument, data, md));
+}
+/**
+ * Build a view off the page with `build`, wait for its Markdown, then put it in `el` in
+ * one step (replacing what was there), and typeset it. A render that a newer one (for the
+ * same `el`) overtook is dropped. With no Markdown to wait for, `el` is updated at once.
+ */
+function swapIn(el, options, build) {
+    const generation = (generations.get(el) ?? 0) + 1;
+    generations.set(el, generation);
+    const md = new MarkdownQueue(options.markdown, false);
+    const view = build(md);
+    const put = (hosts) => {
+        if (generations.get(el) !== generation) {
+            return;
+        }
+        clear(el);
+        el.appendChild(view);
+        md.typeset(hosts);
+    };
+    if (!md.pending) {
+        put([]);
+        void md.settle();
+        return Promise.resolve();
+    }
+    return md.settle().then(put);
+}
+const generations = new WeakMap();
 const RUN_HEAD = 3;
 const RUN_TAIL = 30;
 /**
@@ -719,8 +894,9 @@ function renderSessionTree(el, data, options = {}) {
  * what is shown; `onCheckout` (when given) asks the kernel side to move the head.
  */
 function renderSession(el, data, options = {}) {
-    const doc = el.ownerDocument;
-    clear(el);
+    return swapIn(el, options, md => buildSession(el.ownerDocument, data, options, md));
+}
+function buildSession(doc, data, options, md) {
     const heads = headsOf(data);
     const tree = buildTree(data.messages, heads);
     const choices = branchChoices(data, tree);
@@ -771,7 +947,7 @@ function renderSession(el, data, options = {}) {
     root.appendChild(transcriptHost);
     const showPath = (head, label) => {
         clear(transcriptHost);
-        transcriptHost.appendChild(renderTranscript(doc, pathTo(tree, head), options.transcriptWindow ?? 50));
+        transcriptHost.appendChild(renderTranscript(doc, pathTo(tree, head), options.transcriptWindow ?? 50, md));
         marker.textContent = label;
     };
     let treeBuilt = false;
@@ -846,7 +1022,7 @@ function renderSession(el, data, options = {}) {
             drawTree();
         }
     }
-    el.appendChild(root);
+    return root;
 }
 // -- saved fork-tree widget -----------------------------------------------------------
 /** "fam #0", "fam-fork (detached)": how the widget labels a session's head. */
@@ -859,9 +1035,10 @@ function treeHeadLabel(head) {
  * session (heads labelled by session), and a click on a turn shows its messages. Checkout
  * and fork need the kernel, so they are not offered here.
  */
-function renderTreeState(el, data) {
-    const doc = el.ownerDocument;
-    clear(el);
+function renderTreeState(el, data, options = {}) {
+    return swapIn(el, options, md => buildTreeState(el.ownerDocument, data, md));
+}
+function buildTreeState(doc, data, md) {
     const focus = str(data.focus);
     const root = h(doc, 'div', { class: 'vel-root vel-tree-state', 'data-session': focus });
     const header = h(doc, 'div', { class: 'vel-session-header' });
@@ -880,11 +1057,11 @@ function renderTreeState(el, data) {
             clear(detail);
             const turn = turns.turnOf.get(id);
             if (turn) {
-                detail.appendChild(renderTranscript(doc, turn.messages));
+                detail.appendChild(renderTranscript(doc, turn.messages, 50, md));
             }
         }
     });
-    el.appendChild(root);
+    return root;
 }
 /** "fork tree · 5 turns · 2 sessions". */
 function treeStats(data) {
@@ -908,20 +1085,21 @@ function treeStateView(data) {
         }
     };
 }
-/** Render any vel_jupyter payload (turn, session, export or saved tree) into `el`. */
+/**
+ * Render any vel_jupyter payload (turn, session, export or saved tree) into `el`. The
+ * promise settles when the view, its Markdown rendered, is in `el` (at once without a
+ * Markdown hook).
+ */
 function render(el, data, options = {}) {
     const what = classify(data);
     if (what.kind === 'turn') {
-        renderTurn(el, what.turn);
+        return renderTurn(el, what.turn, options);
     }
     else if (what.kind === 'session') {
-        renderSession(el, what.session, options);
+        return renderSession(el, what.session, options);
     }
     else if (what.kind === 'tree') {
-        renderTreeState(el, what.tree);
+        return renderTreeState(el, what.tree, options);
     }
-    else {
-        clear(el);
-        el.appendChild(unknownPayload(el.ownerDocument, what.reason));
-    }
+    return swapIn(el, options, () => unknownPayload(el.ownerDocument, what.reason));
 }

@@ -2,7 +2,10 @@
 // renderer's own code, so the tree here is drawn by the same `renderTree` as a saved
 // notebook's (collapsed side branches, long runs shown by their ends); this file adds what
 // needs the kernel: the selected turn's messages with "continue from here" and "fork here".
-// Model text is only ever inserted as text (render.js, and textContent below).
+// Model text is only ever inserted as text (render.js, and textContent below), except the
+// selected turn's Markdown, which the JupyterLab extension around the widget renders with
+// JupyterLab's own renderer and sanitizer (markdownFromAncestors); with no extension
+// (another frontend) it stays text.
 
 function el(doc, tag, className, text) {
   const node = doc.createElement(tag);
@@ -30,6 +33,7 @@ function renderWidget({ model, el: host }) {
   root.append(header, status, body);
   host.append(root);
   let turns = null;
+  const markdown = new MarkdownQueue(markdownFromAncestors(host));
 
   function data() {
     const what = classify(model.get("data"));
@@ -43,7 +47,7 @@ function renderWidget({ model, el: host }) {
       row.classList.toggle("vel-ft-selected", !!turn && row.getAttribute("data-id") === turn.last);
     }
     if (!turn) return;
-    details.append(renderTranscript(doc, turn.messages));
+    details.append(renderTranscript(doc, turn.messages, 50, markdown));
     const actions = el(doc, "div", "vel-tree-actions");
     const checkout = el(doc, "button", "vel-tree-checkout", "continue from here");
     checkout.type = "button";
