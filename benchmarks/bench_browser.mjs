@@ -145,7 +145,7 @@ function measure(page, path, i, { selector = null, rows = 0, marker = null, vel 
           if (area) {
             if (sel && r.rowsAt === null && area.querySelectorAll(sel).length >= want) r.rowsAt = t;
             if (mark && r.markerAt === null && area.textContent.includes(mark)) r.markerAt = t;
-            if (needVel && r.velAt === null && area.querySelector('.vel-root')) r.velAt = t;
+            if (needVel && r.velAt === null && area.querySelector('.vel-root:not(.vel-live)')) r.velAt = t; // the final view, not a live frame
           }
           if (V.runs[key]?.done && r.doneAt === null) r.doneAt = V.runs[key].ended - start;
           const shown = (!sel || r.rowsAt !== null) && (!mark || r.markerAt !== null) && (!needVel || r.velAt !== null);

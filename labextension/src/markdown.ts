@@ -49,7 +49,8 @@ export function labMarkdown(options: IRenderMime.IRendererOptions): MarkdownHook
         translator: options.translator
       });
       applyLinkRules(scratch);
-      const nodes = Array.from(scratch.childNodes, node => document.adoptNode(node));
+      // A static copy first: adopting a node takes it out of the live `childNodes` list.
+      const nodes = Array.from(scratch.childNodes).map(node => document.adoptNode(node));
       host.replaceChildren(...nodes);
       host.classList.add(...MARKDOWN_CLASSES);
     },

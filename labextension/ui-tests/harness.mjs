@@ -13,7 +13,7 @@
 //
 // Never run `npx playwright install`: playwright-core drives the system Chromium.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -166,9 +166,16 @@ export async function startLoopback({ words, text, delay } = {}) {
  * workspaces under `root` (so nothing of the user's leaks in), serving `root`.
  * `env` is added to the server's (and so its kernels') environment. With
  * `kernels: false` no kernel can start; `args` are more command-line options.
- * `window.jupyterapp` is exposed to the page.
+ * `window.jupyterapp` is exposed to the page. `disabled`: extensions to disable, as
+ * `jupyter labextension disable` would (page_config.json in the config dir).
  */
-export async function startLab({ root, env = {}, kernels = true, args = [] }) {
+export async function startLab({ root, env = {}, kernels = true, args = [], disabled = [] }) {
+  if (disabled.length) {
+    const labconfig = join(root, '.jupyter', 'labconfig');
+    mkdirSync(labconfig, { recursive: true });
+    const disabledExtensions = Object.fromEntries(disabled.map(name => [name, true]));
+    writeFileSync(join(labconfig, 'page_config.json'), JSON.stringify({ disabledExtensions }));
+  }
   let labextDir = null;
   if (process.env.VEL_LABEXT_DIR) {
     // Lab serves an extension from <dir>/<package name>/: link the build there.
@@ -365,24 +372,36 @@ function pageHelpers() {
     watches: {},
     /**
      * Record the output area of cell i on every DOM change: text length, whether our
-     * renderer is showing, the unsafe elements seen; `keep` texts are kept (short ones);
-     * `marker`: when it first appears in the text.
+     * renderer's final view is showing (a live frame is `.vel-root.vel-live`), the unsafe
+     * elements seen; `keep` texts are kept (short ones); `marker`: when it first appears
+     * in the text; `probes`: selectors, each counted over the streaming states it matched.
      */
-    watch(path, i, { keep = false, marker = null } = {}) {
+    watch(path, i, { keep = false, marker = null, probes = [] } = {}) {
       const node = cell(path, i).node;
-      const rec = { lengths: [], texts: [], streamingSnapshots: 0, unsafe: [], vel: false, velAt: null, markerAt: null, start: performance.now(), mutations: 0 };
+      const rec = {
+        lengths: [], texts: [], streamingSnapshots: 0, liveOurs: 0, probes: Object.fromEntries(probes.map(p => [p, 0])),
+        unsafe: [], vel: false, velAt: null, markerAt: null, start: performance.now(), mutations: 0, lastLive: null
+      };
       const check = () => {
         rec.mutations++;
         const area = node.querySelector('.jp-OutputArea');
         if (!area) return;
         const text = area.textContent;
-        const vel = !!area.querySelector('.vel-root');
+        const vel = !!area.querySelector('.vel-root:not(.vel-live)');
         if (vel && !rec.vel) rec.velAt = performance.now();
         rec.vel = vel;
         if (marker && rec.markerAt === null && text.includes(marker)) rec.markerAt = performance.now();
         if (!vel && text.length && rec.lengths[rec.lengths.length - 1] !== text.length) {
           rec.lengths.push(text.length);
           rec.streamingSnapshots++;
+          const live = area.querySelector('.vel-root.vel-live');
+          if (live) {
+            rec.liveOurs++;
+            const content = live.querySelector('.vel-msg-content');
+            const top = content ? content.getBoundingClientRect().top - area.getBoundingClientRect().top : null;
+            rec.lastLive = { top, height: content ? content.getBoundingClientRect().height : null };
+          }
+          for (const p of probes) if (area.querySelector(p)) rec.probes[p]++;
           if (keep) rec.texts.push(text);
         }
         if (keep) for (const bad of unsafe(area)) if (!rec.unsafe.includes(bad)) rec.unsafe.push(bad);

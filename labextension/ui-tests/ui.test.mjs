@@ -56,6 +56,29 @@ const HOSTILE = [
   '[y](JaVaScRiPt:window.__pwned=7) <javascript:window.__pwned=8>',
   '**done**'
 ].join(' ');
+// A Markdown-rich answer, as models write them (issue 11's screenshots).
+const RICH = [
+  '## Grouping in pandas',
+  '',
+  '**Split** the rows by a key, *apply* a function to each group, then ~~guess~~ **combine** the results:',
+  '',
+  '1. `df.groupby("city")` splits,',
+  '2. an aggregation such as `.sum()` applies and combines.',
+  '',
+  '```python',
+  'import pandas as pd',
+  '',
+  'df = pd.DataFrame({"city": ["Lima", "Oslo", "Lima"], "sales": [3, 5, 4]})',
+  'totals = df.groupby("city")["sales"].sum()  # Lima 7, Oslo 5',
+  '```',
+  '',
+  '| city | sales |',
+  '|------|------:|',
+  '| Lima | 7 |',
+  '| Oslo | 5 |',
+  '',
+  'See [the pandas user guide](https://pandas.pydata.org/docs/user_guide/groupby.html); the mean is $\\bar{x} = \\frac{1}{n}\\sum_i x_i$.'
+].join('\n');
 
 let lab;
 let browser;
@@ -78,13 +101,14 @@ before(async () => {
       proc.once('error', fail);
       proc.once('exit', code => (code === 0 ? ok() : fail(new Error(`make_fixture.py exited with ${code}`))));
     });
-    const [slow, hostile, big, echo] = await Promise.all([
+    const [slow, hostile, big, echo, rich] = await Promise.all([
       startLoopback({ words: SLOW_WORDS, delay: 0.02 }),
       startLoopback({ text: HOSTILE, delay: 0.1 }),
       startLoopback({ words: BIG_WORDS }),
-      startLoopback() // "Echo: <the prompt>", at once
+      startLoopback(), // "Echo: <the prompt>", at once
+      startLoopback({ text: RICH, delay: 0.04 })
     ]);
-    urls = { slow, hostile, big, echo };
+    urls = { slow, hostile, big, echo, rich };
     // Kernels started by this server use the openai provider against the slow server;
     // cells reach the others with --base-url.
     [lab, browser] = await Promise.all([
@@ -148,17 +172,28 @@ const record = (page, key) => page.evaluate(k => {
   const { stop, ...rest } = window.__velui.watches[k];
   return rest;
 }, key);
+// Our final view (a live frame is `.vel-root.vel-live`).
 const waitVel = (page, path, i, timeout = 90000) =>
-  page.waitForFunction(([p, n]) => !!window.__velui.outputNode(p, n).querySelector('.vel-root'), [path, i], { timeout, polling: 50 });
-const answerOf = (page, i) => outputOf(page, i).locator('.vel-root .vel-role-assistant .vel-msg-content').last().textContent();
+  page.waitForFunction(([p, n]) => !!window.__velui.outputNode(p, n).querySelector('.vel-root:not(.vel-live)'), [path, i], { timeout, polling: 50 });
+const answerOf = async (page, i) => (await outputOf(page, i).locator('.vel-root .vel-role-assistant .vel-msg-content').last().textContent()).trim();
 const unsafeIn = (page, selector) => page.evaluate(s => [...document.querySelectorAll(s)].flatMap(el => window.__velui.unsafe(el)), selector);
-// Elements the hostile text names, inside the rendered outputs of cell i (Lab's own
-// prompt and collapse icons are outside them).
+// Elements the hostile text names that must never be made from it, inside the rendered
+// outputs of cell i (Lab's own prompt and collapse icons are outside them). Markdown is
+// rendered (JupyterLab's renderer and sanitizer in our extension): an <a> or <b> of the
+// model's may be shown, but never an image, a script, a frame or an SVG, and links only
+// to http(s)/mailto.
 const madeOf = (page, i) =>
   outputOf(page, i)
     .locator('.jp-OutputArea-output')
-    .locator('img, script, a, iframe, svg')
+    .locator('img, script, iframe, svg, object, embed, a[href]:not([href^="http:"]):not([href^="https:"]):not([href^="mailto:"])')
     .evaluateAll(els => els.map(e => e.outerHTML.slice(0, 200)));
+/** Screenshot `locator` to test-results/NAME.png (kept with the test run's output). */
+async function shot(locator, name) {
+  mkdirSync(join(here, 'test-results'), { recursive: true });
+  await locator.scrollIntoViewIfNeeded();
+  await locator.screenshot({ path: join(here, 'test-results', `${name}.png`) });
+  log(`screenshot: test-results/${name}.png`);
+}
 const unsafeOf = (page, path, i) => page.evaluate(([p, n]) => window.__velui.unsafe(window.__velui.outputNode(p, n)), [path, i]);
 const pwned = page => page.evaluate(() => [window.__pwned, document.body.dataset.pwned]);
 
@@ -176,11 +211,12 @@ scenario('live %%chat: the answer streams in, then our renderer shows all of it'
   const rec = await record(page, key);
   log(`streamed: ${rec.streamingSnapshots} streaming states (lengths ${rec.lengths.slice(0, 8).join(', ')}, ... ${rec.lengths.at(-1)}), cell took ${(run.ms / 1000).toFixed(1)} s`);
   assert.ok(increases(rec.lengths) >= 2, `the output grew at least twice before the end: ${rec.lengths}`);
-  const streamingView = await outputOf(page, 1).locator('.jp-RenderedMarkdown').count();
-  assert.equal(streamingView, 0, 'the Markdown streaming view was replaced by the final output');
+  assert.ok(rec.liveOurs >= 2, `our renderer drew the stream: ${rec.liveOurs} of ${rec.streamingSnapshots} states`);
+  assert.equal(await outputOf(page, 1).locator('.vel-live').count(), 0, 'the live view was replaced by the final output');
   assert.equal(await outputOf(page, 1).locator('.jp-OutputArea-output').count(), 1, 'one output');
   assert.equal(await answerOf(page, 1), words(SLOW_WORDS));
-  assert.ok(rec.lengths.every(l => l < words(SLOW_WORDS).length + 10), 'no streaming state was longer than the answer');
+  const finalLength = (await outputOf(page, 1).textContent()).length;
+  assert.ok(rec.lengths.every(l => l <= finalLength), `no streaming state was longer than the final output (${finalLength})`);
   const footer = await outputOf(page, 1).locator('.vel-turn-footer').textContent();
   assert.match(footer, /live/, 'the footer names the session');
 });
@@ -207,8 +243,9 @@ scenario('saved notebook with turns and a %chat export renders with no kernel', 
       toolCalls: document.querySelectorAll('.vel-turn details.vel-tool-call').length,
       markers: [...document.querySelectorAll('.vel-turn .vel-branch-marker')].map(e => e.textContent),
       treeNodes: [...sessions].map(s => s.querySelectorAll('.vel-ft-node').length),
-      elements: document.querySelectorAll('.vel-root img, .vel-root script, .vel-root a, .vel-root iframe').length,
-      hostileTextShown: [...document.querySelectorAll('.vel-msg-content')].some(e => e.textContent.includes('<img src=x onerror=window.__pwned=1>')),
+      elements: document.querySelectorAll('.vel-root img, .vel-root script, .vel-root iframe, .vel-root svg').length,
+      links: [...document.querySelectorAll('.vel-root a[href]')].map(a => a.getAttribute('href')),
+      hostileTextShown: [...document.querySelectorAll('.vel-msg-content')].some(e => e.textContent.includes('a link') && e.textContent.includes('bold?')),
       bigMsgs: sessions[2]?.querySelectorAll('.vel-msg').length ?? -1,
       kernelName: document.querySelector('.jp-Toolbar-kernelName')?.textContent ?? null
     };
@@ -222,7 +259,8 @@ scenario('saved notebook with turns and a %chat export renders with no kernel', 
   assert.ok(report.markers.includes('branch 2 of 2'), `branch markers ${report.markers}`);
   assert.ok(report.treeNodes.every(n => n > 0), `every session draws its fork tree: ${report.treeNodes}`);
   assert.equal(report.bigMsgs, 50, 'the long transcript shows its last 50 messages');
-  assert.equal(report.elements, 0, 'no img, script, a or iframe inside our outputs');
+  assert.equal(report.elements, 0, 'no img, script, iframe or svg inside our outputs');
+  assert.ok(report.links.every(h => /^(https?:|mailto:|#)/.test(h)), `links only to http(s), mailto or the page: ${report.links}`);
   assert.ok(report.hostileTextShown, 'hostile text is shown as text');
   assert.deepEqual(await unsafeIn(page, '.jp-OutputArea'), []);
   assert.deepEqual(await pwned(page), [undefined, undefined]);
@@ -271,13 +309,14 @@ scenario('hostile model output stays inert: streaming, final output, tree widget
   await runCell(page, path, 1);
   await waitVel(page, path, 1);
   const rec = await record(page, key);
-  const hostileStates = rec.texts.filter(t => t.includes('onerror')).length;
-  log(`streaming: ${rec.streamingSnapshots} states checked, ${hostileStates} of them showing hostile text`);
+  const hostileStates = rec.texts.filter(t => t.includes('Sure!')).length;
+  log(`streaming: ${rec.streamingSnapshots} states checked (${rec.liveOurs} drawn by us), ${hostileStates} of them showing hostile text`);
   assert.ok(hostileStates >= 2, 'the hostile text was checked while it streamed');
-  assert.ok(rec.texts.some(t => t.includes('<img src=x onerror=window.__pwned=1>')), 'raw HTML is shown as text while streaming');
   assert.deepEqual(rec.unsafe, [], 'no live markup while streaming');
-  // The final output: our renderer, the exact text.
-  assert.equal(await answerOf(page, 1), HOSTILE);
+  // The final output: our renderer, the Markdown rendered and sanitized.
+  const answer = await answerOf(page, 1);
+  assert.ok(answer.startsWith('Sure!') && answer.includes('click me'), answer);
+  assert.equal(await outputOf(page, 1).locator('.vel-msg-content strong', { hasText: 'done' }).count(), 1, '**done** is bold');
   assert.deepEqual(await unsafeOf(page, path, 1), [], 'no live markup in the final output');
   assert.deepEqual(await madeOf(page, 1), [], 'no element made from model text');
 
@@ -288,7 +327,8 @@ scenario('hostile model output stays inert: streaming, final output, tree widget
   await tree.locator('.vel-tree-widget .vel-ft-node').first().click();
   const text = tree.locator('.vel-tree-details .vel-role-assistant .vel-msg-content');
   await text.waitFor();
-  assert.equal(await text.textContent(), HOSTILE);
+  await tree.locator('.vel-tree-details .vel-role-assistant .vel-msg-content strong', { hasText: 'done' }).waitFor();
+  assert.ok((await text.textContent()).includes('click me'));
   assert.deepEqual(await unsafeOf(page, path, 2), [], 'no live markup in the tree widget');
   assert.deepEqual(await madeOf(page, 2), [], 'no element made from model text in the widget');
   assert.deepEqual(await pwned(page), [undefined, undefined]);
@@ -306,10 +346,10 @@ scenario('hostile model output stays inert: streaming, final output, tree widget
   try {
     await openNotebook(reader, lab, savedPath, { kernel: false });
     await reader.locator('.jp-OutputArea .vel-root').first().waitFor({ timeout: 60000 });
-    assert.equal(await answerOf(reader, 1), HOSTILE);
+    assert.equal(await answerOf(reader, 1), answer);
     await outputOf(reader, 2).locator('.vel-tree-state .vel-ft-node').first().click({ timeout: 30000 });
-    await outputOf(reader, 2).locator('.vel-transcript .vel-role-assistant .vel-msg-content').waitFor();
-    assert.equal(await outputOf(reader, 2).locator('.vel-transcript .vel-role-assistant .vel-msg-content').textContent(), HOSTILE);
+    await outputOf(reader, 2).locator('.vel-transcript .vel-role-assistant .vel-msg-content strong', { hasText: 'done' }).waitFor();
+    assert.ok((await outputOf(reader, 2).locator('.vel-transcript .vel-role-assistant .vel-msg-content').textContent()).includes('click me'));
     assert.deepEqual(await unsafeIn(reader, '.jp-OutputArea'), [], 'no live markup in the saved notebook (turn and tree)');
     assert.deepEqual(await madeOf(reader, 1), []);
     assert.deepEqual(await pwned(reader), [undefined, undefined]);
@@ -391,3 +431,129 @@ scenario(`a ${BIG_WORDS.toLocaleString('en')}-token answer streams to completion
   const plain = await page.evaluate(p => window.__velui.cell(p, 1).model.outputs.get(0).data['text/plain'], path);
   assert.equal(plain, words(BIG_WORDS), 'the saved text/plain is the whole answer too');
 });
+
+// What a person reads: a Markdown-rich answer in every place it is shown.
+/** The rendering of cell i's output: headings, tables, highlighted code, math, leftovers of Markdown source. */
+const richReport = (page, path, i) =>
+  page.evaluate(([p, n]) => {
+    const area = window.__velui.outputNode(p, n);
+    const pre = [...area.querySelectorAll('pre')].find(e => e.textContent.includes('import pandas as pd'));
+    const styled = pre ? [...pre.querySelectorAll('span')].filter(s => s.className || s.getAttribute('style')) : [];
+    return {
+      h2: [...area.querySelectorAll('h2')].map(e => e.textContent.replace('¶', '').trim()), // ¶: Lab's heading anchor
+      tableRows: [...area.querySelectorAll('table tr')].map(r => [...r.cells].map(c => c.textContent.trim()).join('|')),
+      strong: [...area.querySelectorAll('strong')].map(e => e.textContent),
+      lists: area.querySelectorAll('ol li').length,
+      highlighted: styled.length,
+      colours: new Set(styled.map(s => getComputedStyle(s).color)).size,
+      links: [...area.querySelectorAll('a[href]:not(.jp-InternalAnchorLink)')].map(a => a.getAttribute('href')),
+      math: area.querySelectorAll('mjx-container, .MathJax').length,
+      literal: /\*\*|^##|^```|^\|[-|]/m.test(area.innerText),
+      usage: area.querySelectorAll('.vel-usage').length,
+      text: area.innerText
+    };
+  }, [path, i]);
+
+function assertRich(report, where) {
+  const about = `${where}: ${JSON.stringify({ ...report, text: report.text.slice(0, 300) })}`;
+  assert.deepEqual(report.h2, ['Grouping in pandas'], about);
+  assert.deepEqual(report.tableRows, ['city|sales', 'Lima|7', 'Oslo|5'], about);
+  assert.ok(report.strong.includes('Split') && report.strong.includes('combine'), about);
+  assert.equal(report.lists, 2, about);
+  assert.ok(report.highlighted >= 5 && report.colours >= 2, `highlighted code: ${about}`);
+  assert.deepEqual(report.links, ['https://pandas.pydata.org/docs/user_guide/groupby.html'], about);
+  assert.equal(report.literal, false, `no Markdown source shown: ${about}`);
+  assert.equal(report.usage, 1, `the usage line once: ${about}`);
+}
+
+// A live frame of our text/html: a turn without its usage line yet.
+const LIVE_HTML = '.vel-turn:not(:has(.vel-usage))';
+
+/** Run the rich cell (1) and the hostile cell (2) of a new notebook in `server`; then save it and reopen it with no kernel. */
+async function richFlow(page, paths, server, name, { extension }) {
+  const path = `${name}.ipynb`;
+  paths.push(path);
+  const sources = ['%load_ext vel_jupyter', `%%chat md --base-url ${urls.rich}\nHow does groupby work?`, `%%chat evil --base-url ${urls.hostile}\nSay something.`];
+  await putNotebook(server, path, notebook(sources.map(s => code(s))));
+  await openNotebook(page, server, path);
+  await runCell(page, path, 0);
+  const key = await watch(page, path, 1, { probes: ['.vel-live h2', '.vel-live table', '.vel-live pre span', LIVE_HTML + ' h2', LIVE_HTML + ' table'] });
+  const run = await startCell(page, path, 1);
+  // Mid-stream: wait for the table's first row, then take the picture.
+  await page.waitForFunction(([p, n]) => window.__velui.outputNode(p, n).querySelector('table'), [path, 1], { timeout: 60000, polling: 50 });
+  await shot(outputOf(page, 1), `${name}-1-streaming`);
+  await waitRun(page, run);
+  if (extension) await waitVel(page, path, 1);
+  const rec = await record(page, key);
+  log(`${name}: ${rec.streamingSnapshots} streaming states (${rec.liveOurs} drawn by us); probes ${JSON.stringify(rec.probes)}`);
+  const live = await richReport(page, path, 1);
+  assertRich(live, `${name}, final`);
+  if (extension) {
+    assert.ok(rec.liveOurs >= 2, 'our renderer drew the stream');
+    assert.ok(rec.probes['.vel-live h2'] >= 1 && rec.probes['.vel-live table'] >= 1 && rec.probes['.vel-live pre span'] >= 1, 'the stream was rendered Markdown');
+    assert.ok(live.math >= 1, 'math is typeset like a Markdown cell');
+    // The end of the stream does not move the answer: it starts where it did while live.
+    const finalTop = await page.evaluate(([p, n]) => {
+      const area = window.__velui.outputNode(p, n);
+      return area.querySelector('.vel-msg-content').getBoundingClientRect().top - area.getBoundingClientRect().top;
+    }, [path, 1]);
+    assert.ok(Math.abs(finalTop - rec.lastLive.top) < 2, `the answer stayed in place: live ${rec.lastLive.top}, final ${finalTop}`);
+    assert.ok(await outputOf(page, 1).locator('.vel-msg-content').evaluate(e => e.getBoundingClientRect().height) >= rec.lastLive.height - 1);
+  } else {
+    assert.ok(rec.probes[LIVE_HTML + ' h2'] >= 1 && rec.probes[LIVE_HTML + ' table'] >= 1, 'the stream was rendered Markdown (our text/html)');
+  }
+  await shot(outputOf(page, 1), `${name}-2-final`);
+  await runCell(page, path, 2);
+  if (extension) await waitVel(page, path, 2);
+  assert.deepEqual(await unsafeOf(page, path, 2), [], 'the hostile answer is inert');
+  assert.deepEqual(await madeOf(page, 2), []);
+  assert.deepEqual(await pwned(page), [undefined, undefined]);
+  assert.deepEqual(page.velDialogs, []);
+  await shot(outputOf(page, 2), `${name}-3-hostile`);
+
+  await page.evaluate(p => window.__velui.panelOf(p).context.save(), path);
+  const saved = await getNotebook(server, path);
+  saved.metadata = notebook([], { kernel: null }).metadata;
+  const savedPath = `${name}-saved.ipynb`;
+  paths.push(savedPath);
+  await putNotebook(server, savedPath, saved);
+  const reader = await newPage(browser);
+  try {
+    await openNotebook(reader, server, savedPath, { kernel: false });
+    await reader.waitForFunction(p => window.__velui.outputNode(p, 1).querySelector('table'), savedPath, { timeout: 60000 });
+    if (extension) await waitVel(reader, savedPath, 1);
+    const reopened = await richReport(reader, savedPath, 1);
+    assertRich(reopened, `${name}, saved and reopened with no kernel`);
+    if (extension) assert.ok(reopened.math >= 1, 'math is typeset in the saved notebook');
+    assert.deepEqual(await unsafeIn(reader, '.jp-OutputArea'), []);
+    assert.deepEqual(await pwned(reader), [undefined, undefined]);
+    assert.deepEqual([...reader.velErrors, ...reader.velDialogs], []);
+    await shot(outputOf(reader, 1), `${name}-4-saved-no-kernel`);
+  } finally {
+    await reader.context().close();
+  }
+  return live;
+}
+
+scenario('a Markdown-rich answer reads like a Markdown cell: live, final, hostile, saved with no kernel (our extension)', async (page, paths) => {
+  await richFlow(page, paths, lab, 'rich-extension', { extension: true });
+});
+
+scenario('the same without our extension: the sanitized text/html renders as well', async (page, paths) => {
+  const root = tempRoot('vel-ui-plain-');
+  const plain = await startLab({ root, env: { OPENAI_BASE_URL: urls.echo, OPENAI_API_KEY: 'test' }, disabled: ['vel-jupyter'] });
+  try {
+    const probe = await newPage(browser);
+    await probe.goto(`${plain.base}lab`);
+    const disabled = await probe.evaluate(() => JSON.parse(document.getElementById('jupyter-config-data').textContent).disabledExtensions);
+    await probe.context().close();
+    assert.ok(JSON.stringify(disabled).includes('vel-jupyter'), `the extension is disabled: ${JSON.stringify(disabled)}`);
+    const report = await richFlow(page, paths, plain, 'rich-plain', { extension: false });
+    assert.equal(await page.locator('.vel-root').count(), 0, 'nothing of ours rendered it');
+    log(`without the extension: ${report.highlighted} highlighted spans, ${report.math} math`);
+  } finally {
+    await page.goto('about:blank').catch(() => {}); // before its server goes away
+    for (const path of paths.splice(0)) await closeSessions(plain, path).catch(() => {});
+    await plain.stop();
+  }
+}, 200000);
