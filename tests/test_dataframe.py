@@ -114,7 +114,7 @@ class TestValues:
         assert df["parent_id"].tolist() == [pd.NA] + [n.id for n in nodes[:-1]]
         assert df["role"].tolist() == ["user", "assistant", "tool", "tool", "assistant", "user", "assistant"]
         assert df["turn"].tolist() == [1, 1, 1, 1, 1, 2, 2]
-        assert df["branch"].tolist() == [0] * 7
+        assert df["branch"].tolist() == [1] * 7
         assert df["content"].tolist() == ["look up x and y", "", "found x", "found y", "found both", "thanks", "bye"]
 
         assert df["tool_calls"][1] == [
@@ -168,14 +168,14 @@ class TestBranches:
 
         current = session_to_dataframe(session)
         assert current["content"].tolist() == ["q1", "a1", "q2", "a2 again"]
-        assert current["branch"].tolist() == [1, 1, 1, 1]
+        assert current["branch"].tolist() == [2, 2, 2, 2]
         assert current["turn"].tolist() == [1, 1, 2, 2]
 
         df = session_to_dataframe(session, branches=True)
         assert_schema(df)
         assert df["content"].tolist() == ["q1", "a1", "q2", "a2", "q2", "a2 again"]
         assert df["message_id"].is_unique  # the shared prefix is there once
-        assert df["branch"].tolist() == [0, 0, 0, 0, 1, 1]
+        assert df["branch"].tolist() == [1, 1, 1, 1, 2, 2]
         assert df["turn"].tolist() == [1, 1, 2, 2, 2, 2]
         prefix = df["message_id"][1]
         assert df["parent_id"][2] == df["parent_id"][4] == prefix
@@ -183,8 +183,8 @@ class TestBranches:
         assert set(df["message_id"]) == all_ids
 
         session.checkout(0)
-        assert session_to_dataframe(session)["branch"].tolist() == [0, 0, 0, 0]
-        assert session_to_dataframe(session, branches=True)["branch"].tolist() == [0, 0, 0, 0, 1, 1]
+        assert session_to_dataframe(session)["branch"].tolist() == [1, 1, 1, 1]
+        assert session_to_dataframe(session, branches=True)["branch"].tolist() == [1, 1, 1, 1, 2, 2]
 
     def test_detached_head_has_no_branch(self, echo_agent: Agent) -> None:
         session = echo_agent.session()
@@ -196,7 +196,7 @@ class TestBranches:
         assert df["branch"].isna().all()
         assert df["turn"].tolist() == [1, 1]
         # with branches=True the messages belong to the branch that holds them
-        assert session_to_dataframe(session, branches=True)["branch"].tolist() == [0, 0, 0, 0]
+        assert session_to_dataframe(session, branches=True)["branch"].tolist() == [1, 1, 1, 1]
 
     def test_cleared_session(self, echo_agent: Agent) -> None:
         session = echo_agent.session()
@@ -205,7 +205,7 @@ class TestBranches:
         assert len(session_to_dataframe(session)) == 0
         df = session_to_dataframe(session, branches=True)
         assert df["content"].tolist() == ["one", session.branches[0].preview]
-        assert df["branch"].tolist() == [0, 0]
+        assert df["branch"].tolist() == [1, 1]
 
     def test_fork(self, echo_agent: Agent) -> None:
         origin = echo_agent.session("origin")
@@ -240,7 +240,7 @@ class TestManySessions:
         session.run("q")
         session.regenerate()
         df = sessions_to_dataframe((s for s in [session]), branches=True)
-        assert df["branch"].tolist() == [0, 0, 1, 1]
+        assert df["branch"].tolist() == [1, 1, 2, 2]
 
     def test_no_sessions(self) -> None:
         df = sessions_to_dataframe([])

@@ -225,9 +225,15 @@ class TestCommands:
         assert len(session("ops-copy").messages) == 2
         capsys.readouterr()
         ip.run_line_magic("chat", "branches ops")
-        assert capsys.readouterr().out.count("messages") == 2
-        ip.run_line_magic("chat", "checkout ops 0")
+        lines = capsys.readouterr().out.splitlines()
+        assert lines[0].split()[:2] == ["branch", "messages"] and len(lines) == 3
+        assert lines[2].startswith("*") and lines[2].split()[1] == "2"  # one numbering: from 1
+        ip.run_line_magic("chat", "checkout ops 1")
         assert session("ops").branches[0].current
+        assert capsys.readouterr().out.strip() == "'ops' now at branch 1 of 2"
+        for wrong in ("0", "3"):
+            with pytest.raises(UsageError, match=rf"no branch {wrong}: session .ops. has 2 \(numbered 1 to 2"):
+                ip.run_line_magic("chat", f"checkout ops {wrong}")
         ip.run_line_magic("chat", "system ops Be brief now.")
         assert session("ops").system == "Be brief now."
         ip.run_line_magic("chat", "clear ops")

@@ -1389,10 +1389,10 @@ function buildSession(doc: Document, data: SessionPayload, options: SessionOptio
 
 // -- saved fork-tree widget -----------------------------------------------------------
 
-/** "fam #0", "fam-fork (detached)": how the widget labels a session's head. */
+/** "fam · branch 1", "fam-fork (detached)": how the widget labels a session's head (branches count from 1, as everywhere). */
 export function treeHeadLabel(head: TreeStateHead): string {
   const branch = num(head.branch);
-  return str(head.session_id) + (branch === null ? ' (detached)' : ` #${branch}`);
+  return str(head.session_id) + (branch === null ? ' (detached)' : ` · branch ${branch + 1}`);
 }
 
 /**

@@ -437,8 +437,8 @@ test('saved tree: classified, heads labelled by session, current head marked, a 
   const rows = all(el, '.vel-ft-node');
   assert.deepEqual(rows.map(r => r.getAttribute('data-turn')), ['u1', 'u2'], 'the focused path is flat; the fork is collapsed');
   assert.ok(rows[1].classList.contains('vel-ft-current'), "main's head is the current turn");
-  assert.ok(rows[1].textContent.includes('main #0'));
-  assert.match(all(el, '.vel-ft-toggle-info')[0].textContent, /1 turn · side #0/, 'the fork shows whose head it holds');
+  assert.ok(rows[1].textContent.includes('main · branch 1'));
+  assert.match(all(el, '.vel-ft-toggle-info')[0].textContent, /1 turn · side · branch 1/, 'the fork shows whose head it holds');
   assert.equal(all(el, '.vel-ft-action').length, 0, 'no checkout or fork without a kernel');
   rows[1].click();
   const [transcript] = all(el, '.vel-transcript');
@@ -447,7 +447,7 @@ test('saved tree: classified, heads labelled by session, current head marked, a 
 });
 
 test('treeHeadLabel: branch number or detached', () => {
-  assert.equal(R.treeHeadLabel({ session_id: 'a', branch: 2 }), 'a #2');
+  assert.equal(R.treeHeadLabel({ session_id: 'a', branch: 2 }), 'a · branch 3', 'the payload’s 0-based index, read from 1');
   assert.equal(R.treeHeadLabel({ session_id: 'a', branch: null }), 'a (detached)');
 });
 

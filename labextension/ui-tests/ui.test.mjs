@@ -372,7 +372,7 @@ scenario('tree widget: click a turn, "fork here", %chat list shows the fork, and
   await tree.locator('.vel-tree-fork').click();
   await tree.locator('.vel-tree-status', { hasText: 'forked into fam-fork' }).waitFor({ timeout: 30000 });
   // The tree redraws with the new session's head on the first turn.
-  await widget.locator('.vel-ft-node', { hasText: 'First question' }).locator('.vel-head-label', { hasText: 'fam-fork #0' }).waitFor({ timeout: 30000 });
+  await widget.locator('.vel-ft-node', { hasText: 'First question' }).locator('.vel-head-label', { hasText: 'fam-fork · branch 1' }).waitFor({ timeout: 30000 });
   assert.match(await widget.locator('.vel-session-header').textContent(), /2 sessions/);
   await widget.locator('.vel-ft-selected', { hasText: 'First question' }).waitFor(); // still selected after the redraw
 
@@ -403,7 +403,7 @@ scenario('tree widget: click a turn, "fork here", %chat list shows the fork, and
       await view.waitFor({ timeout: 30000 });
       const header = await view.locator('.vel-session-header').textContent();
       assert.match(header, /fam.*2 turns · 2 sessions/, header);
-      assert.ok((await view.locator('.vel-head-label').allTextContents()).includes('fam-fork #0'), 'the fork is labelled');
+      assert.ok((await view.locator('.vel-head-label').allTextContents()).includes('fam-fork · branch 1'), 'the fork is labelled');
       await view.locator('.vel-ft-node', { hasText: 'Second question' }).click();
       await view.locator('.vel-transcript .vel-role-user .vel-msg-content', { hasText: 'Second question' }).waitFor();
       const shown = await outputOf(reader, 3).innerText();

@@ -466,12 +466,18 @@ class Session:
         self._move_head(None)
 
     def checkout(self, target: int | str | Branch | None) -> None:
-        """Make a branch (index or Branch) or any message id of this session's tree the current head."""
+        """Make a branch (a ``Branch``, or its 0-based position in ``heads``) or any message id
+        of this session's tree the current head."""
         if isinstance(target, Branch):
             target = target.index
         if isinstance(target, int) and not isinstance(target, bool):
             if not -len(self._heads) <= target < len(self._heads):
-                raise ConfigurationError(f"no branch {target}; session {self.session_id!r} has {len(self._heads)}")
+                count = len(self._heads)
+                raise ConfigurationError(
+                    f"no branch at index {target}: session {self.session_id!r} has {count} "
+                    f"(an int is the 0-based position in session.heads, 0 to {count - 1}; "
+                    "pass a Branch from session.branches to go by its number)"
+                )
             index = target % len(self._heads)
             self._update_header(head=self._heads[index], current=index)
             return

@@ -75,15 +75,20 @@ class Node:
 class Branch:
     """One remembered head of a session."""
 
-    index: int
+    index: int  # position in ``session.heads`` (0-based, as Python lists are)
     head: str | None
     current: bool
     length: int
     preview: str
 
+    @property
+    def number(self) -> int:
+        """What a person reads and types: branches are numbered from 1 ("branch 2 of 3")."""
+        return self.index + 1
+
     def __repr__(self) -> str:
         mark = "*" if self.current else " "
-        return f"<Branch {mark}{self.index} head={self.head} messages={self.length} {self.preview!r}>"
+        return f"<Branch {mark}{self.number} head={self.head} messages={self.length} {self.preview!r}>"
 
 
 class MessageTree:

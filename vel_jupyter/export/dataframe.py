@@ -4,7 +4,7 @@ pandas is optional and imported only inside the functions, so importing this mod
 stays cheap. Columns (in order) and their dtypes::
 
     session_id         string     the exported session (a fork's rows carry the fork's id)
-    branch             Int64      index in ``session.branches``; <NA> off every branch
+    branch             Int64      the branch number people read (1-based, "branch 2 of 3"); <NA> off every branch
     turn               Int64      1-based; a turn starts at each user message, 0 before the first
     message_id         string
     parent_id          string     <NA> for a root
@@ -93,16 +93,17 @@ def _empty_columns() -> dict[str, list[Any]]:
 
 
 def _rows(session: Session, branches: bool) -> list[tuple[Node, int | None]]:
-    """The nodes to export, parents before children, each with its branch index."""
+    """The nodes to export, parents before children, each with its branch number."""
     if not branches:
-        branch = session.current_branch
+        current = session.current_branch
+        branch = None if current is None else current + 1
         return [(node, branch) for node in session.nodes]
     # Every branch's path plus the current head's, each node with the first branch that reaches it.
     heads = session.heads
     seen: set[str] = set()
     out: list[tuple[Node, int | None]] = []
     for index, head in enumerate([*heads, session.head]):
-        branch = index if index < len(heads) else None
+        branch = index + 1 if index < len(heads) else None
         for node in session.path(head):
             if node.id not in seen:
                 seen.add(node.id)

@@ -108,7 +108,7 @@ def export_bundle(session: Session) -> dict[str, Any]:
     record = session.to_dict()
     branches = session.branches
     sid = session.session_id
-    current = next((b.index for b in branches if b.current), None)
+    current = next((b.number for b in branches if b.current), None)
     count = len(record["messages"])
     html_out = _export_html(session, count)
     plain = (
@@ -132,7 +132,7 @@ def _export_html(session: Session, count: int) -> str:
         items.append(
             assemble(
                 "<li>branch {index}{mark}: {length} messages, last: {preview}</li>",
-                index=str(branch.index),
+                index=str(branch.number),
                 mark=mark,
                 length=str(branch.length),
                 preview=escape(preview) if preview else "<em>(empty)</em>",

@@ -39,7 +39,7 @@ HELP = """\
   Re-running a cell regenerates its turn as a new branch (--append adds a turn instead).
 
 %chat help | list | show ID | history ID [--branches] | get ID | fork SRC NEW
-%chat branches ID | checkout ID BRANCH | clear ID | delete ID | system ID TEXT
+%chat branches ID | checkout ID N (branches count from 1) | clear ID | delete ID | system ID TEXT
 %chat store [URL] | restore | restore --notebook PATH [--replace] | export ID [--file PATH]
 %chat tree [ID]                    the interactive fork tree of a session and its forks"""
 
@@ -321,15 +321,30 @@ class ChatMagics(Magics):
 
     def _cmd_branches(self, rest: list[str]) -> None:
         (sid,) = self._expect(rest, 1, "branches ID")
-        for branch in registry().get(sid).branches:
-            mark = "*" if branch.current else " "
-            print(f"{mark} {branch.index}  {branch.length:>4} messages  {branch.preview}")
+        rows = branch_rows(registry().get(sid))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
     def _cmd_checkout(self, rest: list[str]) -> None:
-        sid, target = self._expect(rest, 2, "checkout ID BRANCH (a branch number or a message id)")
+        sid, target = self._expect(rest, 2, "checkout ID BRANCH (a branch number from %chat branches, or a message id)")
         session = registry().get(sid)
-        session.checkout(int(target) if target.lstrip("-").isdigit() else target)
-        print(f"{sid!r} now at branch {next((b.index for b in session.branches if b.current), '(detached)')}")
+        count = len(session.heads)
+        if target.lstrip("-").isdigit():
+            number = int(target)
+            if not 1 <= number <= count:
+                raise UsageError(
+                    f"no branch {number}: session {sid!r} has {count} (numbered 1 to {count}; "
+                    f"%chat branches {sid} lists them)"
+                    if count
+                    else f"session {sid!r} has no branches yet: run a %%chat {sid} cell first"
+                )
+            session.checkout(number - 1)
+        else:
+            session.checkout(target)
+        current = session.current_branch
+        where = f"branch {current + 1} of {count}" if current is not None else f"message {session.head} (on no branch)"
+        print(f"{sid!r} now at {where}")
 
     def _cmd_clear(self, rest: list[str]) -> None:
         (sid,) = self._expect(rest, 1, "clear ID")
@@ -401,6 +416,53 @@ class ChatMagics(Magics):
         from ..export.notebook import export_bundle
 
         display(export_bundle(session), raw=True)
+
+
+def branch_rows(session: Session) -> list[tuple[str, ...]]:
+    """``%chat branches``: one row per branch, described by where it splits from the others
+    (branches that split early would look alike by their last message alone)."""
+    paths = [session.path(head) for head in session.heads]
+    rows: list[tuple[str, ...]] = [("", "branch", "messages", "splits off at", "last message")]
+    for index, path in enumerate(paths):
+        others = [other for j, other in enumerate(paths) if j != index]
+        nearest = max(others, key=lambda other: _common_prefix(path, other), default=[])
+        shared = _common_prefix(path, nearest)
+        if len(paths) == 1:
+            split = "-"
+        elif shared < len(path):
+            # A regenerated turn repeats the prompt: show the first message that reads differently.
+            at = shared
+            while at + 1 < len(path) and at < len(nearest) and _same_text(path[at], nearest[at]):
+                at += 1
+            own = path[at]
+            turn = sum(1 for node in path[: at + 1] if node.message.role == "user")
+            split = f"turn {max(turn, 1)} ({own.message.role}): {_preview(own.message.content, 40)}"
+        else:
+            split = "(ends inside another branch)"
+        last = next((n.message.content for n in reversed(path) if n.message.content), "")
+        mark = "*" if index == session.current_branch else ""
+        rows.append((mark, str(index + 1), str(len(path)), split, _preview(last, 50)))
+    if session.current_branch is None:
+        rows.append(("*", "-", str(len(session.nodes)), f"detached at message {session.head}", ""))
+    return rows
+
+
+def _common_prefix(a: list[Any], b: list[Any]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x.id != y.id:
+            break
+        n += 1
+    return n
+
+
+def _same_text(a: Any, b: Any) -> bool:
+    return bool(a.message.role == b.message.role and a.message.content == b.message.content)
+
+
+def _preview(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def _is_model(value: Any) -> bool:

@@ -1025,10 +1025,10 @@ function buildSession(doc, data, options, md) {
     return root;
 }
 // -- saved fork-tree widget -----------------------------------------------------------
-/** "fam #0", "fam-fork (detached)": how the widget labels a session's head. */
+/** "fam · branch 1", "fam-fork (detached)": how the widget labels a session's head (branches count from 1, as everywhere). */
 function treeHeadLabel(head) {
     const branch = num(head.branch);
-    return str(head.session_id) + (branch === null ? ' (detached)' : ` #${branch}`);
+    return str(head.session_id) + (branch === null ? ' (detached)' : ` · branch ${branch + 1}`);
 }
 /**
  * The fork-tree widget's last state, drawn without a kernel: the same tree as a saved
