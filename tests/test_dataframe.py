@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import timezone
@@ -15,21 +16,21 @@ from vel_jupyter.export.dataframe import session_to_dataframe, sessions_to_dataf
 from vel_jupyter.testing import Reply, ScriptedProvider
 
 EXPECTED_DTYPES = {
-    "session_id": "string",
-    "branch": "Int64",
     "turn": "Int64",
-    "message_id": "string",
-    "parent_id": "string",
     "role": "category",
     "content": "string",
-    "tool_calls": "object",
-    "tool_call_id": "string",
     "model": "string",
     "prompt_tokens": "Int64",
     "completion_tokens": "Int64",
     "latency_ms": "Float64",
     "ttft_ms": "Float64",
     "finish_reason": "string",
+    "session_id": "string",
+    "branch": "Int64",
+    "message_id": "string",
+    "parent_id": "string",
+    "tool_calls": "object",
+    "tool_call_id": "string",
     "cell_id": "string",
     "created_at": "datetime64[ns, UTC]",
 }
@@ -275,3 +276,57 @@ class TestImportAndPerformance:
         assert len(df) == 10_000
         assert df["turn"].iloc[-1] == 5000
         assert df["completion_tokens"].sum() == 20_000
+
+
+def test_the_display_reads_well_and_the_data_stay_whole() -> None:
+    """What %chat history shows in a notebook: one line per content, left-aligned, escaped;
+    latencies in whole ms; blanks for missing values. The frame itself keeps everything."""
+    from html.parser import HTMLParser
+
+    provider = ScriptedProvider()
+    provider.enqueue(Reply.text("## Answer\n\n<script>x()</script> and **more**" + " words" * 40))
+    session = Agent(provider=provider).session("shown")
+    session.run("first line\n\nsecond <b>line</b>")
+    df = session.to_dataframe()
+    assert list(df.columns)[:9] == ["turn", "role", "content", "model", "prompt_tokens", "completion_tokens",
+                                    "latency_ms", "ttft_ms", "finish_reason"]  # fmt: skip
+    assert df["content"][0] == "first line\n\nsecond <b>line</b>"  # the data are whole
+    assert isinstance(df[df["role"] == "user"], type(df)) and isinstance(df, pd.DataFrame)
+
+    class Cells(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: list[list[str]] = []
+            self.tags: set[str] = set()
+            self._in = False
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.tags.add(tag)
+            if tag == "tr":
+                self.rows.append([])
+            self._in = tag in ("td", "th")
+            if self._in:
+                self.rows[-1].append("")
+
+        def handle_endtag(self, tag: str) -> None:
+            self._in = False
+
+        def handle_data(self, data: str) -> None:
+            if self._in:
+                self.rows[-1][-1] += data
+
+    markup = df._repr_html_()
+    cells = Cells()
+    cells.feed(markup)
+    assert not cells.tags & {"script", "b"}, "model text is escaped"
+    header = cells.rows[0]
+    user = cells.rows[1][header.index("content")]
+    answer = cells.rows[2][header.index("content")]
+    assert user == "first line second <b>line</b>"  # one line, shown as text
+    assert answer.startswith("## Answer <script>x()</script> and **more** words") and answer.endswith("…")
+    assert len(answer) == 80
+    latency = cells.rows[2][header.index("latency_ms")]
+    assert re.fullmatch(r"[\d,]+", latency), latency  # whole ms, no decimals
+    assert cells.rows[1][header.index("latency_ms")] == ""  # a user message has none: blank, not <NA>
+    assert "text-align: left" in markup
+    assert "2 messages, 17 columns" in markup

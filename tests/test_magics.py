@@ -328,3 +328,72 @@ def test_tree_actions_steer_the_next_cell_and_reach_the_store(ip: InteractiveShe
     assert [m.content for m in session("side").messages if m.role == "user"] == ["first", "side question"]
     assert {"steer", "side"} <= set(store.list_sessions())
     assert {s["session_id"] for s in widget.data["sessions"]} == {"steer", "side"}  # the tree redrew
+
+
+def _closed_port_url() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/v1"  # nothing listens there now
+
+
+def _content_of(record: dict[str, Any]) -> dict[str, Any]:
+    # The flags are applied, then put back: two header writes (rev, updated_at move; see the
+    # CHANGELOG); everything a session holds is as it was.
+    return {k: v for k, v in record.items() if k not in ("rev", "updated_at")}
+
+
+def _content(s: vel_jupyter.Session) -> dict[str, Any]:
+    return _content_of(s.to_dict())
+
+
+class TestSettingsThatFail:
+    """A cell-level -m/-p/--base-url that fails on its turn does not stick; %chat config shows and resets."""
+
+    def test_a_failing_base_url_does_not_stick_and_the_error_names_it(
+        self, ip: InteractiveShell, server: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from .conftest import TEST_KEY
+
+        monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)  # the user's environment: a key, no base URL
+        monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+        set_registry(Registry())  # no provider forced: what a fresh kernel has
+        chat(ip, f"good -m gpt-4o --base-url {server.base_url}", "hello")  # works: sticks
+        before = session("good").to_dict()
+        bad = _closed_port_url()
+        with pytest.raises(Exception) as info:
+            chat(ip, f"good -m other --base-url {bad}", "again")
+        message = info.value._render_traceback_()[0]  # type: ignore[attr-defined]
+        assert message.startswith(f"ProviderUnavailableError: cannot reach {bad}")
+        assert "The URL is this cell's --base-url" in message
+        assert "--model, --base-url did not stick: session 'good' keeps its earlier settings" in message
+        assert _content(session("good")) == _content_of(before), "history and settings as they were"
+        chat(ip, "good", "third")  # the cell without the flags talks to the server that worked
+        assert server.requests[-1].body["messages"][-1]["content"] == "third"
+        assert session("good").settings["base_url"] == server.base_url
+
+        # A URL that stuck earlier and then fails is named as the session's setting, with the reset.
+        session("good").configure(base_url=bad)
+        with pytest.raises(Exception) as info:
+            chat(ip, "good", "fourth")
+        message = info.value._render_traceback_()[0]  # type: ignore[attr-defined]
+        assert "session 'good''s base_url setting" in message and "%chat config good --reset base_url" in message
+        capsys.readouterr()
+        ip.run_line_magic("chat", "config good")
+        shown = capsys.readouterr().out
+        assert f"base_url  {bad}" in shown and "this session" in shown
+        ip.run_line_magic("chat", "config good --reset base_url")
+        out = capsys.readouterr().out
+        assert out.startswith("reset base_url of session 'good'")
+        assert "base_url" not in session("good").settings and session("good").settings["model"] == "gpt-4o"
+        with pytest.raises(UsageError, match="unknown setting 'colour'; a session's settings are model"):
+            ip.run_line_magic("chat", "config good --reset colour")
+
+    def test_an_unknown_provider_does_not_stick(self, ip: InteractiveShell) -> None:
+        chat(ip, "p", "hello")
+        before = session("p").to_dict()
+        with pytest.raises(UsageError, match="unknown provider 'nosuch'"):
+            chat(ip, "p -p nosuch -s 'New system'", "hi")
+        assert _content(session("p")) == _content_of(before)

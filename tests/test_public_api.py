@@ -114,7 +114,13 @@ def test_exports_and_the_notebook_side_use_only_the_engines_public_api() -> None
                 owner = node.value  # self._x is the object's own business; self._session._x is not
                 if isinstance(owner, ast.Name) and owner.id in ("self", "cls"):
                     continue
-                if node.attr in ("_repr_mimebundle_", "_render_traceback_", "_ipython_display_"):
+                if node.attr in (
+                    "_repr_mimebundle_",
+                    "_repr_html_",
+                    "_render_traceback_",
+                    "_ipython_display_",
+                    "_constructor",
+                ):
                     continue
                 offenders.append(f"{path.relative_to(package)}:{node.lineno}: .{node.attr}")
     assert offenders == []

@@ -96,6 +96,9 @@ class Agent:
         self._provider_options = options
         self._provider: Provider | None = None
         self._providers: dict[tuple[str, str | None], Provider] = {}  # per-session overrides
+        # What was asked for (None: "openai if configured, else echo"): a session's own
+        # provider setting resolves against it, not against the agent's fallback.
+        self._provider_request = provider if isinstance(provider, str) else None
         if provider is None or isinstance(provider, str):
             self.provider_name = resolve_provider_name(provider, base_url=base_url, api_key=api_key)
         else:
@@ -144,7 +147,10 @@ class Agent:
         from ..providers import resolve_provider_name
 
         api_key = self._provider_options.get("api_key")
-        return resolve_provider_name(name or self.provider_name, base_url=base_url, api_key=api_key and "set")
+        if name is None and base_url is not None:
+            return "openai"  # a session's own server URL is what it asked for, whatever the agent's default
+        requested = name or (self._provider_request if self._provider is None else self.provider_name)
+        return resolve_provider_name(requested, base_url=base_url, api_key=api_key and "set")
 
     def provider_for(self, name: str | None, base_url: str | None) -> Provider:
         """The provider for a session's own ``provider``/``base_url`` settings (cached)."""

@@ -1,29 +1,35 @@
 """Sessions as pandas DataFrames: one row per message, with typed columns.
 
 pandas is optional and imported only inside the functions, so importing this module
-stays cheap. Columns (in order) and their dtypes::
+stays cheap. Columns (in order: what a person reads first, then ids and the rest) and
+their dtypes::
 
-    session_id         string     the exported session (a fork's rows carry the fork's id)
-    branch             Int64      the branch number people read (1-based, "branch 2 of 3"); <NA> off every branch
     turn               Int64      1-based; a turn starts at each user message, 0 before the first
-    message_id         string
-    parent_id          string     <NA> for a root
     role               category   system / user / assistant / tool
-    content            string
-    tool_calls         object     list of {"id", "name", "arguments"} dicts, or None
-    tool_call_id       string
+    content            string     the whole text (the display shows its first line)
     model              string     assistant messages only (as are the columns down to finish_reason)
     prompt_tokens      Int64
     completion_tokens  Int64
-    latency_ms         Float64
+    latency_ms         Float64    (the display rounds it to whole ms)
     ttft_ms            Float64
     finish_reason      string
+    session_id         string     the exported session (a fork's rows carry the fork's id)
+    branch             Int64      the branch number people read (1-based, "branch 2 of 3"); <NA> off every branch
+    message_id         string
+    parent_id          string     <NA> for a root
+    tool_calls         object     list of {"id", "name", "arguments"} dicts, or None
+    tool_call_id       string
     cell_id            string
     created_at         datetime64[ns, UTC]
+
+The frame is a ``HistoryFrame``: a DataFrame in every way, whose notebook display (its
+``_repr_html_``) shows each content as one left-aligned line, latencies in whole ms and
+missing values as blanks, escaped by pandas' own Styler. The data are unchanged.
 """
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -36,24 +42,24 @@ if TYPE_CHECKING:
     from ..core.session import Session
     from ..core.tree import Node
 
-__all__ = ["COLUMNS", "session_to_dataframe", "sessions_to_dataframe"]
+__all__ = ["COLUMNS", "history_frame_class", "session_to_dataframe", "sessions_to_dataframe"]
 
 COLUMNS: dict[str, str] = {
-    "session_id": "string",
-    "branch": "Int64",
     "turn": "Int64",
-    "message_id": "string",
-    "parent_id": "string",
     "role": "category",
     "content": "string",
-    "tool_calls": "object",
-    "tool_call_id": "string",
     "model": "string",
     "prompt_tokens": "Int64",
     "completion_tokens": "Int64",
     "latency_ms": "Float64",
     "ttft_ms": "Float64",
     "finish_reason": "string",
+    "session_id": "string",
+    "branch": "Int64",
+    "message_id": "string",
+    "parent_id": "string",
+    "tool_calls": "object",
+    "tool_call_id": "string",
     "cell_id": "string",
     "created_at": "datetime64[ns, UTC]",
 }
@@ -178,4 +184,70 @@ def _frame(pd: Any, columns: dict[str, list[Any]]) -> Any:
             data[name] = pd.to_datetime(pd.Series(values, dtype=object), utc=True).astype(dtype)
         else:
             data[name] = pd.array(values, dtype=dtype)
-    return pd.DataFrame(data, columns=list(COLUMNS))
+    return history_frame_class()(data, columns=list(COLUMNS))
+
+
+_history_frame: Any = None
+
+
+def history_frame_class() -> Any:
+    """``HistoryFrame``, made on first use (pandas is imported only when a frame is)."""
+    global _history_frame
+    if _history_frame is None:
+        _history_frame = _make_history_frame(_pandas())
+    return _history_frame
+
+
+CONTENT_WIDTH = 80  # characters of a content's first line in the display
+
+
+def _first_line(value: Any) -> str:
+    if value is None or value is _pandas().NA:
+        return ""
+    text = " ".join(str(value).split())  # newlines (and runs of spaces) read as one space
+    return text if len(text) <= CONTENT_WIDTH else text[: CONTENT_WIDTH - 1] + "…"
+
+
+def _tool_names(value: Any) -> str:
+    return ", ".join(str(call.get("name", "")) for call in value) if isinstance(value, list) else ""
+
+
+def _make_history_frame(pd: Any) -> Any:
+    class HistoryFrame(pd.DataFrame):  # type: ignore[misc]
+        """A DataFrame of session messages that reads well when a notebook displays it."""
+
+        @property
+        def _constructor(self) -> Any:
+            return HistoryFrame
+
+        def _repr_html_(self) -> str | None:
+            if not {"content", "latency_ms"} <= set(self.columns):
+                return super()._repr_html_()
+            limit = pd.get_option("display.max_rows") or len(self)
+            shown = self if len(self) <= limit else pd.concat([self.head(limit // 2), self.tail(limit // 2)])
+            # Our formatters escape what they return (pandas would escape before them, and a
+            # line cut after escaping could split an entity); pandas escapes the other columns.
+            formats: dict[str, Any] = {
+                "content": lambda v: html.escape(_first_line(v)),
+                "tool_calls": lambda v: html.escape(_tool_names(v)),
+            }
+            for name in ("latency_ms", "ttft_ms"):
+                if name in self.columns:
+                    formats[name] = lambda v: "" if pd.isna(v) else f"{v:,.0f}"
+            try:
+                styler = shown.style  # needs jinja2 (a dependency of Jupyter, not of pandas)
+            except ImportError:
+                return super()._repr_html_()
+            styler = (
+                styler.format(formats, na_rep="", subset=[c for c in formats if c in shown])
+                .format(na_rep="", escape="html", subset=[c for c in shown.columns if c not in formats])
+                .set_properties(subset=["content"], **{"text-align": "left", "white-space": "nowrap"})
+                .set_table_styles([{"selector": "th.col_heading", "props": "text-align: left;"}])
+            )
+            caption = f"{len(self):,} messages, {len(self.columns)} columns"
+            if len(shown) < len(self):
+                caption += f" (first and last {limit // 2} shown)"
+            return str(styler.set_caption(caption).to_html())
+
+    HistoryFrame.__module__ = __name__
+    return HistoryFrame

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from ..core.session import Session
 from ..errors import (
     AgentError,
     ConfigurationError,
+    ProviderError,
     SessionDataError,
     SessionNotFoundError,
     StoreError,
@@ -41,20 +43,31 @@ HELP = """\
 %chat help | list | show ID | history ID [--branches] | get ID | fork SRC NEW
 %chat branches ID | checkout ID N (branches count from 1) | clear ID | delete ID | system ID TEXT
 %chat store [URL] | restore | restore --notebook PATH [--replace] | export ID [--file PATH]
+%chat config ID [--reset [SETTING ...]]  a session's sticky settings; --reset removes them
 %chat tree [ID]                    the interactive fork tree of a session and its forks"""
 
 SUBCOMMANDS = (
-    "branches", "checkout", "clear", "delete", "export", "fork", "get", "help", "history", "list",
+    "branches", "checkout", "clear", "config", "delete", "export", "fork", "get", "help", "history", "list",
     "restore", "show", "store", "system", "tree",
 )  # fmt: skip
+SETTINGS = ("model", "provider", "base_url", "params", "ttl")  # what sticks to a session (Session.configure)
 
 
-def _short_error(exc: BaseException) -> BaseException:
-    """Let IPython show one or two lines instead of a traceback (the cell still fails)."""
-    message = str(exc)
+def _short_error(exc: BaseException, more: str = "") -> BaseException:
+    """Let IPython show one or two lines instead of a traceback (the cell still fails);
+    ``more``: what this cell adds (where the URL came from, settings put back)."""
+    message = _sentences(str(exc), more)
     name = type(exc).__name__
     exc._render_traceback_ = lambda: [f"{name}: {message}"]  # type: ignore[attr-defined]
     return exc
+
+
+def _sentences(*parts: str) -> str:
+    """Join sentences, each ending in a full stop."""
+    kept = [p.strip() for p in parts if p.strip()]
+    if len(kept) < 2:
+        return kept[0] if kept else ""
+    return " ".join(p if p.endswith((".", "!", "?")) else p + "." for p in kept)
 
 
 @magics_class
@@ -150,7 +163,7 @@ class ChatMagics(Magics):
         prompt = body if args.raw else interpolate(body, ns)
         if not prompt.strip():
             raise UsageError("the cell is empty: write the prompt below the %%chat line")
-        session = self._session_for(args)
+        session, undo = self._session_for(args)
         params: dict[str, Any] = {"allow_incomplete": self.allow_incomplete}
         if args.temperature is not None:
             params["temperature"] = args.temperature
@@ -181,13 +194,16 @@ class ChatMagics(Magics):
         except TurnInterrupted as exc:
             if not args.no_stream:
                 view.stop("interrupted")
-            raise _short_error(exc) from None
+            raise _short_error(exc, self._undo_settings(session, undo)) from None
         except ConfigurationError as exc:
-            raise UsageError(str(exc)) from None
+            undone = self._undo_settings(session, undo)
+            raise UsageError(_sentences(str(exc), undone)) from None
         except AgentError as exc:
             if not args.no_stream:
                 view.stop("failed")
-            raise _short_error(exc) from None
+            source = self._url_source(session, undo) if isinstance(exc, ProviderError) else ""
+            undone = self._undo_settings(session, undo)
+            raise _short_error(exc, _sentences(source, undone)) from None
         response = stream.response
         assert response is not None
         bundle = final_bundle(session, response, fmt=args.format, prompt=shown)
@@ -204,11 +220,14 @@ class ChatMagics(Magics):
         if args.format == "code":
             self._shell.set_next_input(extract_code(response.text), replace=False)
 
-    def _session_for(self, args: Any) -> Session:
+    def _session_for(self, args: Any) -> tuple[Session, dict[str, Any]]:
+        """The cell's session, with the cell's sticky flags applied, and what they replaced
+        (``{setting: previous value or None}``) so a failing first turn can undo them."""
         reg = registry()
         sid = args.session_id or self.default_session
         if args.base_url is not None and not args.base_url.startswith(("http://", "https://")):
             raise UsageError(f"--base-url {args.base_url!r} must be an http(s) URL, e.g. http://localhost:11434/v1")
+        undo: dict[str, Any] = {}
         try:
             if args.fork_from:
                 if sid in reg.ids():
@@ -217,16 +236,50 @@ class ChatMagics(Magics):
             else:
                 session = reg.get(sid, create=True)
             if args.system is not None and args.system != session.system:
+                undo["system"] = session.system
                 session.system = args.system
             sticky = {"model": args.model, "provider": args.provider, "base_url": args.base_url}
             sticky = {k: v for k, v in sticky.items() if v is not None and session.settings.get(k) != v}
             if sticky:
+                undo.update({k: session.settings.get(k) for k in sticky})
                 session.configure(**sticky)
-                session.provider_name  # noqa: B018 - an unknown provider fails here, before any request
-                session.provider  # noqa: B018
+                try:
+                    session.provider_name  # noqa: B018 - an unknown provider fails here, before any request
+                    session.provider  # noqa: B018
+                except ConfigurationError:
+                    self._undo_settings(session, undo)  # a flag that cannot work does not stick
+                    raise
         except (ConfigurationError, SessionNotFoundError) as exc:
             raise UsageError(str(exc)) from None
-        return session
+        return session, undo
+
+    def _undo_settings(self, session: Session, undo: dict[str, Any]) -> str:
+        """Put back the settings this cell's flags replaced; the sentence that says so."""
+        if not undo:
+            return ""
+        settings = dict(undo)
+        if "system" in settings:
+            session.system = settings.pop("system")
+        if settings:
+            session.configure(**settings)
+        flags = ", ".join(f"--{k.replace('_', '-')}" for k in undo)
+        return f"{flags} did not stick: session {session.session_id!r} keeps its earlier settings"
+
+    def _url_source(self, session: Session, undo: dict[str, Any]) -> str:
+        """Where the server URL of a failing turn came from, named so the user can change it."""
+        sid = session.session_id
+        if "base_url" in undo:
+            return "The URL is this cell's --base-url"
+        if "base_url" in session.settings:
+            if registry().defaults.get("base_url") == session.settings["base_url"]:
+                return f"The URL is %config ChatMagics.base_url, kept by session {sid!r} (%chat config {sid} --reset base_url)"
+            return (
+                f"The URL is session {sid!r}'s base_url setting, from an earlier --base-url "
+                f"(%chat config {sid} shows it, %chat config {sid} --reset base_url removes it)"
+            )
+        if os.environ.get("OPENAI_BASE_URL"):
+            return "The URL is $OPENAI_BASE_URL (set it, or give --base-url)"
+        return ""
 
     def _from_namespace(self, name: str, what: str, check: Callable[[Any], bool]) -> Any:
         name = name.strip()
@@ -346,6 +399,29 @@ class ChatMagics(Magics):
         where = f"branch {current + 1} of {count}" if current is not None else f"message {session.head} (on no branch)"
         print(f"{sid!r} now at {where}")
 
+    def _cmd_config(self, rest: list[str]) -> None:
+        usage = f"config ID [--reset [{' '.join(SETTINGS)}]]"
+        if not rest or rest[0].startswith("-"):
+            raise UsageError(f"usage: %chat {usage}")
+        sid, words = rest[0], rest[1:]
+        session = registry().get(sid)
+        if words:
+            if words[0] != "--reset":
+                raise UsageError(f"usage: %chat {usage}")
+            names = words[1:] or [k for k in SETTINGS if k in session.settings]
+            unknown = [n for n in names if n not in SETTINGS]
+            if unknown:
+                raise UsageError(f"unknown setting {unknown[0]!r}; a session's settings are {', '.join(SETTINGS)}")
+            session.configure(**dict.fromkeys(names))
+            print(f"reset {', '.join(names) if names else 'nothing (no settings were set)'} of session {sid!r}")
+        rows = [("setting", "value", "from")]
+        for name, value, source in config_rows(session):
+            rows.append((name, value, source))
+        print(f"session {sid!r} (a cell's -m/-p/--base-url sticks here; %chat config {sid} --reset removes it):")
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        for row in rows:
+            print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
     def _cmd_clear(self, rest: list[str]) -> None:
         (sid,) = self._expect(rest, 1, "clear ID")
         registry().get(sid).clear()
@@ -416,6 +492,33 @@ class ChatMagics(Magics):
         from ..export.notebook import export_bundle
 
         display(export_bundle(session), raw=True)
+
+
+def config_rows(session: Session) -> list[tuple[str, str, str]]:
+    """``%chat config``: each setting's effective value and where it comes from."""
+    settings = session.settings
+    defaults = registry().defaults
+
+    def source(name: str, fallback: str) -> str:
+        if name in settings:
+            if defaults.get(name) == settings[name]:
+                return f"this session (from %config ChatMagics.{name} when it was created)"
+            return "this session"
+        return fallback
+
+    provider = session.provider
+    url = getattr(provider, "base_url", None)
+    url_fallback = "$OPENAI_BASE_URL" if os.environ.get("OPENAI_BASE_URL") else "the provider's default"
+    rows = [
+        ("model", session.model, source("model", "the agent's default")),
+        ("provider", session.provider_name, source("provider", "the agent's default")),
+        ("base_url", str(url or ("-" if session.provider_name != "openai" else "https://api.openai.com/v1")),
+         source("base_url", url_fallback if session.provider_name == "openai" else "-")),
+        ("params", json.dumps(session.params) if session.params else "-", source("params", "-")),
+        ("ttl", "-" if session.ttl is None else f"{session.ttl:g} s", source("ttl", "the store's" if session.ttl else "-")),
+        ("system", _preview(session.system or "", 50) if session.system else "-", "-s/--system, %chat system"),
+    ]  # fmt: skip
+    return rows
 
 
 def branch_rows(session: Session) -> list[tuple[str, ...]]:
