@@ -79,7 +79,7 @@ ALLOWED_STYLE_PROPERTIES = frozenset(
 )  # fmt: skip
 ALLOWED_CLASSES: dict[str, frozenset[str]] = {
     "div": frozenset({"vel-turn", "vel-answer", "vel-tools", "vel-show", "vel-msg", "vel-export"}),
-    "p": frozenset({"vel-note", "vel-usage", "vel-role", "vel-tool"}),
+    "p": frozenset({"vel-note", "vel-usage", "vel-role", "vel-tool", "vel-stale"}),
     "details": frozenset({"vel-prompt"}),
     "pre": frozenset({"vel-code", "vel-text"}),
 }

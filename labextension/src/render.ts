@@ -71,6 +71,8 @@ export interface TurnPayload {
   live?: boolean;
   /** Set on the last live frame of a turn that failed or was interrupted. */
   note?: string;
+  /** False once the session's current path no longer goes through this turn (the kernel redraws it). */
+  current?: boolean;
   messages: MessageData[];
 }
 
@@ -837,7 +839,11 @@ export function finishNote(messages: MessageData[]): string {
  * latency, first token; branch; session). The user's message is the cell body: not shown.
  */
 export function buildTurn(doc: Document, data: TurnPayload, md: MarkdownQueue): HTMLElement {
-  const root = h(doc, 'div', { class: 'vel-root vel-turn' + (data.live ? ' vel-live' : ''), 'data-session': str(data.session_id) });
+  const stale = data.current === false && !data.live;
+  const root = h(doc, 'div', {
+    class: 'vel-root vel-turn' + (data.live ? ' vel-live' : '') + (stale ? ' vel-stale' : ''),
+    'data-session': str(data.session_id)
+  });
   if (typeof data.prompt === 'string') {
     root.appendChild(
       h(
@@ -880,7 +886,12 @@ export function buildTurn(doc: Document, data: TurnPayload, md: MarkdownQueue): 
   } else {
     footer.appendChild(h(doc, 'span', { class: 'vel-usage' }, turnUsage(data)));
     const marker = branchLabel(data.branch, data.branches);
-    if (marker) {
+    if (stale) {
+      const sid = str(data.session_id);
+      footer.appendChild(
+        h(doc, 'span', { class: 'vel-stale-marker', title: `%chat branches ${sid} lists the branches` }, 'not on the current branch')
+      );
+    } else if (marker) {
       footer.appendChild(h(doc, 'span', { class: 'vel-branch-marker' }, marker));
     }
   }

@@ -592,3 +592,15 @@ test('markdownFromAncestors: with no listener the text stays', async () => {
   await R.render(el, { kind: 'vel_jupyter.turn', messages: [msg('a', null, 'assistant', '**x**')] }, { markdown: R.markdownFromAncestors(el) });
   assert.equal(all(el, '.vel-msg-content')[0].textContent, '**x**');
 });
+
+test('turn: a turn off the current path says so quietly, instead of its branch marker', () => {
+  const el = host();
+  const data = { kind: 'vel_jupyter.turn', session_id: 's', branch: 0, branches: 2, current: false, messages: [{ id: 'a', role: 'assistant', content: 'old answer' }] };
+  R.renderTurn(el, data);
+  assert.equal(all(el, '.vel-stale-marker')[0].textContent, 'not on the current branch');
+  assert.equal(all(el, '.vel-branch-marker').length, 0);
+  assert.equal(all(el, '.vel-stale').length, 1);
+  R.renderTurn(el, { ...data, current: true });
+  assert.equal(all(el, '.vel-stale-marker').length, 0);
+  assert.equal(all(el, '.vel-branch-marker')[0].textContent, 'branch 1 of 2');
+});

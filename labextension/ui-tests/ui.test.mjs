@@ -557,3 +557,20 @@ scenario('the same without our extension: the sanitized text/html renders as wel
     await plain.stop();
   }
 }, 200000);
+
+scenario('re-running an upstream cell marks later outputs "not on the current branch", live; a checkout clears it', async (page, paths) => {
+  const path = await liveNotebook(page, paths, 'stale', [`%%chat st --base-url ${urls.echo}\nFirst question`, '%%chat st\nSecond question', '%chat checkout st 1']);
+  for (const i of [1, 2]) await runCell(page, path, i);
+  const marker = i => outputOf(page, i).locator('.vel-stale-marker');
+  assert.equal(await marker(2).count(), 0);
+  await runCell(page, path, 1); // a new answer to the first question: a new branch
+  await marker(2).waitFor({ timeout: 30000 });
+  assert.equal(await marker(2).textContent(), 'not on the current branch');
+  assert.match(await outputOf(page, 1).locator('.vel-branch-marker').textContent(), /branch 2 of 2/);
+  await shot(page.locator('.jp-Notebook'), 'stale-1-after-rerun');
+  await runCell(page, path, 3); // back to branch 1: the second answer is current again, the re-run is not
+  await marker(1).waitFor({ timeout: 30000 });
+  await marker(2).waitFor({ state: 'detached', timeout: 30000 });
+  assert.match(await outputOf(page, 2).locator('.vel-branch-marker').textContent(), /branch 1 of 1/);
+  await shot(page.locator('.jp-Notebook'), 'stale-2-after-checkout');
+});

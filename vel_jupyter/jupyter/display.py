@@ -123,6 +123,7 @@ def usage_line(response: Response) -> str:
 _NOTE_STYLE = "margin: 6px 0; padding: 2px 8px; border-left: 3px solid #d4a72c; color: #9a6700; font-weight: bold"
 _USAGE_STYLE = "margin: 4px 0 0 0; color: #6e7781; font-size: 0.85em"
 _PROMPT_STYLE = "color: #6e7781; font-size: 0.85em"
+_STALE_STYLE = "margin: 2px 0 0 0; color: #9a6700; font-size: 0.85em; font-style: italic"
 
 
 def turn_html(
@@ -132,6 +133,7 @@ def turn_html(
     prompt: str | None = None,
     note: str = "",
     usage: str = "",
+    stale: str = "",
 ) -> str:
     """One turn's HTML: a fixed template around sanitized fragments, cleaned once more.
 
@@ -140,7 +142,7 @@ def turn_html(
     """
     from ..render import assemble, text_to_html
 
-    parts: dict[str, str] = {"prompt": "", "tools": "", "note": "", "usage": "", "answer": answer_html}
+    parts: dict[str, str] = {"prompt": "", "tools": "", "note": "", "usage": "", "stale": "", "answer": answer_html}
     if prompt is not None:
         parts["prompt"] = assemble(
             '<details class="vel-prompt"><summary style="{style}">prompt sent (after {{name}} interpolation)</summary>'
@@ -154,8 +156,10 @@ def turn_html(
         parts["note"] = assemble('<p class="vel-note" style="{s}">{t}</p>', s=_NOTE_STYLE, t=html.escape(note))
     if usage:
         parts["usage"] = assemble('<p class="vel-usage" style="{s}">{t}</p>', s=_USAGE_STYLE, t=html.escape(usage))
+    if stale:
+        parts["stale"] = assemble('<p class="vel-stale" style="{s}">{t}</p>', s=_STALE_STYLE, t=html.escape(stale))
     return assemble(
-        '<div class="vel-turn">{prompt}{tools}<div class="vel-answer">{answer}</div>{note}{usage}</div>', **parts
+        '<div class="vel-turn">{prompt}{tools}<div class="vel-answer">{answer}</div>{note}{usage}{stale}</div>', **parts
     )
 
 
@@ -260,6 +264,11 @@ class LiveView:
             live["note"] = note
         return {"text/html": markup, "text/plain": plain, SESSION_MIME: live}
 
+    @property
+    def handle(self) -> Any:
+        """The display this view draws in (None in a terminal), for updates after the turn."""
+        return self._handle
+
     # -- endings ------------------------------------------------------------------------
 
     def finish(self, bundle: dict[str, Any], note: str = "") -> None:
@@ -286,12 +295,25 @@ class LiveView:
             print(f"\n[{note}]", flush=True)
 
 
+def stale_note(session_id: str) -> str:
+    """The quiet line under a turn the session's current path no longer goes through."""
+    return f"not on the current branch of {session_id} (%chat branches {session_id} lists them)"
+
+
 def final_bundle(
-    session: Session, response: Response, *, fmt: str = "markdown", prompt: str | None = None
+    session: Session,
+    response: Response,
+    *,
+    fmt: str = "markdown",
+    prompt: str | None = None,
+    payload: dict[str, Any] | None = None,
+    current: bool = True,
 ) -> dict[str, Any]:
     """The one output a finished turn leaves in the notebook: sanitized HTML, the raw text, our JSON.
 
     ``prompt``: the prompt as sent, when it differs from the cell body (interpolation).
+    ``payload``: the turn payload as first shown (a redrawn output keeps what the turn was);
+    ``current``: whether the session's current path still goes through this turn.
     """
     from ..render import code_to_html, markdown_to_html, text_to_html
 
@@ -313,11 +335,14 @@ def final_bundle(
         plain = text
     tools = _turn_tools(response)
     note = finish_note(response)
-    markup = turn_html(answer, tools=tools, prompt=prompt, note=note, usage=usage_line(response))
+    stale = "" if current else stale_note(session.session_id)
+    markup = turn_html(answer, tools=tools, prompt=prompt, note=note, usage=usage_line(response), stale=stale)
+    data = dict(payload) if payload is not None else turn_payload(session, response, fmt=fmt, prompt=prompt)
+    data["current"] = current
     bundle: dict[str, Any] = {
         "text/html": markup,
         "text/plain": f"{plain}\n[{note}]" if note else plain,
-        SESSION_MIME: turn_payload(session, response, fmt=fmt, prompt=prompt),
+        SESSION_MIME: data,
     }
     if fmt == "json" or response.output is not None:
         with contextlib.suppress(ValueError):  # not JSON after all: HTML and text only

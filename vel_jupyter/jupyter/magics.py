@@ -207,14 +207,18 @@ class ChatMagics(Magics):
         response = stream.response
         assert response is not None
         bundle = final_bundle(session, response, fmt=args.format, prompt=shown)
+        handle: Any = None
         if not args.no_stream:
             view.finish(bundle, finish_note(response))
+            handle = view.handle
         elif rich:
             from IPython.display import display
 
-            display(bundle, raw=True)
+            handle = display(bundle, raw=True, display_id=True)
         else:
             print(bundle["text/plain"])
+        if handle is not None:  # a frontend: the output follows its session (shown.py)
+            registry().shown.add(session, handle.display_id, response, bundle, fmt=args.format, prompt=shown)
         if args.out:
             ns[args.out] = response
         if args.format == "code":

@@ -16,6 +16,7 @@ from ..core.repository import SessionSummary
 from ..core.session import Session
 from ..core.tree import Node
 from ..errors import SessionNotFoundError
+from .shown import ShownTurns
 
 if TYPE_CHECKING:
     import pandas
@@ -33,6 +34,7 @@ class Registry:
         self.context_window = context_window
         self._lock = threading.RLock()
         self.store_spec: Any = store if store is not None else os.environ.get("VEL_STORE") or "memory"
+        self.shown = ShownTurns()  # %%chat outputs, redrawn when their session moves off (or back on) them
         self.agent = self._make_agent(self.store_spec)
 
     def __repr__(self) -> str:
@@ -41,13 +43,15 @@ class Registry:
 
     def _make_agent(self, store: Any) -> Agent:
         context = ContextManager(max_history=self.context_window) if self.context_window else None
-        return Agent(
+        agent = Agent(
             provider=self.defaults.get("provider"),
             model=self.defaults.get("model"),
             base_url=self.defaults.get("base_url"),
             session_storage=store,
             context_manager=context,
         )
+        agent.add_listener(self.shown.changed)
+        return agent
 
     # -- sessions ------------------------------------------------------------------------
 

@@ -561,7 +561,11 @@ function finishNote(messages) {
  * latency, first token; branch; session). The user's message is the cell body: not shown.
  */
 function buildTurn(doc, data, md) {
-    const root = h(doc, 'div', { class: 'vel-root vel-turn' + (data.live ? ' vel-live' : ''), 'data-session': str(data.session_id) });
+    const stale = data.current === false && !data.live;
+    const root = h(doc, 'div', {
+        class: 'vel-root vel-turn' + (data.live ? ' vel-live' : '') + (stale ? ' vel-stale' : ''),
+        'data-session': str(data.session_id)
+    });
     if (typeof data.prompt === 'string') {
         root.appendChild(h(doc, 'details', { class: 'vel-prompt' }, h(doc, 'summary', {}, 'prompt sent (after {name} interpolation)'), h(doc, 'pre', { class: 'vel-msg-content' }, data.prompt)));
     }
@@ -599,7 +603,11 @@ function buildTurn(doc, data, md) {
     else {
         footer.appendChild(h(doc, 'span', { class: 'vel-usage' }, turnUsage(data)));
         const marker = branchLabel(data.branch, data.branches);
-        if (marker) {
+        if (stale) {
+            const sid = str(data.session_id);
+            footer.appendChild(h(doc, 'span', { class: 'vel-stale-marker', title: `%chat branches ${sid} lists the branches` }, 'not on the current branch'));
+        }
+        else if (marker) {
             footer.appendChild(h(doc, 'span', { class: 'vel-branch-marker' }, marker));
         }
     }

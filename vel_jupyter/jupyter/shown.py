@@ -1,0 +1,79 @@
+"""Turn outputs that follow their session: "not on the current branch" appears, and goes,
+as the session moves.
+
+Each ``%%chat`` output is a display with an id. When a session changes (a turn in any cell,
+a re-run upstream, ``%chat checkout``, the tree's "continue from here"), the agent tells its
+listeners; for every output of that session whose turn the current path stopped (or started
+again) going through, the output is redrawn in place with ``update_display`` — in whatever
+cell it is, which Jupyter frontends support for any display id. The redrawn output keeps the
+turn payload it was first shown with (``export.notebook`` reads those), plus ``"current"``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ..core.response import Response
+    from ..core.session import Session
+
+KEPT_PER_SESSION = 500  # outputs followed per session (a long notebook's oldest are let go)
+
+
+@dataclass
+class _Shown:
+    display_id: str
+    response: Response
+    fmt: str
+    prompt: str | None
+    payload: dict[str, Any]
+    current: bool = True
+
+
+class ShownTurns:
+    """The turn outputs of this kernel, by session; ``changed`` is an agent listener."""
+
+    def __init__(self) -> None:
+        self._by_session: dict[str, list[_Shown]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, session: Session, display_id: str, response: Response, bundle: dict[str, Any], *, fmt: str,
+            prompt: str | None) -> None:  # fmt: skip
+        from .display import SESSION_MIME
+
+        shown = _Shown(display_id, response, fmt, prompt, bundle[SESSION_MIME])
+        with self._lock:
+            entries = self._by_session.setdefault(session.session_id, [])
+            entries[:] = [e for e in entries if e.display_id != display_id][-(KEPT_PER_SESSION - 1) :]
+            entries.append(shown)
+
+    def changed(self, session: Session) -> None:
+        with self._lock:
+            entries = list(self._by_session.get(session.session_id, ()))
+        if not entries:
+            return
+        on_path = {node.id for node in session.nodes}
+        for entry in entries:
+            current = bool(entry.response.message_ids) and entry.response.message_ids[-1] in on_path
+            if current != entry.current:
+                entry.current = current
+                self._redraw(session, entry)
+
+    def _redraw(self, session: Session, entry: _Shown) -> None:
+        from IPython.display import update_display
+
+        from .display import final_bundle
+
+        try:
+            bundle = final_bundle(session, entry.response, fmt=entry.fmt, prompt=entry.prompt,
+                                  payload=entry.payload, current=entry.current)  # fmt: skip
+        except ConfigurationError:  # the turn's messages are gone (a cleared session): stop following it
+            with self._lock:
+                entries = self._by_session.get(session.session_id, [])
+                entries[:] = [e for e in entries if e is not entry]
+            return
+        update_display(bundle, display_id=entry.display_id, raw=True)  # type: ignore[no-untyped-call]
