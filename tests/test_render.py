@@ -495,3 +495,26 @@ def test_the_final_html_lists_tool_calls_and_results_as_the_live_view_did() -> N
     live = check(handle.frames[-1]["text/html"]).text
     for line in ("🔧", "lookup", "↳", "⚠️", "missing_tool"):
         assert line in "".join(final) and line in "".join(live)
+
+
+def test_a_re_run_cell_carries_every_answer_it_has_had() -> None:
+    provider = ScriptedProvider()
+    for text in ("first answer", "second answer", "third, to an edited prompt", "later"):
+        provider.enqueue(text)
+    session = Agent(provider=provider).session("alts")
+    session.run("question", cell_id="cell-a")
+    session.run("question", cell_id="cell-a", parent=None)  # the cell re-run
+    response = session.run("question, edited", cell_id="cell-a", parent=None)
+    session.run("a later cell", cell_id="cell-b")
+    bundle = final_bundle(session, response)
+    alternatives = bundle[SESSION_MIME]["alternatives"]
+    assert [a["messages"][-1]["content"] for a in alternatives] == [
+        "first answer", "second answer", "third, to an edited prompt"
+    ]  # fmt: skip
+    assert [a["current"] for a in alternatives] == [False, False, True]
+    assert all(len(a["messages"]) == 2 for a in alternatives), "each answer's turn only, not the later cell"
+    assert alternatives[0]["head"] == alternatives[0]["messages"][-1]["id"]
+    assert "answer 3 of 3 (%chat branches alts)" in "".join(check(bundle["text/html"]).text)
+    assert_bundle(bundle)
+    single = Agent(provider="echo").session("one")
+    assert "alternatives" not in final_bundle(single, single.run("hi"))[SESSION_MIME]

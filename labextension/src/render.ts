@@ -73,7 +73,15 @@ export interface TurnPayload {
   note?: string;
   /** False once the session's current path no longer goes through this turn (the kernel redraws it). */
   current?: boolean;
+  /** Every answer this cell's turn has had (its re-runs), oldest first; `current` marks this output's own. */
+  alternatives?: TurnAlternative[];
   messages: MessageData[];
+}
+
+export interface TurnAlternative {
+  head?: string;
+  current?: boolean;
+  messages?: MessageData[];
 }
 
 export interface SessionPayload {
@@ -844,20 +852,96 @@ export function buildTurn(doc: Document, data: TurnPayload, md: MarkdownQueue): 
     class: 'vel-root vel-turn' + (data.live ? ' vel-live' : '') + (stale ? ' vel-stale' : ''),
     'data-session': str(data.session_id)
   });
-  if (typeof data.prompt === 'string') {
-    root.appendChild(
+  const alternatives = (Array.isArray(data.alternatives) ? data.alternatives : []).filter(
+    a => isObject(a) && messagesOf(a.messages).length > 0
+  );
+  const own = alternatives.findIndex(a => a.current === true);
+  let part = turnBody(doc, data, md, stale, alternatives, own, own);
+  root.appendChild(part);
+  // The ‹ › switcher: show another answer of this cell in place (reading; no kernel needed).
+  root.addEventListener('click', event => {
+    const target = event.target as HTMLElement | null;
+    const step = target?.getAttribute?.('data-step');
+    if (!step || !within(target, part)) {
+      return;
+    }
+    const at = Number(part.getAttribute('data-alternative'));
+    const next = Math.min(alternatives.length - 1, Math.max(0, at + Number(step)));
+    if (next !== at) {
+      const replacement = turnBody(doc, data, md, stale, alternatives, own, next);
+      root.replaceChild(replacement, part);
+      part = replacement;
+    }
+  });
+  return root;
+}
+
+function within(node: Node | null, ancestor: Node): boolean {
+  for (let n = node; n; n = n.parentNode) {
+    if (n === ancestor) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/** What one answer of a turn looks like: a payload built from an alternative's messages. */
+function alternativeView(data: TurnPayload, alternative: TurnAlternative): TurnPayload {
+  const messages = messagesOf(alternative.messages);
+  let prompt = 0;
+  let completion = 0;
+  let model = '';
+  for (const m of messages) {
+    const tokens = messageTokens(m);
+    if (tokens) {
+      prompt += tokens.prompt;
+      completion += tokens.completion;
+    }
+    const meta = isObject(m.meta) ? m.meta : null;
+    if (meta && m.role === 'assistant' && meta.model) {
+      model = str(meta.model);
+    }
+  }
+  return {
+    ...data,
+    messages,
+    usage: { prompt_tokens: prompt, completion_tokens: completion },
+    model: model || data.model,
+    latency_ms: null,
+    ttft_ms: null,
+    note: undefined
+  };
+}
+
+/** The answer, its note and its footer, for alternative `index` (`own`: this output's; -1: none). */
+function turnBody(
+  doc: Document,
+  data: TurnPayload,
+  md: MarkdownQueue,
+  stale: boolean,
+  alternatives: TurnAlternative[],
+  own: number,
+  index: number
+): HTMLElement {
+  const mine = index === own;
+  const view = mine || index < 0 ? data : alternativeView(data, alternatives[index]);
+  const part = h(doc, 'div', { class: 'vel-turn-body' + (mine ? '' : ' vel-alternative'), 'data-alternative': String(index) });
+  // The prompt as sent, when interpolation changed it: this answer's own.
+  const sent = mine || index < 0 ? data.prompt : view.messages.find(m => m.role === 'user')?.content;
+  if (typeof data.prompt === 'string' && typeof sent === 'string') {
+    part.appendChild(
       h(
         doc,
         'details',
         { class: 'vel-prompt' },
         h(doc, 'summary', {}, 'prompt sent (after {name} interpolation)'),
-        h(doc, 'pre', { class: 'vel-msg-content' }, data.prompt)
+        h(doc, 'pre', { class: 'vel-msg-content' }, sent)
       )
     );
   }
   const list = h(doc, 'div', { class: 'vel-transcript-list' });
-  const shown = data.messages.filter(m => m.role !== 'user');
-  const format = str(data.format) || 'markdown';
+  const shown = view.messages.filter(m => m.role !== 'user');
+  const format = str(view.format) || 'markdown';
   const answer = [...shown].reverse().find(m => m.role === 'assistant');
   for (const message of shown) {
     const role = roleClass(message.role);
@@ -875,18 +959,35 @@ export function buildTurn(doc: Document, data: TurnPayload, md: MarkdownQueue): 
     }
     list.appendChild(el);
   }
-  root.appendChild(list);
-  const note = str(data.note) || finishNote(data.messages);
+  part.appendChild(list);
+  const note = str(view.note) || finishNote(view.messages);
   if (note) {
-    root.appendChild(h(doc, 'div', { class: 'vel-finish-note', role: 'note' }, note));
+    part.appendChild(h(doc, 'div', { class: 'vel-finish-note', role: 'note' }, note));
   }
   const footer = h(doc, 'div', { class: 'vel-turn-footer' });
+  if (alternatives.length > 1 && !data.live && index >= 0) {
+    const switcher = h(doc, 'span', { class: 'vel-alt-switcher', role: 'group', 'aria-label': 'answers of this cell' });
+    const prev = h(doc, 'button', { class: 'vel-alt-prev', type: 'button', 'data-step': '-1', title: 'previous answer', 'aria-label': 'previous answer' }, '‹');
+    const next = h(doc, 'button', { class: 'vel-alt-next', type: 'button', 'data-step': '1', title: 'next answer', 'aria-label': 'next answer' }, '›');
+    (prev as HTMLButtonElement).disabled = index === 0;
+    (next as HTMLButtonElement).disabled = index === alternatives.length - 1;
+    switcher.appendChild(prev);
+    switcher.appendChild(h(doc, 'span', { class: 'vel-alt-position' }, `${index + 1}/${alternatives.length}`));
+    switcher.appendChild(next);
+    footer.appendChild(switcher);
+  }
   if (data.live) {
     footer.appendChild(h(doc, 'span', { class: 'vel-usage vel-streaming' }, data.note ? 'not kept' : '▌ streaming…'));
   } else {
-    footer.appendChild(h(doc, 'span', { class: 'vel-usage' }, turnUsage(data)));
+    footer.appendChild(h(doc, 'span', { class: 'vel-usage' }, turnUsage(view)));
     const marker = branchLabel(data.branch, data.branches);
-    if (stale) {
+    if (!mine && index >= 0) {
+      const sid = str(data.session_id);
+      const head = str(alternatives[index].head);
+      footer.appendChild(
+        h(doc, 'span', { class: 'vel-alt-note', title: `%chat checkout ${sid} ${head} continues from it` }, 'an earlier answer of this cell')
+      );
+    } else if (stale) {
       const sid = str(data.session_id);
       footer.appendChild(
         h(doc, 'span', { class: 'vel-stale-marker', title: `%chat branches ${sid} lists the branches` }, 'not on the current branch')
@@ -898,8 +999,8 @@ export function buildTurn(doc: Document, data: TurnPayload, md: MarkdownQueue): 
   if (data.session_id) {
     footer.appendChild(h(doc, 'span', { class: 'vel-session-id', title: 'session id' }, str(data.session_id)));
   }
-  root.appendChild(footer);
-  return root;
+  part.appendChild(footer);
+  return part;
 }
 
 /**

@@ -604,3 +604,43 @@ test('turn: a turn off the current path says so quietly, instead of its branch m
   assert.equal(all(el, '.vel-stale-marker').length, 0);
   assert.equal(all(el, '.vel-branch-marker')[0].textContent, 'branch 1 of 2');
 });
+
+test('turn: the ‹ 2/3 › switcher flips between the answers of a re-run cell, with no kernel', () => {
+  const el = host();
+  const alt = (n, current) => ({
+    head: `a${n}`,
+    current,
+    messages: [
+      { id: `u${n}`, role: 'user', content: 'same question' },
+      { id: `a${n}`, role: 'assistant', content: `answer ${n}`, meta: { model: 'm', prompt_tokens: n, completion_tokens: 10 * n } }
+    ]
+  });
+  const data = {
+    kind: 'vel_jupyter.turn', session_id: 's', branch: 1, branches: 3, model: 'm',
+    usage: { prompt_tokens: 2, completion_tokens: 20 }, alternatives: [alt(1, false), alt(2, true), alt(3, false)],
+    messages: alt(2, true).messages
+  };
+  R.renderTurn(el, data);
+  const text = () => all(el, '.vel-msg-content').map(e => e.textContent).join('|');
+  const position = () => all(el, '.vel-alt-position')[0].textContent;
+  assert.equal(text(), 'answer 2');
+  assert.equal(position(), '2/3');
+  assert.equal(all(el, '.vel-branch-marker')[0].textContent, 'branch 2 of 3');
+  all(el, '.vel-alt-prev')[0].click();
+  assert.equal(text(), 'answer 1');
+  assert.equal(position(), '1/3');
+  assert.equal(all(el, '.vel-alt-note')[0].textContent, 'an earlier answer of this cell');
+  assert.match(all(el, '.vel-alt-note')[0].getAttribute('title'), /%chat checkout s a1/);
+  assert.match(all(el, '.vel-usage')[0].textContent, /^1 → 10 tokens · m/);
+  assert.equal(all(el, '.vel-alt-prev')[0].disabled, true);
+  all(el, '.vel-alt-next')[0].click();
+  all(el, '.vel-alt-next')[0].click();
+  assert.equal(text(), 'answer 3');
+  assert.equal(all(el, '.vel-alt-next')[0].disabled, true);
+  all(el, '.vel-alt-prev')[0].click();
+  assert.equal(text(), 'answer 2');
+  assert.equal(all(el, '.vel-branch-marker').length, 1, 'its own answer: the branch marker again');
+  const single = host();
+  R.renderTurn(single, { ...data, alternatives: [alt(2, true)] });
+  assert.equal(all(single, '.vel-alt-switcher').length, 0, 'one answer: no switcher');
+});

@@ -574,3 +574,37 @@ scenario('re-running an upstream cell marks later outputs "not on the current br
   assert.match(await outputOf(page, 2).locator('.vel-branch-marker').textContent(), /branch 1 of 1/);
   await shot(page.locator('.jp-Notebook'), 'stale-2-after-checkout');
 });
+
+scenario('a re-run cell flips between its answers with ‹ 2/2 ›, live and saved with no kernel', async (page, paths) => {
+  const path = await liveNotebook(page, paths, 'alternatives', ['n = 1', `%%chat alt --base-url ${urls.echo}\nQuestion {n}`, 'n = 2']);
+  for (const i of [1, 2, 3, 2]) await runCell(page, path, i); // cell 2 re-run with {n} = 2: a second answer
+  await waitVel(page, path, 2);
+  const out = outputOf(page, 2);
+  const answer = async o => (await o.locator('.vel-msg-content').last().textContent()).trim();
+  assert.equal(await out.locator('.vel-alt-position').textContent(), '2/2');
+  assert.equal(await answer(out), 'Echo: Question 2');
+  await out.locator('.vel-alt-prev').click();
+  assert.equal(await answer(out), 'Echo: Question 1');
+  assert.equal(await out.locator('.vel-alt-position').textContent(), '1/2');
+  assert.equal(await out.locator('.vel-alt-note').textContent(), 'an earlier answer of this cell');
+  await shot(out, 'alternatives-1-flipped');
+  await out.locator('.vel-alt-next').click();
+  assert.equal(await answer(out), 'Echo: Question 2');
+
+  await page.evaluate(p => window.__velui.panelOf(p).context.save(), path);
+  const saved = await getNotebook(lab, path);
+  saved.metadata = notebook([], { kernel: null }).metadata;
+  const savedPath = 'alternatives-saved.ipynb';
+  paths.push(savedPath);
+  await putNotebook(lab, savedPath, saved);
+  const reader = await newPage(browser);
+  try {
+    await openNotebook(reader, lab, savedPath, { kernel: false });
+    const o = outputOf(reader, 2);
+    await o.locator('.vel-alt-prev').click({ timeout: 30000 });
+    assert.equal(await answer(o), 'Echo: Question 1', 'flipping works from the saved notebook');
+    assert.deepEqual([...reader.velErrors, ...reader.velDialogs], []);
+  } finally {
+    await reader.context().close();
+  }
+});

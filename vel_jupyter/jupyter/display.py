@@ -56,7 +56,42 @@ def turn_payload(
     }
     if prompt is not None:
         payload["prompt"] = prompt
+    alternatives = turn_alternatives(session, nodes)
+    if len(alternatives) > 1:
+        payload["alternatives"] = alternatives
     return payload
+
+
+MAX_ALTERNATIVES = 20  # answers of one cell kept in its output (the newest)
+
+
+def turn_alternatives(session: Session, nodes: list[Any]) -> list[dict[str, Any]]:
+    """Every answer this cell's turn has had (its re-runs: user messages beside this one,
+    from the same cell), oldest first, each as ``{"head", "current", "messages"}``: what the
+    output's 2/3 switcher flips between, with a kernel or without one.
+    """
+    from ..core.serialize import node_to_dict
+
+    first = next((n for n in nodes if n.message.role == "user"), None)
+    if first is None:
+        return []
+    siblings = [
+        n
+        for n in session.children(first.parent_id)
+        if n.message.role == "user" and (first.cell_id is None or n.cell_id == first.cell_id)
+    ][-MAX_ALTERNATIVES:]
+    out = []
+    for sibling in siblings:
+        turn = [sibling]
+        while True:  # down the first child until the next turn starts
+            below = [c for c in session.children(turn[-1].id) if c.message.role != "user"]
+            if not below:
+                break
+            turn.append(below[0])
+        out.append(
+            {"head": turn[-1].id, "current": sibling.id == first.id, "messages": [node_to_dict(n) for n in turn]}
+        )
+    return out
 
 
 def finish_note(response: Response) -> str:
@@ -336,8 +371,13 @@ def final_bundle(
     tools = _turn_tools(response)
     note = finish_note(response)
     stale = "" if current else stale_note(session.session_id)
-    markup = turn_html(answer, tools=tools, prompt=prompt, note=note, usage=usage_line(response), stale=stale)
     data = dict(payload) if payload is not None else turn_payload(session, response, fmt=fmt, prompt=prompt)
+    usage = usage_line(response)
+    alternatives = data.get("alternatives") or []
+    if len(alternatives) > 1:  # static HTML cannot flip: it says how many answers there are
+        own = next((i for i, a in enumerate(alternatives) if a.get("current")), len(alternatives) - 1)
+        usage += f" · answer {own + 1} of {len(alternatives)} (%chat branches {session.session_id})"
+    markup = turn_html(answer, tools=tools, prompt=prompt, note=note, usage=usage, stale=stale)
     data["current"] = current
     bundle: dict[str, Any] = {
         "text/html": markup,
