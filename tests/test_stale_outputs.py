@@ -56,7 +56,10 @@ def test_outputs_say_when_their_turn_is_off_the_current_branch(monkeypatch: pyte
         assert second["current"] is True and STALE not in second_html
         rerun, rerun_html = turn_of(cells[1])
         assert rerun["current"] is False and STALE in rerun_html
+        first_answer = rerun["alternatives"][0]
+        assert rerun["showing"] == first_answer["head"], "our renderer opens it on the answer the session is on"
 
         client.execute_cell(cells[4], 4)
         assert turn_of(cells[2])[0]["current"] is False
-        assert turn_of(cells[1])[0]["current"] is True
+        rerun, _ = turn_of(cells[1])
+        assert rerun["current"] is True and "showing" not in rerun

@@ -15,7 +15,7 @@ import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { labMarkdown } from './markdown';
-import { MARKDOWN_EVENT, MIME_TYPE, MarkdownHook, MarkdownRequest, TREE_MIME_TYPE, render } from './render';
+import { CheckoutHook, MARKDOWN_EVENT, MIME_TYPE, MarkdownHook, MarkdownRequest, TREE_MIME_TYPE, render } from './render';
 
 export { MIME_TYPE, TREE_MIME_TYPE };
 
@@ -61,11 +61,54 @@ export class VelSessionRenderer extends Widget implements IRenderMime.IRenderer 
    * rendered, so the output never flashes or jumps.
    */
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
-    return render(this.node, model.data[this._mimeType], { markdown: this._markdown });
+    return render(this.node, model.data[this._mimeType], { markdown: this._markdown, checkout: this._checkout });
   }
+
+  /** "continue from this answer": `%chat checkout` in this notebook's kernel, silently. */
+  private _checkout: CheckoutHook = {
+    available: () => kernelOf(this) !== null,
+    run: async (sessionId: string, head: string): Promise<void> => {
+      const kernel = kernelOf(this);
+      if (!kernel) {
+        throw new Error('no kernel connected: run the notebook first');
+      }
+      if (!SAFE_ID.test(sessionId) || !SAFE_ID.test(head)) {
+        throw new Error('this output names an unusual session or message id: use %chat checkout in a cell');
+      }
+      const reply = await kernel.requestExecute({ code: `%chat checkout ${sessionId} ${head}`, silent: true, store_history: false })
+        .done;
+      if (reply.content.status !== 'ok') {
+        const content = reply.content as { evalue?: string };
+        throw new Error(content.evalue || 'the kernel could not switch; try %chat checkout in a cell');
+      }
+    }
+  };
 
   private _mimeType: string;
   private _markdown: MarkdownHook | undefined;
+}
+
+/** Session and message ids we put into `%chat checkout ID HEAD` (nothing a shell word could break). */
+const SAFE_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
+
+interface IKernelLike {
+  connectionStatus: string;
+  requestExecute(content: { code: string; silent: boolean; store_history: boolean }): {
+    done: Promise<{ content: { status: string } }>;
+  };
+}
+
+/** The connected kernel of the notebook (or console) this widget is in, else null. */
+function kernelOf(widget: Widget): IKernelLike | null {
+  for (let w = widget.parent; w; w = w.parent) {
+    const context = (w as unknown as { sessionContext?: { session?: { kernel?: IKernelLike | null } | null } })
+      .sessionContext;
+    if (context) {
+      const kernel = context.session?.kernel ?? null;
+      return kernel && kernel.connectionStatus === 'connected' ? kernel : null;
+    }
+  }
+  return null;
 }
 
 /** What we need of a rendermime registry: JupyterLab's output areas expose theirs. */

@@ -75,6 +75,8 @@ export interface TurnPayload {
   current?: boolean;
   /** Every answer this cell's turn has had (its re-runs), oldest first; `current` marks this output's own. */
   alternatives?: TurnAlternative[];
+  /** Set by the kernel when the session continues from another of these alternatives (its head). */
+  showing?: string;
   messages: MessageData[];
 }
 
@@ -163,6 +165,15 @@ export interface MarkdownHook {
 export interface RenderOptions {
   /** Renders Markdown content (user and assistant messages); without it they are text. */
   markdown?: MarkdownHook;
+  /** Moves a session to a message with a kernel (the extension); without it, reading only. */
+  checkout?: CheckoutHook;
+}
+
+export interface CheckoutHook {
+  /** Whether a kernel is connected now (else the button is disabled, with a tooltip). */
+  available(): boolean;
+  /** Make `head` the session's current message; the kernel then redraws the outputs. */
+  run(sessionId: string, head: string): Promise<void>;
 }
 
 export interface SessionOptions extends SessionCallbacks, RenderOptions {
@@ -846,29 +857,58 @@ export function finishNote(messages: MessageData[]): string {
  * answer, the note of a cut-off or failed answer, and one footer line (usage, model,
  * latency, first token; branch; session). The user's message is the cell body: not shown.
  */
-export function buildTurn(doc: Document, data: TurnPayload, md: MarkdownQueue): HTMLElement {
+export function buildTurn(doc: Document, data: TurnPayload, md: MarkdownQueue, checkout?: CheckoutHook): HTMLElement {
   const stale = data.current === false && !data.live;
   const root = h(doc, 'div', {
-    class: 'vel-root vel-turn' + (data.live ? ' vel-live' : '') + (stale ? ' vel-stale' : ''),
+    class: 'vel-root vel-turn' + (data.live ? ' vel-live' : ''),
     'data-session': str(data.session_id)
   });
   const alternatives = (Array.isArray(data.alternatives) ? data.alternatives : []).filter(
     a => isObject(a) && messagesOf(a.messages).length > 0
   );
   const own = alternatives.findIndex(a => a.current === true);
-  let part = turnBody(doc, data, md, stale, alternatives, own, own);
+  // The kernel redraws an output whose session moved to another answer of its cell: start there.
+  const showing = typeof data.showing === 'string' ? alternatives.findIndex(a => a.head === data.showing) : -1;
+  const body = (index: number) => turnBody(doc, data, md, stale, alternatives, own, index, showing, checkout);
+  let part = body(showing >= 0 ? showing : own);
   root.appendChild(part);
-  // The ‹ › switcher: show another answer of this cell in place (reading; no kernel needed).
+  // The ‹ › switcher: show another answer of this cell in place (reading; no kernel needed);
+  // "continue from this answer" asks the kernel to move the session there.
   root.addEventListener('click', event => {
     const target = event.target as HTMLElement | null;
-    const step = target?.getAttribute?.('data-step');
-    if (!step || !within(target, part)) {
+    if (!target || !within(target, part)) {
+      return;
+    }
+    if (target.getAttribute?.('data-action') === 'checkout' && checkout) {
+      const head = target.getAttribute('data-head') ?? '';
+      const status = (part.querySelectorAll('.vel-alt-status')[0] as HTMLElement | undefined) ?? null;
+      (target as HTMLButtonElement).disabled = true;
+      if (status) {
+        status.textContent = 'switching…';
+      }
+      checkout.run(str(data.session_id), head).then(
+        () => {
+          if (status) {
+            status.textContent = '';
+          }
+        },
+        (error: unknown) => {
+          (target as HTMLButtonElement).disabled = false;
+          if (status) {
+            status.textContent = String((error as Error)?.message ?? error);
+          }
+        }
+      );
+      return;
+    }
+    const step = target.getAttribute?.('data-step');
+    if (!step) {
       return;
     }
     const at = Number(part.getAttribute('data-alternative'));
     const next = Math.min(alternatives.length - 1, Math.max(0, at + Number(step)));
     if (next !== at) {
-      const replacement = turnBody(doc, data, md, stale, alternatives, own, next);
+      const replacement = body(next);
       root.replaceChild(replacement, part);
       part = replacement;
     }
@@ -921,11 +961,16 @@ function turnBody(
   stale: boolean,
   alternatives: TurnAlternative[],
   own: number,
-  index: number
+  index: number,
+  showing = -1,
+  checkout?: CheckoutHook
 ): HTMLElement {
   const mine = index === own;
   const view = mine || index < 0 ? data : alternativeView(data, alternatives[index]);
-  const part = h(doc, 'div', { class: 'vel-turn-body' + (mine ? '' : ' vel-alternative'), 'data-alternative': String(index) });
+  const part = h(doc, 'div', {
+    class: 'vel-turn-body' + (mine ? '' : ' vel-alternative') + (mine && stale ? ' vel-stale' : ''),
+    'data-alternative': String(index)
+  });
   // The prompt as sent, when interpolation changed it: this answer's own.
   const sent = mine || index < 0 ? data.prompt : view.messages.find(m => m.role === 'user')?.content;
   if (typeof data.prompt === 'string' && typeof sent === 'string') {
@@ -981,17 +1026,22 @@ function turnBody(
   } else {
     footer.appendChild(h(doc, 'span', { class: 'vel-usage' }, turnUsage(view)));
     const marker = branchLabel(data.branch, data.branches);
-    if (!mine && index >= 0) {
-      const sid = str(data.session_id);
-      const head = str(alternatives[index].head);
-      footer.appendChild(
-        h(doc, 'span', { class: 'vel-alt-note', title: `%chat checkout ${sid} ${head} continues from it` }, 'an earlier answer of this cell')
-      );
+    const sid = str(data.session_id);
+    if (index >= 0 && index === showing) {
+      footer.appendChild(h(doc, 'span', { class: 'vel-alt-note vel-alt-current' }, 'the session continues from this answer'));
+    } else if (!mine && index >= 0) {
+      footer.appendChild(h(doc, 'span', { class: 'vel-alt-note' }, 'another answer of this cell'));
+      footer.appendChild(checkoutButton(doc, sid, str(alternatives[index].head), checkout));
+      footer.appendChild(h(doc, 'span', { class: 'vel-alt-status', role: 'status' }));
     } else if (stale) {
-      const sid = str(data.session_id);
       footer.appendChild(
         h(doc, 'span', { class: 'vel-stale-marker', title: `%chat branches ${sid} lists the branches` }, 'not on the current branch')
       );
+      const head = own >= 0 ? str(alternatives[own].head) : '';
+      if (head) {
+        footer.appendChild(checkoutButton(doc, sid, head, checkout));
+        footer.appendChild(h(doc, 'span', { class: 'vel-alt-status', role: 'status' }));
+      }
     } else if (marker) {
       footer.appendChild(h(doc, 'span', { class: 'vel-branch-marker' }, marker));
     }
@@ -1001,6 +1051,27 @@ function turnBody(
   }
   part.appendChild(footer);
   return part;
+}
+
+/** "continue from this answer": enabled when a kernel is connected, else disabled with a tooltip. */
+function checkoutButton(doc: Document, sid: string, head: string, checkout?: CheckoutHook): HTMLElement {
+  const can = !!checkout && checkout.available();
+  const button = h(
+    doc,
+    'button',
+    {
+      class: 'vel-alt-checkout',
+      type: 'button',
+      'data-action': 'checkout',
+      'data-head': head,
+      title: can
+        ? `make it the current branch of ${sid} (%chat checkout ${sid} ${head})`
+        : `no kernel connected: run the notebook, then continue from it (%chat checkout ${sid} ${head})`
+    },
+    'continue from this answer'
+  );
+  (button as HTMLButtonElement).disabled = !can;
+  return button;
 }
 
 /**
@@ -1039,7 +1110,7 @@ export function turnUsage(data: TurnPayload): string {
 
 /** A turn, live or finished (see `buildTurn`). */
 export function renderTurn(el: HTMLElement, data: TurnPayload, options: RenderOptions = {}): Promise<void> {
-  return swapIn(el, options, md => buildTurn(el.ownerDocument, data, md));
+  return swapIn(el, options, md => buildTurn(el.ownerDocument, data, md, options.checkout));
 }
 
 /**

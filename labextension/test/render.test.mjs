@@ -629,8 +629,10 @@ test('turn: the ‹ 2/3 › switcher flips between the answers of a re-run cell,
   all(el, '.vel-alt-prev')[0].click();
   assert.equal(text(), 'answer 1');
   assert.equal(position(), '1/3');
-  assert.equal(all(el, '.vel-alt-note')[0].textContent, 'an earlier answer of this cell');
-  assert.match(all(el, '.vel-alt-note')[0].getAttribute('title'), /%chat checkout s a1/);
+  assert.equal(all(el, '.vel-alt-note')[0].textContent, 'another answer of this cell');
+  const button = all(el, '.vel-alt-checkout')[0];
+  assert.equal(button.disabled, true, 'no kernel hook: reading only');
+  assert.match(button.getAttribute('title'), /^no kernel connected: .*%chat checkout s a1/);
   assert.match(all(el, '.vel-usage')[0].textContent, /^1 → 10 tokens · m/);
   assert.equal(all(el, '.vel-alt-prev')[0].disabled, true);
   all(el, '.vel-alt-next')[0].click();
@@ -643,4 +645,40 @@ test('turn: the ‹ 2/3 › switcher flips between the answers of a re-run cell,
   const single = host();
   R.renderTurn(single, { ...data, alternatives: [alt(2, true)] });
   assert.equal(all(single, '.vel-alt-switcher').length, 0, 'one answer: no switcher');
+});
+
+test('turn: "continue from this answer" asks the kernel hook; a failure says why; the kernel can reopen it there', async () => {
+  const calls = [];
+  let fail = false;
+  const checkout = {
+    available: () => true,
+    run: (sid, head) => {
+      calls.push([sid, head]);
+      return fail ? Promise.reject(new Error('no kernel connected: run the notebook first')) : Promise.resolve();
+    }
+  };
+  const alt = (n, current) => ({ head: `a${n}`, current, messages: [{ id: `u${n}`, role: 'user', content: 'q' }, { id: `a${n}`, role: 'assistant', content: `answer ${n}` }] });
+  const data = { kind: 'vel_jupyter.turn', session_id: 's', alternatives: [alt(1, false), alt(2, true)], messages: alt(2, true).messages };
+  const el = host();
+  await R.renderTurn(el, data, { checkout });
+  all(el, '.vel-alt-prev')[0].click();
+  const button = all(el, '.vel-alt-checkout')[0];
+  assert.equal(button.disabled, false);
+  assert.match(button.getAttribute('title'), /^make it the current branch of s/);
+  button.click();
+  assert.deepEqual(calls, [['s', 'a1']]);
+  assert.equal(button.disabled, true, 'one click: disabled while the kernel works');
+  await settle();
+  fail = true;
+  button.disabled = false;
+  button.click();
+  await settle();
+  assert.equal(all(el, '.vel-alt-status')[0].textContent, 'no kernel connected: run the notebook first');
+  assert.equal(button.disabled, false, 'it can be tried again');
+  // Redrawn by the kernel after the session moved to answer 1: it opens there.
+  const moved = host();
+  await R.renderTurn(moved, { ...data, current: false, showing: 'a1' }, { checkout });
+  assert.equal(all(moved, '.vel-msg-content')[0].textContent, 'answer 1');
+  assert.equal(all(moved, '.vel-alt-current')[0].textContent, 'the session continues from this answer');
+  assert.equal(all(moved, '.vel-alt-checkout').length, 0);
 });

@@ -568,15 +568,19 @@ scenario('re-running an upstream cell marks later outputs "not on the current br
   assert.equal(await marker(2).textContent(), 'not on the current branch');
   assert.match(await outputOf(page, 1).locator('.vel-branch-marker').textContent(), /branch 2 of 2/);
   await shot(page.locator('.jp-Notebook'), 'stale-1-after-rerun');
-  await runCell(page, path, 3); // back to branch 1: the second answer is current again, the re-run is not
-  await marker(1).waitFor({ timeout: 30000 });
+  await runCell(page, path, 3); // back to branch 1: the second answer is current again
   await marker(2).waitFor({ state: 'detached', timeout: 30000 });
+  // The re-run cell's own answer is off the path now; it opens on the answer the session is on.
+  await outputOf(page, 1).locator('.vel-alt-current', { hasText: 'the session continues from this answer' }).waitFor({ timeout: 30000 });
+  assert.equal(await outputOf(page, 1).locator('.vel-alt-position').textContent(), '1/2');
+  await outputOf(page, 1).locator('.vel-alt-next').click();
+  await marker(1).waitFor({ timeout: 30000 });
   assert.match(await outputOf(page, 2).locator('.vel-branch-marker').textContent(), /branch 1 of 1/);
   await shot(page.locator('.jp-Notebook'), 'stale-2-after-checkout');
 });
 
-scenario('a re-run cell flips between its answers with ‹ 2/2 ›, live and saved with no kernel', async (page, paths) => {
-  const path = await liveNotebook(page, paths, 'alternatives', ['n = 1', `%%chat alt --base-url ${urls.echo}\nQuestion {n}`, 'n = 2']);
+scenario('a re-run cell flips between its answers with ‹ 2/2 ›, continues from one with a click, and flips saved with no kernel', async (page, paths) => {
+  const path = await liveNotebook(page, paths, 'alternatives', ['n = 1', `%%chat alt --base-url ${urls.echo}\nQuestion {n}`, 'n = 2', '%chat branches alt']);
   for (const i of [1, 2, 3, 2]) await runCell(page, path, i); // cell 2 re-run with {n} = 2: a second answer
   await waitVel(page, path, 2);
   const out = outputOf(page, 2);
@@ -586,10 +590,21 @@ scenario('a re-run cell flips between its answers with ‹ 2/2 ›, live and sav
   await out.locator('.vel-alt-prev').click();
   assert.equal(await answer(out), 'Echo: Question 1');
   assert.equal(await out.locator('.vel-alt-position').textContent(), '1/2');
-  assert.equal(await out.locator('.vel-alt-note').textContent(), 'an earlier answer of this cell');
+  assert.equal(await out.locator('.vel-alt-note').textContent(), 'another answer of this cell');
   await shot(out, 'alternatives-1-flipped');
+  // One click with a kernel: the session continues from answer 1, and the kernel redraws the output there.
+  await out.locator('.vel-alt-checkout').click();
+  await out.locator('.vel-alt-current', { hasText: 'the session continues from this answer' }).waitFor({ timeout: 30000 });
+  assert.equal(await answer(out), 'Echo: Question 1');
+  await shot(out, 'alternatives-2-continued');
+  await runCell(page, path, 4);
+  const branches = await outputOf(page, 4).textContent();
+  log(`%chat branches alt after the click:\n${branches}`);
+  assert.match(branches, /\*\s+1\s/, 'branch 1 is current in the kernel');
   await out.locator('.vel-alt-next').click();
   assert.equal(await answer(out), 'Echo: Question 2');
+  assert.equal(await out.locator('.vel-stale-marker').textContent(), 'not on the current branch');
+  assert.equal(await out.locator('.vel-alt-checkout').isEnabled(), true, 'a stale answer can be continued from');
 
   await page.evaluate(p => window.__velui.panelOf(p).context.save(), path);
   const saved = await getNotebook(lab, path);
@@ -601,8 +616,14 @@ scenario('a re-run cell flips between its answers with ‹ 2/2 ›, live and sav
   try {
     await openNotebook(reader, lab, savedPath, { kernel: false });
     const o = outputOf(reader, 2);
-    await o.locator('.vel-alt-prev').click({ timeout: 30000 });
-    assert.equal(await answer(o), 'Echo: Question 1', 'flipping works from the saved notebook');
+    await o.locator('.vel-alt-current').waitFor({ timeout: 30000 });
+    assert.equal(await answer(o), 'Echo: Question 1', 'saved as last seen: on the answer the session continues from');
+    await o.locator('.vel-alt-next').click();
+    assert.equal(await answer(o), 'Echo: Question 2', 'flipping works from the saved notebook');
+    assert.equal(await o.locator('.vel-alt-checkout').isDisabled(), true, 'no kernel: "continue from this answer" is disabled');
+    assert.match(await o.locator('.vel-alt-checkout').getAttribute('title'), /^no kernel connected/);
+    await o.locator('.vel-alt-prev').click();
+    assert.equal(await answer(o), 'Echo: Question 1');
     assert.deepEqual([...reader.velErrors, ...reader.velDialogs], []);
   } finally {
     await reader.context().close();

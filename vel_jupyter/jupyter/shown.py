@@ -32,6 +32,7 @@ class _Shown:
     prompt: str | None
     payload: dict[str, Any]
     current: bool = True
+    showing: str | None = None  # the head of another answer of this cell the session continues from
 
 
 class ShownTurns:
@@ -59,14 +60,16 @@ class ShownTurns:
         on_path = {node.id for node in session.nodes}
         for entry in entries:
             current = bool(entry.response.message_ids) and entry.response.message_ids[-1] in on_path
-            if current != entry.current:
-                entry.current = current
+            others = [a for a in entry.payload.get("alternatives") or () if not a.get("current")]
+            showing = None if current else next((a["head"] for a in others if a.get("head") in on_path), None)
+            if (current, showing) != (entry.current, entry.showing):
+                entry.current, entry.showing = current, showing
                 self._redraw(session, entry)
 
     def _redraw(self, session: Session, entry: _Shown) -> None:
         from IPython.display import update_display
 
-        from .display import final_bundle
+        from .display import SESSION_MIME, final_bundle
 
         try:
             bundle = final_bundle(session, entry.response, fmt=entry.fmt, prompt=entry.prompt,
@@ -76,4 +79,6 @@ class ShownTurns:
                 entries = self._by_session.get(session.session_id, [])
                 entries[:] = [e for e in entries if e is not entry]
             return
+        if entry.showing is not None:  # our renderer opens the output on that answer
+            bundle[SESSION_MIME]["showing"] = entry.showing
         update_display(bundle, display_id=entry.display_id, raw=True)  # type: ignore[no-untyped-call]
