@@ -396,3 +396,30 @@ def test_a_session_keeps_an_answer_cut_off_by_the_servers_own_cap(llama_server_l
     assert response.usage.completion_tokens == N_PREDICT
     assert response.text.startswith(LOOP_ANSWER.split()[0])
     assert [m.text for m in session.messages] == ["Tell me everything", response.text]
+
+
+def test_a_cell_base_url_alone_talks_to_llama_server(
+    llama_server: LlamaServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a bare environment (no OPENAI_* variables), `%%chat k --base-url URL` uses that server,
+    not the offline echo provider (issue 13's first point), checked against llama.cpp's server."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from vel_jupyter.jupyter.registry import Registry, registry, set_registry
+
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "VEL_STORE", "VEL_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    shell = InteractiveShell.instance()
+    set_registry(Registry())
+    shell.extension_manager.load_extension("vel_jupyter")
+    try:
+        shell.run_cell_magic(
+            "chat", f"k -m {llama_server.model} --base-url {llama_server.base_url} -o vel_r", "Say hello."
+        )
+        response = shell.user_ns.pop("vel_r")
+        session = registry().get("k")
+        assert session.provider_name == "openai"
+        assert response.text.strip() == ANSWER.strip() and response.finish_reason == "stop"
+        assert "You said" not in response.text
+    finally:
+        shell.extension_manager.unload_extension("vel_jupyter")
