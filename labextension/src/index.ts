@@ -100,15 +100,9 @@ interface IKernelLike {
 
 /** The connected kernel of the notebook (or console) this widget is in, else null. */
 function kernelOf(widget: Widget): IKernelLike | null {
-  for (let w = widget.parent; w; w = w.parent) {
-    const context = (w as unknown as { sessionContext?: { session?: { kernel?: IKernelLike | null } | null } })
-      .sessionContext;
-    if (context) {
-      const kernel = context.session?.kernel ?? null;
-      return kernel && kernel.connectionStatus === 'connected' ? kernel : null;
-    }
-  }
-  return null;
+  const context = fromAncestor<{ session?: { kernel?: IKernelLike | null } | null }>(widget, 'sessionContext');
+  const kernel = context?.session?.kernel ?? null;
+  return kernel && kernel.connectionStatus === 'connected' ? kernel : null;
 }
 
 /** What we need of a rendermime registry: JupyterLab's output areas expose theirs. */
@@ -116,15 +110,20 @@ interface IFactoryLookup {
   getFactory(mimeType: string): IRenderMime.IRendererFactory | undefined;
 }
 
-/** The registry of the output area this widget sits in (notebooks and consoles have one). */
-function registryOf(widget: Widget): IFactoryLookup | null {
+/** The nearest ancestor of `widget` that has property `name` (and that property's value). */
+function fromAncestor<T>(widget: Widget, name: string, accept: (value: T) => boolean = () => true): T | null {
   for (let w = widget.parent; w; w = w.parent) {
-    const registry = (w as unknown as { rendermime?: Partial<IFactoryLookup> }).rendermime;
-    if (registry && typeof registry.getFactory === 'function') {
-      return registry as IFactoryLookup;
+    const value = (w as unknown as Record<string, T | undefined>)[name];
+    if (value && accept(value)) {
+      return value;
     }
   }
   return null;
+}
+
+/** The registry of the output area this widget sits in (notebooks and consoles have one). */
+function registryOf(widget: Widget): IFactoryLookup | null {
+  return fromAncestor<IFactoryLookup>(widget, 'rendermime', r => typeof r.getFactory === 'function');
 }
 
 /**

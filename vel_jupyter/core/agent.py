@@ -96,9 +96,6 @@ class Agent:
         self._provider_options = options
         self._provider: Provider | None = None
         self._providers: dict[tuple[str, str | None], Provider] = {}  # per-session overrides
-        # What was asked for (None: "openai if configured, else echo"): a session's own
-        # provider setting resolves against it, not against the agent's fallback.
-        self._provider_request = provider if isinstance(provider, str) else None
         if provider is None or isinstance(provider, str):
             self.provider_name = resolve_provider_name(provider, base_url=base_url, api_key=api_key)
         else:
@@ -144,13 +141,12 @@ class Agent:
         """Which provider a session with these settings uses (same fallback rules as the agent)."""
         if name is None and base_url is None:
             return self.provider_name
+        if name is None:
+            return "openai"  # a session's own server URL is what it asked for, whatever the agent's default
         from ..providers import resolve_provider_name
 
         api_key = self._provider_options.get("api_key")
-        if name is None and base_url is not None:
-            return "openai"  # a session's own server URL is what it asked for, whatever the agent's default
-        requested = name or (self._provider_request if self._provider is None else self.provider_name)
-        return resolve_provider_name(requested, base_url=base_url, api_key=api_key and "set")
+        return resolve_provider_name(name, base_url=base_url, api_key=api_key and "set")
 
     def provider_for(self, name: str | None, base_url: str | None) -> Provider:
         """The provider for a session's own ``provider``/``base_url`` settings (cached)."""

@@ -106,14 +106,20 @@ def finish_note(response: Response) -> str:
 
 
 def _tool_parts(event: StreamEvent) -> tuple[str, tuple[str, str, str, str]]:
-    """The plain text of one tool call or result line, and the parts ``_tool_html`` takes."""
+    """The plain text of one streamed tool call or result line, and the parts ``_tool_html`` takes."""
     call = event.tool_call
     assert call is not None
-    name, arg = _clip(call.name), _clip(call.arguments if event.type == "tool_call" else event.text)
     if event.type == "tool_call":
-        mark, sep = "🔧", " "
-    else:
-        mark, sep = ("⚠️" if event.is_error else "↳"), " → "
+        return _tool_line(call.name, call.arguments)
+    return _tool_line(call.name, event.text, result=True, is_error=event.is_error)
+
+
+def _tool_line(
+    name: str, text: str, *, result: bool = False, is_error: bool = False
+) -> tuple[str, tuple[str, str, str, str]]:
+    """One tool line (a call's arguments, or a result), live or final: its text and its parts."""
+    mark, sep = ("⚠️" if is_error else "↳", " → ") if result else ("🔧", " ")
+    name, arg = _clip(name), _clip(text)
     return f"{mark} {name}{sep}{arg}", (mark, name, sep, arg)
 
 
@@ -395,10 +401,12 @@ def _turn_tools(response: Response) -> list[str]:
     lines = []
     for message in response.messages:
         for call in message.tool_calls:
-            lines.append(_tool_html("🔧", _clip(call.name), " ", _clip(call.arguments)))
-        if message.role == "tool":
-            mark = "⚠️" if message.content.startswith("Error: ") else "↳"
-            lines.append(_tool_html(mark, _clip(message.name or "tool"), " → ", _clip(message.content)))
+            lines.append(_tool_html(*_tool_line(call.name, call.arguments)[1]))
+        if message.role == "tool":  # a stored result keeps no error flag: tools' errors start "Error: "
+            error = message.content.startswith("Error: ")
+            lines.append(
+                _tool_html(*_tool_line(message.name or "tool", message.content, result=True, is_error=error)[1])
+            )
     return lines
 
 

@@ -6,7 +6,7 @@ import hashlib
 import json
 import os
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -275,7 +275,7 @@ class ChatMagics(Magics):
         if "base_url" in undo:
             return "The URL is this cell's --base-url"
         if "base_url" in session.settings:
-            if registry().defaults.get("base_url") == session.settings["base_url"]:
+            if _from_config(session, "base_url"):
                 return f"The URL is %config ChatMagics.base_url, kept by session {sid!r} (%chat config {sid} --reset base_url)"
             return (
                 f"The URL is session {sid!r}'s base_url setting, from an earlier --base-url "
@@ -349,9 +349,7 @@ class ChatMagics(Magics):
         if len(rows) == 1:
             print("no sessions yet: run a %%chat cell")
             return
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        _print_table(rows)
 
     def _cmd_show(self, rest: list[str]) -> None:
         (sid,) = self._expect(rest, 1, "show ID")
@@ -379,9 +377,7 @@ class ChatMagics(Magics):
     def _cmd_branches(self, rest: list[str]) -> None:
         (sid,) = self._expect(rest, 1, "branches ID")
         rows = branch_rows(registry().get(sid))
-        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        for row in rows:
-            print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        _print_table(rows)
 
     def _cmd_checkout(self, rest: list[str]) -> None:
         sid, target = self._expect(rest, 2, "checkout ID BRANCH (a branch number from %chat branches, or a message id)")
@@ -418,13 +414,8 @@ class ChatMagics(Magics):
                 raise UsageError(f"unknown setting {unknown[0]!r}; a session's settings are {', '.join(SETTINGS)}")
             session.configure(**dict.fromkeys(names))
             print(f"reset {', '.join(names) if names else 'nothing (no settings were set)'} of session {sid!r}")
-        rows = [("setting", "value", "from")]
-        for name, value, source in config_rows(session):
-            rows.append((name, value, source))
         print(f"session {sid!r} (a cell's -m/-p/--base-url sticks here; %chat config {sid} --reset removes it):")
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        for row in rows:
-            print("  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        _print_table([("setting", "value", "from"), *config_rows(session)], indent="  ")
 
     def _cmd_clear(self, rest: list[str]) -> None:
         (sid,) = self._expect(rest, 1, "clear ID")
@@ -498,14 +489,26 @@ class ChatMagics(Magics):
         display(export_bundle(session), raw=True)
 
 
+def _print_table(rows: Sequence[tuple[str, ...]], indent: str = "") -> None:
+    """Rows as left-aligned columns (the first row is the header)."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _from_config(session: Session, name: str) -> bool:
+    """Whether the session's setting ``name`` is the %config default it was created with."""
+    settings = session.settings
+    return name in settings and registry().defaults.get(name) == settings[name]
+
+
 def config_rows(session: Session) -> list[tuple[str, str, str]]:
     """``%chat config``: each setting's effective value and where it comes from."""
     settings = session.settings
-    defaults = registry().defaults
 
     def source(name: str, fallback: str) -> str:
         if name in settings:
-            if defaults.get(name) == settings[name]:
+            if _from_config(session, name):
                 return f"this session (from %config ChatMagics.{name} when it was created)"
             return "this session"
         return fallback
