@@ -247,8 +247,10 @@ class TestCommands:
             ip.run_line_magic("chat", "frobnicate")
         with pytest.raises(UsageError, match=r"sessions: .*known \(name one of them\)"):
             ip.run_line_magic("chat", "show nope")
-        with pytest.raises(UsageError, match="usage: %chat fork SRC NEW"):
+        with pytest.raises(UsageError, match=r"no session 'onlyone'; sessions: .*known"):
             ip.run_line_magic("chat", "fork onlyone")
+        with pytest.raises(UsageError, match=r"usage: %chat fork SRC \[NEW\]"):
+            ip.run_line_magic("chat", "fork")
 
     def test_store_switch_and_restore(
         self, ip: InteractiveShell, tmp_path: Any, capsys: pytest.CaptureFixture[str]
@@ -292,42 +294,64 @@ def test_vel_store_selects_the_store(tmp_path: Any, monkeypatch: pytest.MonkeyPa
     assert isinstance(Registry(provider="echo").agent.store, SQLiteStore)
 
 
-def test_tree_command_returns_the_widget(ip: InteractiveShell) -> None:
+def test_tree_command_prints_the_tree_in_a_terminal_and_gives_the_widget_on_request(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
     from vel_jupyter.jupyter.tree_widget import TreeWidget
 
     with pytest.raises(UsageError, match=r"sessions: none yet \(a %%chat \S+ cell starts it\)"):
         ip.run_line_magic("chat", "tree")
-    chat(ip, "treed", "hello")
-    widget = ip.run_line_magic("chat", "tree treed")
+    chat(ip, "treed", "hello **world**")
+    capsys.readouterr()
+    assert ip.run_line_magic("chat", "tree treed") is None
+    printed = capsys.readouterr().out
+    assert printed.startswith("treed: fork tree · 1 turn · 1 session")
+    assert "  1  hello world → " in printed and "[HEAD]" in printed, printed  # the words, not the **
+    widget = ip.run_line_magic("chat", "tree treed --widget")
     assert isinstance(widget, TreeWidget)
     assert widget.data["focus"] == "treed"
     with pytest.raises(UsageError, match="sessions: "):
         ip.run_line_magic("chat", "tree missing")
+    with pytest.raises(UsageError, match=r"usage: %chat tree \[ID\] \[--widget\]"):
+        ip.run_line_magic("chat", "tree a b")
 
 
-def test_tree_actions_steer_the_next_cell_and_reach_the_store(ip: InteractiveShell, tmp_path: Any) -> None:
+def test_the_tree_buttons_commands_steer_the_next_cell_and_reach_the_store(
+    ip: InteractiveShell, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the tree's buttons run in the kernel: %chat checkout ID MESSAGE and %chat fork ID [NEW] --at MESSAGE."""
     from vel_jupyter.stores import SQLiteStore
 
     store = SQLiteStore(tmp_path / "tree.db")
     set_registry(Registry(provider="echo", store=store))
     chat(ip, "steer", "first")
     chat(ip, "steer", "second")
-    first_answer = session("steer").messages[1]
-    widget = ip.run_line_magic("chat", "tree steer")
-    first_turn = next(t for t in widget.data["turns"] if t["preview"] == "first")
+    first_answer = session("steer").nodes[1]
 
     # "continue from here" on the first turn: the next %%chat cell follows it, not "second".
-    assert widget.act({"action": "checkout", "session_id": "steer", "message_id": first_turn["last"]})
+    ip.run_line_magic("chat", f"checkout steer {first_answer.id}")
     chat(ip, "steer", "third")
     assert [m.content for m in session("steer").messages if m.role == "user"] == ["first", "third"]
-    assert session("steer").messages[1] == first_answer
+    assert session("steer").messages[1] == first_answer.message
 
     # "fork here" on the same turn: a new session a %%chat cell can continue, in the store too.
-    assert widget.act({"action": "fork", "session_id": "steer", "message_id": first_turn["last"], "new_id": "side"})
+    capsys.readouterr()
+    ip.run_line_magic("chat", f"fork steer side --at {first_answer.id}")
+    assert capsys.readouterr().out.strip() == f"forked 'steer' at message {first_answer.id} into 'side'"
     chat(ip, "side", "side question")
     assert [m.content for m in session("side").messages if m.role == "user"] == ["first", "side question"]
     assert {"steer", "side"} <= set(store.list_sessions())
-    assert {s["session_id"] for s in widget.data["sessions"]} == {"steer", "side"}  # the tree redrew
+
+    # Without a name, one is made up and said; a name in use or a message of no session is refused.
+    ip.run_line_magic("chat", f"fork steer --at {first_answer.id}")
+    made = capsys.readouterr().out.strip().rsplit(" into ", 1)[1].strip("'")
+    assert made.startswith("steer-fork-") and made in vel_jupyter.registry().ids()
+    with pytest.raises(UsageError, match="session 'side' already exists"):
+        ip.run_line_magic("chat", f"fork steer side --at {first_answer.id}")
+    with pytest.raises(UsageError, match="cannot fork at 'nope'"):
+        ip.run_line_magic("chat", "fork steer other --at nope")
+    with pytest.raises(UsageError, match=r"usage: %chat fork SRC \[NEW\] \[--at MESSAGE_ID\]"):
+        ip.run_line_magic("chat", "fork steer other --at")
 
 
 def _closed_port_url() -> str:

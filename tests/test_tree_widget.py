@@ -102,7 +102,7 @@ class TestActions:
         _, sessions = family_agent()
         widget = TreeWidget(sessions["main"])  # type: ignore[arg-type]
         assert "export default" in widget._esm
-        assert "function renderTree(" in widget._esm  # drawn by the labextension's render.ts
+        assert "function renderTreeView(" in widget._esm  # drawn by the labextension's tree.ts
         # one export: anywidget would take a named `render` export (render.ts has one) first
         assert re.findall(r"^export .*", widget._esm, re.M) == ["export default { render: renderWidget };"]
         assert ".vel-root" in widget._css
@@ -111,12 +111,27 @@ class TestActions:
         assert not re.search(r"""(from|import)\s*\(?\s*["']https?:""", widget._esm)  # no CDN import
 
 
-def test_a_saved_tree_says_what_it_is_without_a_kernel() -> None:
+def test_viewers_without_a_widget_manager_get_the_picture_and_the_text() -> None:
     _, sessions = family_agent()
     widget = TreeWidget(sessions["main"])  # type: ignore[arg-type]
-    bundle = widget._repr_mimebundle_()
-    plain = (bundle[0] if isinstance(bundle, tuple) else bundle)["text/plain"]
-    assert plain.startswith("fork tree of session 'main': 5 turns, 3 sessions")
+    data, _metadata = widget._repr_mimebundle_()  # type: ignore[misc]
+    assert data["text/plain"].startswith("main: fork tree · 5 turns · 3 sessions")
+    assert 'class="vel-tree"' in data["text/html"] and "HEAD" in data["text/html"]
+
+
+class TestAnswers:
+    def test_each_request_is_answered_with_its_number(self) -> None:
+        _, sessions = family_agent()
+        widget = TreeWidget(sessions["main"])  # type: ignore[arg-type]
+        sent: list[dict[str, object]] = []
+        widget.send = sent.append  # type: ignore[method-assign]  # the comm (no frontend here)
+        first = next(t for t in widget.data["turns"] if t["preview"] == "one")
+        widget._message(
+            widget, {"action": "checkout", "session_id": "main", "message_id": first["last"], "request": 7}, None
+        )
+        widget._message(widget, {"action": "checkout", "session_id": "main", "message_id": "nope", "request": 8}, None)
+        assert [(m["request"], m["ok"]) for m in sent] == [(7, True), (8, False)]
+        assert str(sent[1]["status"]).startswith("error: ")
 
 
 def test_the_output_carries_the_tree_for_a_notebook_with_no_kernel() -> None:

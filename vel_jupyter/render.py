@@ -43,6 +43,7 @@ __all__ = [
     "code_to_html",
     "inline_code",
     "markdown_to_html",
+    "markdown_to_text",
     "sanitize",
     "text_to_html",
 ]
@@ -78,9 +79,22 @@ ALLOWED_STYLE_PROPERTIES = frozenset(
     }
 )  # fmt: skip
 ALLOWED_CLASSES: dict[str, frozenset[str]] = {
-    "div": frozenset({"vel-turn", "vel-answer", "vel-tools", "vel-show", "vel-msg", "vel-export"}),
-    "p": frozenset({"vel-note", "vel-usage", "vel-role", "vel-tool", "vel-stale"}),
-    "details": frozenset({"vel-prompt"}),
+    "div": frozenset(
+        {"vel-turn", "vel-answer", "vel-tools", "vel-show", "vel-msg", "vel-export", "vel-tree", "vel-tree-row"}
+    ),
+    "p": frozenset(
+        {
+            "vel-note",
+            "vel-usage",
+            "vel-role",
+            "vel-tool",
+            "vel-stale",
+            "vel-tree-title",
+            "vel-tree-sessions",
+            "vel-tree-note",
+        }
+    ),
+    "details": frozenset({"vel-prompt", "vel-tree-fork"}),
     "pre": frozenset({"vel-code", "vel-text"}),
 }
 URL_SCHEMES = frozenset({"http", "https", "mailto"})
@@ -118,6 +132,35 @@ def sanitize(fragment: str) -> str:
 def markdown_to_html(text: str) -> str:
     """Untrusted Markdown (a model's answer) as sanitized HTML; raw HTML in it is shown as text."""
     return sanitize(_parser().render(text))
+
+
+PREVIEW_SOURCE = 2000  # characters of Markdown a one-line preview is read from
+
+
+def markdown_to_text(text: str, limit: int | None = None) -> str:
+    """The words a reader sees once ``text`` is rendered, on one line: a preview without
+    Markdown's marks (``## Title``, ``**bold**``, fences, pipes, link targets).
+
+    Read from markdown-it-py's tokens, never by pattern; only the first ``PREVIEW_SOURCE``
+    characters are parsed (a preview shows far fewer). Clipped to ``limit`` with an ellipsis.
+    Plain text: whoever shows it must still escape it.
+    """
+    words: list[str] = []
+    for token in _parser().parse(text[:PREVIEW_SOURCE]):
+        if token.type == "inline":
+            for child in token.children or []:
+                if child.type in ("text", "code_inline"):
+                    words.append(child.content)
+                elif child.type in ("softbreak", "hardbreak"):
+                    words.append(" ")
+        elif token.type in ("fence", "code_block"):
+            words.append(f" {token.content} ")
+        elif token.nesting == -1 and token.block:  # the end of a paragraph, heading, cell, item
+            words.append(" ")
+    flat = " ".join("".join(words).split())
+    if limit is not None and len(flat) > limit:
+        return flat[: max(0, limit - 1)].rstrip() + "…"
+    return flat
 
 
 def text_to_html(text: str) -> str:

@@ -1,6 +1,6 @@
-// Copies the compiled renderer (lib/render.js, its exports made module-local) and its
-// styles (style/render.css) into the Python package, where the fork-tree anywidget
-// prepends them to its own code: one
+// Copies the compiled renderer and fork tree (lib/render.js and lib/tree.js, joined into
+// one module, their exports made module-local) and their styles (style/render.css) into the
+// Python package, where the fork-tree anywidget prepends them to its own code: one
 // rendering code path for the JupyterLab renderer and the widget. The copies are committed
 // (a `pip install` from git must not need Node.js); `--check` fails if they are stale.
 //
@@ -8,20 +8,17 @@
 //   node scripts/widget-assets.mjs --check  exit 1 if a copy differs
 import { readFileSync, writeFileSync } from 'node:fs';
 
+import { joinModules } from './join-modules.mjs';
+
 const here = new URL('..', import.meta.url);
 const target = new URL('../vel_jupyter/jupyter/static/', here);
-const BANNER = '/* Generated from labextension/{src/render.ts,style/render.css} by labextension/scripts/widget-assets.mjs: edit those. */\n';
+const BANNER = '/* Generated from labextension/{src/render.ts,src/tree.ts,style/render.css} by labextension/scripts/widget-assets.mjs: edit those. */\n';
 
 const assets = [
   // Without `export`: the widget's tree.js is appended to this in one module, and anywidget
-  // would take render.ts's `render` export for the widget's own. The source map comment of
-  // a development build points at a file the package lacks.
-  [
-    'render.js',
-    readFileSync(new URL('lib/render.js', here), 'utf8')
-      .replace(/^export /gm, '')
-      .replace(/\n\/\/# sourceMappingURL=.*\s*$/, '\n')
-  ],
+  // would take an export of ours for the widget's own. (The source map comment of a
+  // development build, pointing at a file the package lacks, is dropped too.)
+  ['render.js', joinModules(new URL('lib/', here), ['render', 'tree'], { exports: false })],
   ['render.css', readFileSync(new URL('style/render.css', here), 'utf8')]
 ];
 

@@ -2,10 +2,12 @@
  * JupyterLab MIME renderers for vel_jupyter outputs:
  *
  * - application/vnd.vel.session+json: a `%%chat` turn or a `%chat export` session.
- * - application/vnd.vel.tree+json: the fork-tree widget's state, which `%chat tree` outputs
- *   carry beside the widget itself (see VelTreeRenderer).
+ * - application/vnd.vel.tree+json: a fork tree: a `%chat tree` output (interactive, acting
+ *   through `%chat` commands in the notebook's kernel), or the state the `session.tree()`
+ *   widget carries beside itself (see VelTreeRenderer).
  *
- * The DOM is built by ./render (framework-free). Both renderers are `safe`: they show
+ * The DOM is built by ./render, ./tree and ./views (framework-free). Both renderers are
+ * `safe`: they show
  * untrusted outputs (a notebook opened without trust or without a kernel), because every
  * payload string is inserted as text, except Markdown (model answers, user messages),
  * which ./markdown renders with JupyterLab's own Markdown renderer and sanitizer, always
@@ -15,7 +17,9 @@ import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Panel, Widget } from '@lumino/widgets';
 
 import { labMarkdown } from './markdown';
-import { CheckoutHook, MARKDOWN_EVENT, MIME_TYPE, MarkdownHook, MarkdownRequest, TREE_MIME_TYPE, render } from './render';
+import { CheckoutHook, MARKDOWN_EVENT, MIME_TYPE, MarkdownHook, MarkdownRequest, TREE_MIME_TYPE, classify } from './render';
+import { NEW_SESSION_ID, TreeActions, newTreeViewState, renderTreeView } from './tree';
+import { render } from './views';
 
 export { MIME_TYPE, TREE_MIME_TYPE };
 
@@ -61,7 +65,17 @@ export class VelSessionRenderer extends Widget implements IRenderMime.IRenderer 
    * rendered, so the output never flashes or jumps.
    */
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    this._model = model;
     return render(this.node, model.data[this._mimeType], { markdown: this._markdown, checkout: this._checkout });
+  }
+
+  protected onAfterAttach(): void {
+    this._kernel.attach();
+  }
+
+  dispose(): void {
+    this._kernel.detach();
+    super.dispose();
   }
 
   /** "continue from this answer": `%chat checkout` in this notebook's kernel, silently. */
@@ -75,34 +89,132 @@ export class VelSessionRenderer extends Widget implements IRenderMime.IRenderer 
       if (!SAFE_ID.test(sessionId) || !SAFE_ID.test(head)) {
         throw new Error('this output names an unusual session or message id: use %chat checkout in a cell');
       }
-      const reply = await kernel.requestExecute({ code: `%chat checkout ${sessionId} ${head}`, silent: true, store_history: false })
-        .done;
-      if (reply.content.status !== 'ok') {
-        const content = reply.content as { evalue?: string };
-        throw new Error(content.evalue || 'the kernel could not switch; try %chat checkout in a cell');
-      }
+      await runChat(this, ['checkout', sessionId, head]);
     }
   };
 
+  /** With a kernel or without, the "continue from this answer" button changes: redraw. */
+  private _kernel = new KernelWatch(this, () => {
+    if (this._model && !this.isDisposed) {
+      void this.renderModel(this._model);
+    }
+  });
+
   private _mimeType: string;
   private _markdown: MarkdownHook | undefined;
+  private _model: IRenderMime.IMimeModel | null = null;
 }
 
-/** Session and message ids we put into `%chat checkout ID HEAD` (nothing a shell word could break). */
+/** Message ids we put into `%chat` commands (ours are 26-character ULIDs). */
 const SAFE_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
+
+const NO_KERNEL = 'no kernel connected: run the notebook (or this cell) to act on it';
+
+interface IStreamLike {
+  header: { msg_type: string };
+  content: { text?: string };
+}
 
 interface IKernelLike {
   connectionStatus: string;
+  status?: string;
   requestExecute(content: { code: string; silent: boolean; store_history: boolean }): {
-    done: Promise<{ content: { status: string } }>;
+    done: Promise<{ content: { status: string; evalue?: string } }>;
+    onIOPub: (msg: IStreamLike) => void;
   };
 }
 
-/** The connected kernel of the notebook (or console) this widget is in, else null. */
+interface ISignalLike {
+  connect(slot: () => void): boolean;
+  disconnect(slot: () => void): boolean;
+}
+
+interface ISessionContextLike {
+  session?: { kernel?: IKernelLike | null } | null;
+  statusChanged?: ISignalLike;
+  connectionStatusChanged?: ISignalLike;
+  kernelChanged?: ISignalLike;
+}
+
+/** The connected, living kernel of the notebook (or console) this widget is in, else null. */
 function kernelOf(widget: Widget): IKernelLike | null {
-  const context = fromAncestor<{ session?: { kernel?: IKernelLike | null } | null }>(widget, 'sessionContext');
+  const context = fromAncestor<ISessionContextLike>(widget, 'sessionContext');
   const kernel = context?.session?.kernel ?? null;
-  return kernel && kernel.connectionStatus === 'connected' ? kernel : null;
+  return kernel && kernel.connectionStatus === 'connected' && kernel.status !== 'dead' ? kernel : null;
+}
+
+/**
+ * Run `%chat WORDS` in the kernel, silently (no execution count, no output in any cell);
+ * resolves to what the command printed, rejects with the kernel's error. Every word is an id
+ * checked here (session ids as the Python side allows them, message ids as ours are) and
+ * single-quoted, so nothing typed can become more than one word, a variable or code.
+ */
+async function runChat(widget: Widget, words: string[]): Promise<string> {
+  const kernel = kernelOf(widget);
+  if (!kernel) {
+    throw new Error(NO_KERNEL);
+  }
+  for (const word of words) {
+    if (!SAFE_ID.test(word) && !NEW_SESSION_ID.test(word)) {
+      throw new Error(`“${word}” is an unusual id: use %chat ${words[0]} in a cell`);
+    }
+  }
+  const code = '%chat ' + words.map(w => (/^[A-Za-z0-9_.:-]+$/.test(w) ? w : `'${w}'`)).join(' ');
+  const future = kernel.requestExecute({ code, silent: true, store_history: false });
+  let printed = '';
+  future.onIOPub = msg => {
+    if (msg.header.msg_type === 'stream') {
+      printed += msg.content.text ?? '';
+    }
+  };
+  const reply = await future.done;
+  if (reply.content.status !== 'ok') {
+    throw new Error(reply.content.evalue || `the kernel could not do it; try ${code} in a cell`);
+  }
+  return printed.trim();
+}
+
+/**
+ * Calls `changed` when the kernel of the widget's notebook comes or goes (started, shut
+ * down, restarted, dead), so buttons that need it are enabled or disabled with a tooltip.
+ */
+class KernelWatch {
+  constructor(
+    private _widget: Widget,
+    private _changed: () => void
+  ) {}
+
+  attach(): void {
+    const context = fromAncestor<ISessionContextLike>(this._widget, 'sessionContext');
+    if (!context || context === this._context) {
+      return;
+    }
+    this.detach();
+    this._context = context;
+    this._available = kernelOf(this._widget) !== null;
+    for (const signal of [context.statusChanged, context.connectionStatusChanged, context.kernelChanged]) {
+      signal?.connect(this._check);
+    }
+  }
+
+  detach(): void {
+    const context = this._context;
+    for (const signal of [context?.statusChanged, context?.connectionStatusChanged, context?.kernelChanged]) {
+      signal?.disconnect(this._check);
+    }
+    this._context = null;
+  }
+
+  private _check = (): void => {
+    const now = kernelOf(this._widget) !== null;
+    if (now !== this._available) {
+      this._available = now;
+      this._changed();
+    }
+  };
+
+  private _context: ISessionContextLike | null = null;
+  private _available = false;
 }
 
 /** What we need of a rendermime registry: JupyterLab's output areas expose theirs. */
@@ -127,15 +239,19 @@ function registryOf(widget: Widget): IFactoryLookup | null {
 }
 
 /**
- * A `%chat tree` output: the live anywidget when its kernel still has it, else the tree
- * as it was last saved.
+ * A fork tree output.
  *
- * - Live: the widget manager's own renderer (from this output area's registry) draws the
- *   widget as a child of this panel. We show it as soon as it has a view.
- * - Saved: if no view appears (no kernel, a restarted kernel, an untrusted notebook, no
- *   widget manager), the payload is drawn by ./render instead of "Loading widget…".
- * - Last state: while live, the widget announces each new tree (TREE_STATE_EVENT) and we
- *   copy it into the output's data, so saving the notebook saves what the user last saw.
+ * - `%chat tree` (no widget in the bundle): we draw the tree (./tree) and carry out its
+ *   actions with `%chat checkout` / `%chat fork` in the notebook's kernel; the kernel
+ *   redraws the output when the family changes. With no kernel the tree is still there to
+ *   read, its buttons disabled with a tooltip, enabled again when a kernel connects.
+ * - `session.tree()` (an anywidget): the live widget while its kernel has it. The widget
+ *   manager's own renderer (from this output area's registry) draws it as a child of this
+ *   panel; if no view appears (no kernel, a restarted kernel, an untrusted notebook, no
+ *   widget manager), or the kernel goes away, the tree it last showed is drawn instead of
+ *   "Loading widget…", read only. While live, the widget announces each new tree
+ *   (TREE_STATE_EVENT) and we copy it into the output's data, so saving the notebook saves
+ *   what the user last saw.
  */
 export class VelTreeRenderer extends Panel implements IRenderMime.IRenderer {
   constructor(options: IRenderMime.IRendererOptions) {
@@ -193,6 +309,7 @@ export class VelTreeRenderer extends Panel implements IRenderMime.IRenderer {
     if (this.isDisposed) {
       return;
     }
+    this._kernel.detach();
     this._observer?.disconnect();
     window.clearTimeout(this._timer);
     this.node.removeEventListener(TREE_STATE_EVENT, this._onState);
@@ -204,7 +321,7 @@ export class VelTreeRenderer extends Panel implements IRenderMime.IRenderer {
     if (this.isDisposed) {
       return;
     }
-    if (this.isLive) {
+    if (this.isLive && kernelOf(this)) {
       this._saved.hide();
       this._live!.show();
       return;
@@ -214,11 +331,39 @@ export class VelTreeRenderer extends Panel implements IRenderMime.IRenderer {
       return; // give the live widget a moment before showing the saved tree
     }
     if (!this._savedDrawn && this._model) {
-      void render(this._saved.node, this._model.data[TREE_MIME_TYPE], { markdown: this._markdown });
+      const what = classify(this._model.data[TREE_MIME_TYPE]);
+      if (what.kind === 'tree') {
+        this._commands = what.tree.commands === '%chat';
+        void renderTreeView(this._saved.node, what.tree, { markdown: this._markdown, actions: this._actions, state: this._state });
+      } else {
+        void render(this._saved.node, this._model.data[TREE_MIME_TYPE], { markdown: this._markdown });
+      }
       this._savedDrawn = true;
     }
     this._saved.show();
   }
+
+  protected onAfterAttach(): void {
+    this._kernel.attach();
+  }
+
+  /** The buttons of a drawn tree: `%chat` commands in this notebook's kernel. */
+  private _actions: TreeActions = {
+    unavailable: () => {
+      if (!this._commands) {
+        return 'a saved view of the session.tree() widget: run its cell again to act on the tree';
+      }
+      return kernelOf(this) ? '' : NO_KERNEL;
+    },
+    checkout: (sessionId, messageId) => runChat(this, ['checkout', sessionId, messageId]),
+    fork: (sessionId, messageId, newId) => runChat(this, ['fork', sessionId, ...(newId ? [newId] : []), '--at', messageId])
+  };
+
+  /** A kernel came or went: the buttons change, and a live widget may be gone. */
+  private _kernel = new KernelWatch(this, () => {
+    this._savedDrawn = false;
+    this._update();
+  });
 
   private _onState = (event: Event): void => {
     const detail = (event as CustomEvent).detail as { kind?: unknown } | null;
@@ -250,6 +395,8 @@ export class VelTreeRenderer extends Panel implements IRenderMime.IRenderer {
   private _json = '';
   private _saved = new Widget();
   private _savedDrawn = false;
+  private _commands = false;
+  private _state = newTreeViewState(); // the reader's place, kept across redraws
   private _live: IRenderMime.IRenderer | null = null;
   private _observer: MutationObserver | null = null;
   private _patient = true;

@@ -22,6 +22,9 @@ import type { MarkdownHook } from './render';
 /** Classes of JupyterLab's rendered Markdown: its styles for headings, tables and code. */
 export const MARKDOWN_CLASSES = ['jp-RenderedHTMLCommon', 'jp-RenderedMarkdown', 'vel-md'];
 
+/** Characters of Markdown a one-line preview is read from (as vel_jupyter/render.py). */
+const PLAIN_SOURCE = 2000;
+
 const LINK_SCHEMES = new Set(['http:', 'https:', 'mailto:']);
 const FETCHING = 'img, audio, video, source, track, picture, iframe, object, embed, link, input';
 
@@ -56,6 +59,15 @@ export function labMarkdown(options: IRenderMime.IRendererOptions): MarkdownHook
     },
     typeset(host: HTMLElement): void | Promise<void> {
       return options.latexTypesetter?.typeset(host);
+    },
+    /**
+     * The words of `source` once rendered, for one-line previews: the parser's HTML is read
+     * by a DOMParser (an inert document: nothing loads, nothing runs) and only its text is
+     * kept; nothing of it reaches the page.
+     */
+    async plain(source: string): Promise<string> {
+      const html = await parser.render(source.slice(0, PLAIN_SOURCE));
+      return new DOMParser().parseFromString(html, 'text/html').body.textContent ?? '';
     }
   };
 }

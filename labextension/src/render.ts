@@ -1,6 +1,9 @@
 /**
- * Framework-free rendering of vel_jupyter payloads: one code path for the JupyterLab
- * MIME renderer (index.ts) and, bundled as an ES module, the anywidget fork-tree widget.
+ * Framework-free rendering of vel_jupyter payloads, the base of the views: payload shapes
+ * and their validation, DOM building, Markdown through a hook, messages, transcripts and
+ * the `%%chat` turn view. ./tree.ts draws the fork tree and ./views.ts the session export
+ * and the `render` dispatch; the anywidget fork-tree widget runs render.ts and tree.ts
+ * (scripts/widget-assets.mjs joins them into one module).
  *
  * This module imports nothing and touches no globals: every element is created through
  * `el.ownerDocument`, so it works in any document (or a test's fake one).
@@ -113,6 +116,11 @@ export const TREE_MIME_TYPE = 'application/vnd.vel.tree+json';
 export interface TreeStateTurn {
   id: string;
   parent?: string | null;
+  /** The turn's position on its path, from 1 (tree_data.py). */
+  number?: number;
+  /** One-line plain text of the rendered user message and answer (no Markdown marks). */
+  question?: string;
+  answer?: string;
   preview?: string;
   messages: MessageData[];
   tokens?: number;
@@ -133,6 +141,8 @@ export interface TreeStatePayload {
   version?: number;
   kind: 'vel_jupyter.tree';
   focus?: string;
+  /** "%chat": the tree's actions may run `%chat` commands in the notebook's kernel (a `%chat tree` output). */
+  commands?: string;
   sessions: { session_id?: string; head?: string | null; system?: string | null }[];
   turns: TreeStateTurn[];
   heads: TreeStateHead[];
@@ -144,14 +154,6 @@ export type Classified =
   | { kind: 'tree'; tree: TreeStatePayload }
   | { kind: 'unknown'; reason: string };
 
-/** Callbacks a live frontend (the anywidget) may pass; the static MIME renderer passes none. */
-export interface SessionCallbacks {
-  /** Make a branch (its index in `heads`) or any message id the session's head. */
-  onCheckout?: (target: number | string) => void;
-  /** Fork a new session at this message. */
-  onFork?: (messageId: string) => void;
-}
-
 /**
  * Renders untrusted Markdown. `render` replaces `host`'s content with the rendered,
  * sanitized Markdown (and rejects when it cannot: the text then stays); `typeset`, when
@@ -160,6 +162,8 @@ export interface SessionCallbacks {
 export interface MarkdownHook {
   render(host: HTMLElement, source: string): Promise<void>;
   typeset?(host: HTMLElement): void | Promise<void>;
+  /** The words of `source` once rendered, as plain text (for one-line previews). */
+  plain?(source: string): Promise<string>;
 }
 
 export interface RenderOptions {
@@ -176,17 +180,10 @@ export interface CheckoutHook {
   run(sessionId: string, head: string): Promise<void>;
 }
 
-export interface SessionOptions extends SessionCallbacks, RenderOptions {
-  /** Messages of a long transcript shown at first (default 50); earlier ones load on demand. */
-  transcriptWindow?: number;
-  /** Whether the fork tree panel starts open (default: only when there are several branches). */
-  treeOpen?: boolean;
-}
-
 // ---------------------------------------------------------------------------------------
 // Pure helpers (no DOM): tested with node in test/render.test.mjs
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
@@ -208,11 +205,11 @@ export function str(value: unknown): string {
   }
 }
 
-function num(value: unknown): number | null {
+export function num(value: unknown): number | null {
   return typeof value === 'number' && Number.isFinite(value) ? value : null;
 }
 
-function messagesOf(value: unknown): MessageData[] {
+export function messagesOf(value: unknown): MessageData[] {
   if (!Array.isArray(value)) {
     return [];
   }
@@ -402,118 +399,6 @@ export function pathIds(tree: MessageTree, head: string | null | undefined): Set
   return new Set(pathTo(tree, head).map(m => m.id));
 }
 
-/**
- * A node of the fork tree: a *turn*, i.e. a user message with the assistant and tool
- * messages that follow it. A turn also starts at a root and after a fork point (a
- * message with several children), so alternative answers to one question are separate
- * nodes. `tokens` is the turn's prompt + completion tokens (as the widget shows them).
- */
-export interface TurnNode {
-  id: string;
-  messages: MessageData[];
-  /** Id of the turn's last message: what "check out" / "fork here" act on. */
-  last: string;
-  parent: TurnNode | null;
-  children: TurnNode[];
-  /** Turns in the subtree rooted here (this one included). */
-  size: number;
-  /** Indexes (into `heads`) of the branch heads in the subtree rooted here. */
-  headsBelow: number[];
-  tokens: number;
-}
-
-export interface TurnTree {
-  roots: TurnNode[];
-  /** Turn of every message id. */
-  turnOf: Map<string, TurnNode>;
-  messages: MessageTree;
-}
-
-/** Group a message tree into turns (iterative: safe at any depth). */
-export function buildTurnTree(messages: MessageTree, heads: (string | null)[] = []): TurnTree {
-  const turnOf = new Map<string, TurnNode>();
-  const roots: TurnNode[] = [];
-  const all: TurnNode[] = [];
-  const stack: TreeNode[] = [...messages.roots].reverse();
-  while (stack.length) {
-    const node = stack.pop()!;
-    const m = node.message;
-    const parentTurn = node.parent ? turnOf.get(node.parent.message.id) : undefined;
-    let turn: TurnNode;
-    if (!parentTurn || m.role === 'user' || node.parent!.children.length > 1) {
-      turn = { id: m.id, messages: [], last: m.id, parent: parentTurn ?? null, children: [], size: 1, headsBelow: [], tokens: 0 };
-      (parentTurn ? parentTurn.children : roots).push(turn);
-      all.push(turn);
-    } else {
-      turn = parentTurn;
-    }
-    turn.messages.push(m);
-    turn.last = m.id;
-    const tokens = messageTokens(m);
-    if (tokens) {
-      turn.tokens += tokens.prompt + tokens.completion;
-    }
-    turnOf.set(m.id, turn);
-    for (let i = node.children.length - 1; i >= 0; i--) {
-      stack.push(node.children[i]);
-    }
-  }
-  // `all` lists parents before children: sizes bottom-up.
-  for (let i = all.length - 1; i >= 0; i--) {
-    const t = all[i];
-    if (t.parent) {
-      t.parent.size += t.size;
-    }
-  }
-  heads.forEach((head, index) => {
-    let t = typeof head === 'string' ? turnOf.get(head) : undefined;
-    while (t) {
-      t.headsBelow.push(index);
-      t = t.parent ?? undefined;
-    }
-  });
-  return { roots, turnOf, messages };
-}
-
-export interface BranchChoice {
-  /** Index into `heads`, or -1 for a head that is not one of the branches. */
-  index: number;
-  head: string | null;
-  label: string;
-  current: boolean;
-  length: number;
-}
-
-/** The branches a session view can switch between (plus a detached head, if any). */
-export function branchChoices(session: SessionPayload, tree: MessageTree): BranchChoice[] {
-  const heads = Array.isArray(session.heads) ? session.heads : [];
-  const head = typeof session.head === 'string' ? session.head : null;
-  const current = num(session.current);
-  const choices: BranchChoice[] = heads.map((h, index) => {
-    const path = pathTo(tree, typeof h === 'string' ? h : null);
-    const last = [...path].reverse().find(m => str(m.content));
-    return {
-      index,
-      head: typeof h === 'string' ? h : null,
-      label: `branch ${index + 1}: ${last ? preview(last.content, 50) : '(empty)'}`,
-      current: index === current && (typeof h === 'string' ? h : null) === head,
-      length: path.length
-    };
-  });
-  if (!choices.some(c => c.current) && (head !== null || !choices.length)) {
-    const path = pathTo(tree, head);
-    const last = [...path].reverse().find(m => str(m.content));
-    choices.push({
-      index: -1,
-      head,
-      label: `detached head: ${last ? preview(last.content, 50) : '(empty)'}`,
-      current: true,
-      length: path.length
-    });
-  }
-  return choices;
-}
-
 // ---------------------------------------------------------------------------------------
 // DOM building
 
@@ -521,7 +406,7 @@ type Attrs = Record<string, string | undefined>;
 const ALLOWED_ATTR = /^(class|title|type|value|role|tabindex|data-[a-z-]+|aria-[a-z]+)$/;
 
 /** An element with text content only; attributes limited to inert ones. */
-function h(
+export function h(
   doc: Document,
   tag: string,
   attrs: Attrs = {},
@@ -546,13 +431,13 @@ function h(
   return el;
 }
 
-function clear(el: HTMLElement): void {
+export function clear(el: HTMLElement): void {
   while (el.firstChild) {
     el.removeChild(el.firstChild);
   }
 }
 
-function addClass(el: HTMLElement, name: string): void {
+export function addClass(el: HTMLElement, name: string): void {
   el.classList.toggle(name, true);
 }
 
@@ -589,6 +474,27 @@ export class MarkdownQueue {
     } else {
       this._pending.push(done);
       this._hosts.push(host);
+    }
+  }
+
+  /**
+   * Show `source` in `host` as one line of plain text: its words once rendered (through the
+   * hook's `plain`), clipped to `limit`; until then, or without a hook, the source's own.
+   */
+  fillPlain(host: HTMLElement, source: string, limit: number): void {
+    host.textContent = preview(source, limit);
+    const plain = this.hook?.plain;
+    if (!plain || !source) {
+      return;
+    }
+    const done = plain(source).then(
+      text => {
+        host.textContent = preview(text, limit);
+      },
+      () => undefined // the source's own text stays
+    );
+    if (!this.attached) {
+      this._pending.push(done);
     }
   }
 
@@ -647,7 +553,7 @@ export interface MarkdownRequest {
 
 const ROLES = new Set(['user', 'assistant', 'system', 'tool']);
 
-function roleClass(role: unknown): string {
+export function roleClass(role: unknown): string {
   const r = str(role);
   return ROLES.has(r) ? r : 'other';
 }
@@ -823,7 +729,7 @@ export function renderTranscript(
   return el;
 }
 
-function unknownPayload(doc: Document, reason: string): HTMLElement {
+export function unknownPayload(doc: Document, reason: string): HTMLElement {
   return h(doc, 'div', { class: 'vel-root vel-error' }, `vel_jupyter: cannot show this output (${reason}).`);
 }
 
@@ -1118,7 +1024,7 @@ export function renderTurn(el: HTMLElement, data: TurnPayload, options: RenderOp
  * one step (replacing what was there), and typeset it. A render that a newer one (for the
  * same `el`) overtook is dropped. With no Markdown to wait for, `el` is updated at once.
  */
-function swapIn(el: HTMLElement, options: RenderOptions, build: (md: MarkdownQueue) => HTMLElement): Promise<void> {
+export function swapIn(el: HTMLElement, options: RenderOptions, build: (md: MarkdownQueue) => HTMLElement): Promise<void> {
   const generation = (generations.get(el) ?? 0) + 1;
   generations.set(el, generation);
   const md = new MarkdownQueue(options.markdown, false);
@@ -1140,518 +1046,3 @@ function swapIn(el: HTMLElement, options: RenderOptions, build: (md: MarkdownQue
 }
 
 const generations = new WeakMap<HTMLElement, number>();
-
-// -- fork tree --------------------------------------------------------------------------
-// Class names use the `vel-ft-` prefix: the anywidget's own tree.css styles `vel-tree-*`,
-// and both stylesheets are global in JupyterLab.
-
-export interface TreeOptions extends SessionCallbacks {
-  /** Branch heads (a session's `heads`), labelled in the tree. */
-  heads?: (string | null)[];
-  /** Labels of `heads` by index (default "branch N"). */
-  headLabels?: string[];
-  /** The session's head: its turn is highlighted. */
-  currentHead?: string | null;
-  /** The head whose path is shown (expanded, marked); defaults to `currentHead`. */
-  focusHead?: string | null;
-  /** Called with a turn's last message id when the turn is clicked. */
-  onSelect?: (messageId: string) => void;
-  /** Linear runs of more turns than this show their ends and a "show" button. */
-  maxRun?: number;
-}
-
-const RUN_HEAD = 3;
-const RUN_TAIL = 30;
-
-/**
- * The fork tree; nodes are turns. A linear run of turns is a flat list; only a fork nests,
- * and at a fork the turn on the focused path continues at the same level while the other
- * children become collapsed blocks, so the focused path is one flat column however many
- * forks it passes. Collapsed blocks are built when first opened and long runs build their
- * middle on demand: a 1,000-turn session costs a few dozen rows until the user asks for more.
- */
-export function renderTree(el: HTMLElement, tree: MessageTree, options: TreeOptions = {}): TurnTree {
-  const doc = el.ownerDocument;
-  clear(el);
-  const heads = options.heads ?? [];
-  const headLabel = (index: number): string => options.headLabels?.[index] ?? `branch ${index + 1}`;
-  const turns = buildTurnTree(tree, heads);
-  const headIndex = new Map<TurnNode, number[]>();
-  heads.forEach((head, index) => {
-    const t = typeof head === 'string' ? turns.turnOf.get(head) : undefined;
-    if (t) {
-      headIndex.set(t, [...(headIndex.get(t) ?? []), index]);
-    }
-  });
-  const currentHead = options.currentHead ?? null;
-  const currentTurn = currentHead !== null ? turns.turnOf.get(currentHead) : undefined;
-  const focus = options.focusHead === undefined ? currentHead : options.focusHead;
-  const onPath = pathIds(tree, focus);
-  const maxRun = Math.max(RUN_HEAD + RUN_TAIL + 1, options.maxRun ?? 80);
-
-  const root = h(doc, 'div', { class: 'vel-ft', role: 'tree' });
-
-  const row = (t: TurnNode): HTMLElement => {
-    const first = t.messages[0];
-    const classes = ['vel-ft-node', `vel-role-${roleClass(first.role)}`];
-    if (onPath.has(first.id)) {
-      classes.push('vel-ft-onpath');
-    }
-    if (t === currentTurn) {
-      classes.push('vel-ft-current');
-    }
-    const r = h(doc, 'div', {
-      class: classes.join(' '),
-      'data-id': t.last,
-      'data-turn': t.id,
-      role: 'treeitem',
-      tabindex: '0',
-      title: preview(first.content, 400)
-    });
-    r.appendChild(h(doc, 'span', { class: 'vel-ft-role' }, str(first.role) || '?'));
-    const calls = t.messages.reduce((n, m) => n + (Array.isArray(m.tool_calls) ? m.tool_calls.length : 0), 0);
-    r.appendChild(h(doc, 'span', { class: 'vel-ft-preview' }, preview(first.content, 70) || '(empty)'));
-    const answer = [...t.messages].reverse().find(m => m !== first && m.role === 'assistant' && str(m.content));
-    if (answer) {
-      r.appendChild(h(doc, 'span', { class: 'vel-ft-answer' }, '→ ' + preview(answer.content, 50)));
-    }
-    if (calls) {
-      r.appendChild(h(doc, 'span', { class: 'vel-ft-calls' }, `${calls} tool call${calls > 1 ? 's' : ''}`));
-    }
-    if (t.tokens) {
-      r.appendChild(h(doc, 'span', { class: 'vel-ft-tokens' }, `${formatCount(t.tokens)} tok`));
-    }
-    for (const index of headIndex.get(t) ?? []) {
-      r.appendChild(h(doc, 'span', { class: 'vel-head-label' }, headLabel(index)));
-    }
-    if (t === currentTurn) {
-      r.appendChild(h(doc, 'span', { class: 'vel-head-label vel-head-current' }, 'HEAD'));
-    }
-    if (options.onCheckout) {
-      r.appendChild(
-        h(doc, 'button', { class: 'vel-ft-action', type: 'button', 'data-action': 'checkout', title: 'continue from here' }, 'check out')
-      );
-    }
-    if (options.onFork) {
-      r.appendChild(h(doc, 'button', { class: 'vel-ft-action', type: 'button', 'data-action': 'fork', title: 'fork here' }, 'fork'));
-    }
-    return r;
-  };
-
-  const renderChain = (container: HTMLElement, start: TurnNode): void => {
-    let t: TurnNode | undefined = start;
-    while (t) {
-      const run: TurnNode[] = [t];
-      let last: TurnNode = t;
-      while (last.children.length === 1) {
-        last = last.children[0];
-        run.push(last);
-      }
-      container.appendChild(renderRun(run));
-      t = last.children.length > 1 ? renderFork(container, last.children) : undefined;
-    }
-  };
-
-  /** Collapsed blocks for the `children` off the focused path; returns the one on it. */
-  const renderFork = (container: HTMLElement, children: TurnNode[]): TurnNode | undefined => {
-    const continuing = children.find(c => onPath.has(c.id));
-    const fork = h(doc, 'div', { class: 'vel-ft-fork' });
-    for (const child of children) {
-      if (child !== continuing) {
-        fork.appendChild(branchBlock(child));
-      }
-    }
-    container.appendChild(fork);
-    return continuing;
-  };
-
-  const renderRun = (run: TurnNode[]): HTMLElement => {
-    const list = h(doc, 'div', { class: 'vel-ft-run', role: 'group' });
-    if (run.length <= maxRun) {
-      for (const t of run) {
-        list.appendChild(row(t));
-      }
-      return list;
-    }
-    const hidden = run.slice(RUN_HEAD, run.length - RUN_TAIL);
-    const hiddenHeads = hidden.filter(t => headIndex.has(t) || t === currentTurn).length;
-    for (const t of run.slice(0, RUN_HEAD)) {
-      list.appendChild(row(t));
-    }
-    const more = h(
-      doc,
-      'button',
-      { class: 'vel-ft-more', type: 'button' },
-      `⋯ show ${formatCount(hidden.length)} more turns` +
-        (hiddenHeads ? ` (${hiddenHeads} labelled head${hiddenHeads > 1 ? 's' : ''})` : '')
-    );
-    more.addEventListener('click', () => {
-      const frag = doc.createDocumentFragment();
-      for (const t of hidden) {
-        frag.appendChild(row(t));
-      }
-      list.replaceChild(frag, more);
-    });
-    list.appendChild(more);
-    for (const t of run.slice(run.length - RUN_TAIL)) {
-      list.appendChild(row(t));
-    }
-    return list;
-  };
-
-  /** A collapsed subtree; its rows are built the first time it is opened. */
-  const branchBlock = (start: TurnNode): HTMLElement => {
-    const block = h(doc, 'div', { class: 'vel-ft-branch' });
-    const first = start.messages[0];
-    const labels = start.headsBelow.map(headLabel);
-    const toggle = h(doc, 'button', { class: 'vel-ft-toggle', type: 'button', 'aria-expanded': 'false' });
-    const caret = h(doc, 'span', { class: 'vel-ft-caret', 'aria-hidden': 'true' }, '▸');
-    toggle.appendChild(caret);
-    toggle.appendChild(
-      h(doc, 'span', { class: 'vel-ft-toggle-label' }, `${str(first.role) || '?'}: ${preview(first.content, 50) || '(empty)'}`)
-    );
-    toggle.appendChild(
-      h(
-        doc,
-        'span',
-        { class: 'vel-ft-toggle-info' },
-        `${formatCount(start.size)} turn${start.size === 1 ? '' : 's'}` + (labels.length ? ` · ${labels.join(', ')}` : '')
-      )
-    );
-    const body = h(doc, 'div', { class: 'vel-ft-body' });
-    body.hidden = true;
-    let built = false;
-    toggle.addEventListener('click', () => {
-      const open = toggle.getAttribute('aria-expanded') !== 'true';
-      if (open && !built) {
-        renderChain(body, start);
-        built = true;
-      }
-      body.hidden = !open;
-      toggle.setAttribute('aria-expanded', String(open));
-      caret.textContent = open ? '▾' : '▸';
-    });
-    block.appendChild(toggle);
-    block.appendChild(body);
-    return block;
-  };
-
-  if (!turns.roots.length) {
-    root.appendChild(h(doc, 'div', { class: 'vel-empty' }, '(no messages)'));
-  } else if (turns.roots.length === 1) {
-    renderChain(root, turns.roots[0]);
-  } else {
-    const continuing = renderFork(root, turns.roots);
-    if (continuing) {
-      renderChain(root, continuing);
-    }
-  }
-
-  // One delegated listener: row clicks select, buttons act (on the turn's last message).
-  root.addEventListener('click', (event: Event) => {
-    const target = event.target as HTMLElement | null;
-    const nodeEl = target?.closest?.('.vel-ft-node') as HTMLElement | null;
-    const id = nodeEl?.getAttribute('data-id');
-    if (!id) {
-      return;
-    }
-    const action = (target?.closest?.('[data-action]') as HTMLElement | null)?.getAttribute('data-action');
-    if (action === 'checkout') {
-      options.onCheckout?.(id);
-    } else if (action === 'fork') {
-      options.onFork?.(id);
-    } else {
-      options.onSelect?.(id);
-    }
-  });
-  root.addEventListener('keydown', (event: Event) => {
-    const key = (event as KeyboardEvent).key;
-    const target = event.target as HTMLElement | null;
-    if ((key === 'Enter' || key === ' ') && target?.classList?.contains('vel-ft-node')) {
-      event.preventDefault();
-      const id = target.getAttribute('data-id');
-      if (id) {
-        options.onSelect?.(id);
-      }
-    }
-  });
-  el.appendChild(root);
-  return turns;
-}
-
-function headsOf(data: SessionPayload): (string | null)[] {
-  return Array.isArray(data.heads) ? data.heads.map(x => (typeof x === 'string' ? x : null)) : [];
-}
-
-/**
- * The fork tree of a session payload alone (what the anywidget shows); returns the turn
- * tree so a caller can look turns up. Pass `onCheckout` / `onFork` to get the row buttons.
- */
-export function renderSessionTree(
-  el: HTMLElement,
-  data: SessionPayload,
-  options: Omit<TreeOptions, 'heads' | 'currentHead'> = {}
-): TurnTree {
-  const heads = headsOf(data);
-  clear(el);
-  const wrap = h(el.ownerDocument, 'div', { class: 'vel-root vel-session-tree' });
-  el.appendChild(wrap);
-  return renderTree(wrap, buildTree(data.messages, heads), {
-    heads,
-    currentHead: typeof data.head === 'string' ? data.head : null,
-    ...options
-  });
-}
-
-// -- full session -----------------------------------------------------------------------
-
-/**
- * A whole session: header, branch navigation, the fork tree (collapsible) and the
- * transcript of the chosen branch. Switching branches or clicking a turn only changes
- * what is shown; `onCheckout` (when given) asks the kernel side to move the head.
- */
-export function renderSession(el: HTMLElement, data: SessionPayload, options: SessionOptions = {}): Promise<void> {
-  return swapIn(el, options, md => buildSession(el.ownerDocument, data, options, md));
-}
-
-function buildSession(doc: Document, data: SessionPayload, options: SessionOptions, md: MarkdownQueue): HTMLElement {
-  const heads = headsOf(data);
-  const tree = buildTree(data.messages, heads);
-  const choices = branchChoices(data, tree);
-  const currentHead = typeof data.head === 'string' ? data.head : null;
-  let selected = Math.max(0, choices.findIndex(c => c.current));
-  let shownHead: string | null = choices[selected]?.head ?? currentHead;
-
-  const root = h(doc, 'div', { class: 'vel-root vel-session', 'data-session': str(data.session_id) });
-
-  // Header
-  const header = h(doc, 'div', { class: 'vel-session-header' });
-  header.appendChild(h(doc, 'span', { class: 'vel-session-id' }, str(data.session_id) || '(unnamed session)'));
-  const branchCount = heads.length;
-  header.appendChild(
-    h(
-      doc,
-      'span',
-      { class: 'vel-session-stats' },
-      `${formatCount(data.messages.length)} messages · ${formatCount(branchCount)} branch${branchCount === 1 ? '' : 'es'}`
-    )
-  );
-  const forked = isObject(data.forked_from) ? data.forked_from : null;
-  if (forked && forked.session_id) {
-    header.appendChild(h(doc, 'span', { class: 'vel-session-forked' }, `forked from ${str(forked.session_id)}`));
-  }
-  root.appendChild(header);
-  if (data.system) {
-    root.appendChild(
-      h(
-        doc,
-        'details',
-        { class: 'vel-system' },
-        h(doc, 'summary', {}, `System: ${preview(data.system, 80)}`),
-        h(doc, 'div', { class: 'vel-msg-content' }, str(data.system))
-      )
-    );
-  }
-
-  // Branch navigation
-  const nav = h(doc, 'div', { class: 'vel-branch-nav' });
-  const prev = h(doc, 'button', { class: 'vel-branch-prev', type: 'button', title: 'previous branch', 'aria-label': 'previous branch' }, '‹');
-  const next = h(doc, 'button', { class: 'vel-branch-next', type: 'button', title: 'next branch', 'aria-label': 'next branch' }, '›');
-  const select = h(doc, 'select', { class: 'vel-branch-select', 'aria-label': 'branch' }) as HTMLSelectElement;
-  choices.forEach((choice, i) => {
-    select.appendChild(
-      h(doc, 'option', { value: String(i) }, choice.label + (choice.current ? ' (current)' : ''))
-    );
-  });
-  const marker = h(doc, 'span', { class: 'vel-branch-marker' });
-  const checkout = options.onCheckout
-    ? h(doc, 'button', { class: 'vel-branch-checkout', type: 'button' }, 'check out')
-    : null;
-  nav.appendChild(prev);
-  nav.appendChild(select);
-  nav.appendChild(next);
-  nav.appendChild(marker);
-  if (checkout) {
-    nav.appendChild(checkout);
-  }
-  root.appendChild(nav);
-
-  const transcriptHost = h(doc, 'div', { class: 'vel-transcript-host' });
-
-  const treePanel = h(doc, 'details', { class: 'vel-ft-panel' }) as HTMLDetailsElement;
-  const treeSummary = h(
-    doc,
-    'summary',
-    {},
-    `Fork tree (${formatCount(data.messages.length)} messages, ${formatCount(branchCount)} branch${branchCount === 1 ? '' : 'es'})`
-  );
-  treePanel.appendChild(treeSummary);
-  const treeHost = h(doc, 'div', { class: 'vel-ft-host' });
-  treePanel.appendChild(treeHost);
-  root.appendChild(treePanel);
-  root.appendChild(transcriptHost);
-
-  const showPath = (head: string | null, label: string) => {
-    clear(transcriptHost);
-    transcriptHost.appendChild(renderTranscript(doc, pathTo(tree, head), options.transcriptWindow ?? 50, md));
-    marker.textContent = label;
-  };
-  let treeBuilt = false;
-  const drawTree = () => {
-    renderTree(treeHost, tree, {
-      heads,
-      currentHead,
-      focusHead: shownHead,
-      onCheckout: options.onCheckout,
-      onFork: options.onFork,
-      onSelect: id => {
-        shownHead = id;
-        const choice = choices.findIndex(c => c.head === id);
-        if (choice >= 0) {
-          choose(choice);
-        } else {
-          showPath(id, 'selected turn (not a branch head)');
-          markTree();
-        }
-      }
-    });
-    treeBuilt = true;
-  };
-  const markTree = () => {
-    // Re-mark the path shown without rebuilding the tree.
-    const ids = pathIds(tree, shownHead);
-    treeHost.querySelectorAll?.('.vel-ft-node').forEach(n => {
-      n.classList.toggle('vel-ft-onpath', ids.has(n.getAttribute('data-turn') ?? ''));
-    });
-  };
-  const choose = (i: number) => {
-    if (!choices.length) {
-      showPath(currentHead, '');
-      return;
-    }
-    selected = (i + choices.length) % choices.length;
-    const choice = choices[selected];
-    shownHead = choice.head;
-    select.value = String(selected);
-    const position = choice.index >= 0 ? `branch ${choice.index + 1} of ${branchCount}` : 'detached head';
-    showPath(choice.head, position + (choice.current ? ' (current)' : ''));
-    (prev as HTMLButtonElement).disabled = choices.length < 2;
-    (next as HTMLButtonElement).disabled = choices.length < 2;
-    if (checkout) {
-      (checkout as HTMLButtonElement).disabled = choice.current;
-    }
-    if (treeBuilt) {
-      drawTree(); // expand the newly shown branch
-    }
-  };
-  prev.addEventListener('click', () => choose(selected - 1));
-  next.addEventListener('click', () => choose(selected + 1));
-  select.addEventListener('change', () => choose(Number(select.value)));
-  checkout?.addEventListener('click', () => {
-    const choice = choices[selected];
-    if (choice && options.onCheckout) {
-      options.onCheckout(choice.index >= 0 ? choice.index : (choice.head ?? ''));
-    }
-  });
-  // The tree is built when its panel is first opened.
-  treePanel.addEventListener('toggle', () => {
-    if (treePanel.open && !treeBuilt) {
-      drawTree();
-    }
-  });
-  choose(selected);
-  const openTree = options.treeOpen ?? branchCount > 1;
-  if (openTree) {
-    treePanel.open = true;
-    if (!treeBuilt) {
-      drawTree();
-    }
-  }
-  return root;
-}
-
-// -- saved fork-tree widget -----------------------------------------------------------
-
-/** "fam · branch 1", "fam-fork (detached)": how the widget labels a session's head (branches count from 1, as everywhere). */
-export function treeHeadLabel(head: TreeStateHead): string {
-  const branch = num(head.branch);
-  return str(head.session_id) + (branch === null ? ' (detached)' : ` · branch ${branch + 1}`);
-}
-
-/**
- * The fork-tree widget's last state, drawn without a kernel: the same tree as a saved
- * session (heads labelled by session), and a click on a turn shows its messages. Checkout
- * and fork need the kernel, so they are not offered here.
- */
-export function renderTreeState(el: HTMLElement, data: TreeStatePayload, options: RenderOptions = {}): Promise<void> {
-  return swapIn(el, options, md => buildTreeState(el.ownerDocument, data, md));
-}
-
-function buildTreeState(doc: Document, data: TreeStatePayload, md: MarkdownQueue): HTMLElement {
-  const focus = str(data.focus);
-  const root = h(doc, 'div', { class: 'vel-root vel-tree-state', 'data-session': focus });
-  const header = h(doc, 'div', { class: 'vel-session-header' });
-  header.appendChild(h(doc, 'span', { class: 'vel-session-id' }, focus || '(unnamed session)'));
-  header.appendChild(h(doc, 'span', { class: 'vel-session-stats' }, treeStats(data)));
-  header.appendChild(
-    h(doc, 'span', { class: 'vel-tree-saved-note' }, 'saved view: run the cell to check out or fork')
-  );
-  root.appendChild(header);
-  const treeHost = h(doc, 'div', { class: 'vel-ft-host' });
-  const detail = h(doc, 'div', { class: 'vel-transcript-host' });
-  root.appendChild(treeHost);
-  root.appendChild(detail);
-  const view = treeStateView(data);
-  const turns = renderTree(treeHost, view.tree, {
-    ...view.options,
-    onSelect: id => {
-      clear(detail);
-      const turn = turns.turnOf.get(id);
-      if (turn) {
-        detail.appendChild(renderTranscript(doc, turn.messages, 50, md));
-      }
-    }
-  });
-  return root;
-}
-
-/** "fork tree · 5 turns · 2 sessions". */
-export function treeStats(data: TreeStatePayload): string {
-  const count = (n: number, noun: string) => `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
-  return `fork tree · ${count(data.turns.length, 'turn')} · ${count(data.sessions.length, 'session')}`;
-}
-
-/**
- * A saved tree as `renderTree` input: the message tree, every session's heads labelled
- * by session, and the focused session's current head (shared with the live widget).
- */
-export function treeStateView(data: TreeStatePayload): { tree: MessageTree; options: TreeOptions & { currentHead: string | null } } {
-  const heads = data.heads.map(hd => str(hd.message) || str(hd.turn) || null);
-  const focus = str(data.focus);
-  const current = data.heads.find(hd => hd.current && str(hd.session_id) === focus);
-  return {
-    tree: buildTree(data.turns.flatMap(t => t.messages), heads),
-    options: {
-      heads,
-      headLabels: data.heads.map(treeHeadLabel),
-      currentHead: current ? str(current.message) || str(current.turn) || null : null
-    }
-  };
-}
-
-/**
- * Render any vel_jupyter payload (turn, session, export or saved tree) into `el`. The
- * promise settles when the view, its Markdown rendered, is in `el` (at once without a
- * Markdown hook).
- */
-export function render(el: HTMLElement, data: unknown, options: SessionOptions = {}): Promise<void> {
-  const what = classify(data);
-  if (what.kind === 'turn') {
-    return renderTurn(el, what.turn, options);
-  } else if (what.kind === 'session') {
-    return renderSession(el, what.session, options);
-  } else if (what.kind === 'tree') {
-    return renderTreeState(el, what.tree, options);
-  }
-  return swapIn(el, options, () => unknownPayload(el.ownerDocument, what.reason));
-}

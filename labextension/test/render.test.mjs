@@ -4,10 +4,12 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { test } from 'node:test';
 
+import { joinModules } from '../scripts/join-modules.mjs';
+
 const here = new URL('..', import.meta.url);
 // lib/*.js are ES modules but package.json has no "type": "module" (the JupyterLab builder
-// prefers it that way); render.js imports nothing, so load its text as a data: module.
-const source = readFileSync(new URL('lib/render.js', here), 'utf8');
+// prefers it that way): render, tree and views, joined, load as one data: module.
+const source = joinModules(new URL('lib/', here), ['render', 'tree', 'views']);
 const R = await import('data:text/javascript;base64,' + Buffer.from(source).toString('base64'));
 
 // ---------------------------------------------------------------------------------------
@@ -21,6 +23,13 @@ class FakeNode {
   }
   get firstChild() {
     return this.childNodes[0] ?? null;
+  }
+  get parentElement() {
+    return this.parentNode instanceof FakeElement ? this.parentNode : null;
+  }
+  get nextSibling() {
+    const siblings = this.parentNode?.childNodes ?? [];
+    return siblings[siblings.indexOf(this) + 1] ?? null;
   }
   appendChild(child) {
     if (child instanceof FakeFragment) {
@@ -116,17 +125,21 @@ class FakeElement extends FakeNode {
   addEventListener(type, fn) {
     (this.listeners[type] ??= []).push(fn);
   }
-  dispatch(type, target = this) {
-    const event = { type, target, key: undefined, preventDefault() {} };
+  focus() {
+    this.ownerDocument.activeElement = this;
+  }
+  dispatch(type, target = this, key = undefined) {
+    const event = { type, target, key, preventDefault() {} };
     for (let n = target; n; n = n.parentNode) for (const fn of n.listeners?.[type] ?? []) fn(event);
   }
   click() {
     this.dispatch('click');
   }
   matches(selector) {
+    if (selector.includes(',')) return selector.split(',').some(part => this.matches(part.trim()));
     if (selector.startsWith('.')) return this.classList.contains(selector.slice(1));
-    const attr = /^\[([a-z-]+)\]$/.exec(selector);
-    if (attr) return this.attributes.has(attr[1]);
+    const attr = /^\[([a-z-]+)(?:="([^"]*)")?\]$/.exec(selector);
+    if (attr) return attr[2] === undefined ? this.attributes.has(attr[1]) : this.attributes.get(attr[1]) === attr[2];
     return this.tagName === selector.toUpperCase();
   }
   closest(selector) {
@@ -208,7 +221,7 @@ test('src never assigns HTML; markdown.ts is the one way to HTML, always untrust
       .replace(/\/\*[\s\S]*?\*\//g, '')
       .replace(/\/\/.*$/gm, ''); // the header comments name them; code must not use them
   const names = readdirSync(new URL('src/', here));
-  assert.deepEqual(names.sort(), ['index.ts', 'markdown.ts', 'render.ts']);
+  assert.deepEqual(names.sort(), ['index.ts', 'markdown.ts', 'render.ts', 'tree.ts', 'views.ts']);
   for (const name of names) {
     const code = codeOf(name);
     for (const bad of ['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'document.write', 'eval(', 'new Function', 'renderHTML', 'trusted: true']) {
@@ -329,39 +342,27 @@ test('a cut-off, filtered or refused answer says so; a whole one does not', () =
   assert.equal(all(whole, '.vel-finish-note').length, 0);
 });
 
-test('session view: branch navigation switches the transcript', () => {
+test('session view: branch navigation switches the transcript; the tree is turns, one per row', () => {
   const el = host();
   const data = bigSession(4, 4); // a regenerated answer at turn 2
-  const calls = [];
-  R.render(el, data, { onCheckout: t => calls.push(['checkout', t]), onFork: id => calls.push(['fork', id]) });
+  R.render(el, data);
   const transcript = () => all(el, '.vel-msg').map(n => n.getAttribute('data-id'));
   assert.deepEqual(transcript(), ['u0', 'a0', 'u1', 'a1', 'u2', 'a2', 'u3', 'a3']);
   assert.match(all(el, '.vel-branch-marker')[0].textContent, /branch 2 of 2 \(current\)/);
   all(el, '.vel-branch-prev')[0].click();
   assert.deepEqual(transcript(), ['u0', 'a0', 'u1', 'a1', 'u2', 'alt2']);
   assert.equal(all(el, '.vel-branch-marker')[0].textContent, 'branch 1 of 2');
-  all(el, '.vel-branch-checkout')[0].click();
-  assert.deepEqual(calls, [['checkout', 0]]);
-  // the tree (open: two branches) has check out / fork buttons wired to the callbacks
-  // tree rows are turns and act on the turn's last message
+  assert.equal(all(el, '.vel-branch-checkout').length, 0, 'an export is a record: no checkout from it');
+  // Tree rows are turns: a number, the question, the answer; they name the turn's last message.
   const row = all(el, '.vel-ft-node').find(n => n.getAttribute('data-turn') === 'u1');
   assert.equal(row.getAttribute('data-id'), 'a1');
-  row.querySelectorAll('[data-action]').find(b => b.getAttribute('data-action') === 'fork').click();
-  assert.deepEqual(calls.at(-1), ['fork', 'a1']);
+  assert.equal(all(row, '.vel-ft-num')[0].textContent, '2');
+  assert.equal(all(row, '.vel-ft-q')[0].textContent, 'question 1');
+  assert.equal(all(row, '.vel-ft-a')[0].textContent, 'answer 1');
+  assert.equal(all(row, '.vel-ft-role').length, 0, 'no role label: a row is a turn');
   // clicking a row shows the path to it
   row.click();
   assert.deepEqual(transcript(), ['u0', 'a0', 'u1', 'a1']);
-});
-
-test('renderSessionTree: the tree alone, with action buttons', () => {
-  const el = host();
-  const forks = [];
-  const tree = R.renderSessionTree(el, bigSession(3, 2), { onFork: id => forks.push(id) });
-  assert.equal(tree.turnOf.size, 7);
-  assert.equal(all(el, '.vel-ft-current').length, 1);
-  assert.equal(all(el, '[data-action]').length, all(el, '.vel-ft-node').length); // fork buttons only
-  all(el, '.vel-ft-node')[0].querySelectorAll('[data-action]')[0].click();
-  assert.deepEqual(forks, ['a0']); // the turn's last message
 });
 
 test('1,000 turns: pure functions are fast and the DOM stays small until asked', () => {
@@ -399,54 +400,212 @@ test('1,000 turns: pure functions are fast and the DOM stays small until asked',
 });
 
 // ---------------------------------------------------------------------------------------
-// The fork-tree widget's saved state (tree_data.py::tree_payload), drawn with no kernel.
+// Fork trees (tree_data.py::tree_payload): `%chat tree` outputs, the widget, saved trees.
 
-function treeState() {
-  const u1 = msg('u1', null, 'user', 'first question');
-  const a1 = msg('a1', 'u1', 'assistant', 'first answer', { meta: { prompt_tokens: 5, completion_tokens: 7 } });
-  const u2 = msg('u2', 'a1', 'user', 'second question');
-  const a2 = msg('a2', 'u2', 'assistant', HOSTILE);
-  const u3 = msg('u3', 'a1', 'user', 'side question');
-  const a3 = msg('a3', 'u3', 'assistant', 'side answer');
-  const turn = (id, parent, messages) => ({ id, parent, preview: messages[0].content, messages, tokens: 0, last: messages.at(-1).id, cell_id: null });
+/** A tree payload from turns given as [id, parent, question, answer, number], as tree_data.py writes it. */
+function treePayload(focus, turns, heads, extra = {}) {
+  const byId = Object.fromEntries(turns.map(t => [t[0], t]));
+  const lastOf = id => `${id}-a`;
   return {
     version: 1,
     kind: 'vel_jupyter.tree',
-    focus: 'main',
-    sessions: [
-      { session_id: 'main', head: 'a2', forked_from: null, system: null },
-      { session_id: 'side', head: 'a3', forked_from: { session_id: 'main', message_id: 'a1' }, system: null }
-    ],
-    turns: [turn('u1', null, [u1, a1]), turn('u2', 'u1', [u2, a2]), turn('u3', 'u1', [u3, a3])],
-    heads: [
-      { session_id: 'main', branch: 0, turn: 'u2', message: 'a2', current: true },
-      { session_id: 'side', branch: 0, turn: 'u3', message: 'a3', current: true }
-    ]
+    focus,
+    sessions: [...new Set(heads.map(hd => hd.session_id))].sort().map(session_id => ({ session_id, head: null, forked_from: null, system: null })),
+    turns: turns.map(([id, parent, question, answer, number]) => ({
+      id,
+      parent,
+      number,
+      question,
+      answer,
+      preview: question,
+      messages: [
+        msg(id, parent ? lastOf(parent) : null, 'user', `**${question}**`),
+        msg(lastOf(id), id, 'assistant', `## ${answer}`, { meta: { prompt_tokens: 5, completion_tokens: 7 } })
+      ],
+      tokens: 12,
+      last: lastOf(id),
+      cell_id: null
+    })),
+    heads: heads.map(hd => ({ branch: 0, current: true, ...hd, turn: hd.turn, message: lastOf(hd.turn) })),
+    ...extra
   };
+  void byId;
 }
 
-test('saved tree: classified, heads labelled by session, current head marked, a click shows the turn', () => {
-  const data = treeState();
+/** The family of ux/04: demo re-ran turn 2 and went on to turn 3; alt forked at turn 3; from-turn-1 at turn 1. */
+function familyTree(extra = {}) {
+  return treePayload(
+    'demo',
+    [
+      ['t1', null, 'Give me a quick overview of pandas groupby.', 'Grouping in pandas Here is a quick overview', 1],
+      ['t2', 't1', 'How would I do the same with a pivot table?', 'Pivot tables reshape', 2],
+      ['t2b', 't1', 'How would I do the same with a pivot table?', 'A pivot table is', 2],
+      ['t3', 't2b', 'Which one is faster?', 'groupby is usually faster', 3],
+      ['t4', 't3', 'Explain it for a spreadsheet user instead.', 'Imagine an Excel sheet', 4]
+    ],
+    [
+      { session_id: 'demo', turn: 't2', branch: 0, current: false },
+      { session_id: 'demo', turn: 't3', branch: 1, current: true },
+      { session_id: 'alt', turn: 't4' },
+      { session_id: 'from-turn-1', turn: 't1' }
+    ],
+    extra
+  );
+}
+
+const rowsOf = el => all(el, '.vel-ft-node').filter(r => !hiddenIn(r, el)).map(r => r.getAttribute('data-turn'));
+function hiddenIn(node, root) {
+  for (let n = node.parentNode; n && n !== root; n = n.parentNode) if (n.hidden) return true;
+  return false;
+}
+
+test('tree view: the HEAD path is one column, each fork folded and named by where it diverges, sessions always shown', () => {
+  const data = familyTree();
   assert.equal(R.classify(data).kind, 'tree');
   assert.equal(R.classify({ kind: 'vel_jupyter.tree' }).tree.turns.length, 0, 'missing fields are empty, not errors');
   const el = host();
   R.render(el, data);
-  const [root] = all(el, '.vel-tree-state');
-  assert.ok(root, 'drawn as a saved tree');
-  assert.match(all(el, '.vel-session-header')[0].textContent, /main.*3 turns · 2 sessions/);
+  assert.equal(all(el, '.vel-tree-view').length, 1);
+  assert.match(all(el, '.vel-session-header')[0].textContent, /demo.*5 turns · 3 sessions/);
+  // The sessions, each with where it stands; the followed one pressed.
+  const chips = all(el, '.vel-tree-session').map(c => c.textContent);
+  assert.deepEqual(chips, ['altturn 4', 'demoturn 3', 'from-turn-1turn 1']);
+  assert.equal(all(el, '.vel-tree-session-focus')[0].getAttribute('data-session'), 'demo');
+  // HEAD's path, flat: turns 1, 2 (the re-run), 3, HEAD on 3; nothing else until opened.
+  assert.deepEqual(rowsOf(el), ['t1', 't2b', 't3']);
   const rows = all(el, '.vel-ft-node');
-  assert.deepEqual(rows.map(r => r.getAttribute('data-turn')), ['u1', 'u2'], 'the focused path is flat; the fork is collapsed');
-  assert.ok(rows[1].classList.contains('vel-ft-current'), "main's head is the current turn");
-  assert.ok(rows[1].textContent.includes('main · branch 1'));
-  assert.match(all(el, '.vel-ft-toggle-info')[0].textContent, /1 turn · side · branch 1/, 'the fork shows whose head it holds');
-  assert.equal(all(el, '.vel-ft-action').length, 0, 'no checkout or fork without a kernel');
-  rows[1].click();
-  const [transcript] = all(el, '.vel-transcript');
-  const shown = all(transcript, '.vel-msg-content').map(e => e.textContent);
-  assert.deepEqual(shown, ['second question', HOSTILE], 'the turn is shown, hostile text as text');
+  assert.deepEqual(rows.map(r => all(r, '.vel-ft-num')[0].textContent), ['1', '2', '3']);
+  assert.equal(all(rows[2], '.vel-head-current')[0].textContent, 'HEAD');
+  assert.deepEqual(all(rows[0], '.vel-head-label').map(e => e.textContent), ['from-turn-1'], 'a session with one branch is named alone');
+  assert.equal(all(rows[1], '.vel-ft-q')[0].textContent, 'How would I do the same with a pivot table?', 'the row shows the words, not **');
+  assert.equal(all(rows[1], '.vel-ft-a')[0].textContent, 'A pivot table is', 'and the answer, not ##');
+  const folds = all(el, '.vel-ft-toggle').map(t => t.textContent);
+  assert.deepEqual(folds, [
+    '▸another answer to turn 2: “Pivot tables reshape”1 turn · demo · branch 1',
+    '▸continues at turn 4: “Explain it for a spreadsheet user instead.”1 turn · alt'
+  ]);
+  // Opened, a fold shows its rows; the state remembers it for the next redraw.
+  all(el, '.vel-ft-toggle')[1].click();
+  assert.deepEqual(rowsOf(el), ['t1', 't2b', 't3', 't4']);
 });
 
-test('treeHeadLabel: branch number or detached', () => {
+test('tree view: a click reads the turn in full below the tree; actions are disabled, with a reason, without a kernel', () => {
+  const el = host();
+  R.render(el, familyTree());
+  assert.match(all(el, '.vel-tree-hint')[0].textContent, /Click a turn/);
+  all(el, '.vel-ft-node')[1].click();
+  assert.equal(all(el, '.vel-ft-selected').length, 1);
+  assert.match(all(el, '.vel-tree-detail-head')[0].textContent, /Turn 2 · on demo's path/);
+  const shown = all(all(el, '.vel-tree-detail')[0], '.vel-msg-content').map(e => e.textContent);
+  assert.deepEqual(shown, ['**How would I do the same with a pivot table?**', '## A pivot table is'], 'the whole messages (Markdown through the hook)');
+  for (const cls of ['.vel-tree-checkout', '.vel-tree-fork', '.vel-tree-fork-name']) {
+    const control = all(el, cls)[0];
+    assert.equal(control.disabled, true, `${cls} is disabled`);
+    assert.match(control.getAttribute('title'), /saved view: run the cell/);
+  }
+  assert.match(all(el, '.vel-tree-checkout')[0].getAttribute('class'), /jp-mod-styled jp-mod-accept/, "JupyterLab's own button style");
+});
+
+test('tree view: with actions, continue and fork act on the selected turn and say what happened', async () => {
+  const el = host();
+  const calls = [];
+  let kernel = true;
+  const actions = {
+    unavailable: () => (kernel ? '' : 'no kernel connected'),
+    checkout: async (sid, id) => (calls.push(['checkout', sid, id]), `'${sid}' now at message ${id}`),
+    fork: async (sid, id, name) => (calls.push(['fork', sid, id, name]), `forked '${sid}' into '${name || 'x'}'`)
+  };
+  const state = R.newTreeViewState();
+  await R.render(el, familyTree({ commands: '%chat' }), { actions, state });
+  all(el, '.vel-ft-node')[0].click();
+  assert.equal(all(el, '.vel-tree-checkout')[0].disabled, false);
+  assert.match(all(el, '.vel-tree-checkout')[0].textContent, /Continue demo from here/);
+  all(el, '.vel-tree-checkout')[0].click();
+  await new Promise(r => setTimeout(r, 0));
+  assert.deepEqual(calls, [['checkout', 'demo', 't1-a']]);
+  assert.equal(all(el, '.vel-tree-status')[0].textContent, "'demo' now at message t1-a");
+  all(el, '.vel-tree-fork-name')[0].value = 'a bad {name}';
+  all(el, '.vel-tree-fork')[0].click();
+  assert.equal(calls.length, 1, 'an id the kernel would refuse is not sent');
+  assert.match(all(el, '.vel-tree-status')[0].textContent, /cannot name a session/);
+  all(el, '.vel-tree-fork-name')[0].value = 'branch-b';
+  all(el, '.vel-tree-fork')[0].click();
+  await new Promise(r => setTimeout(r, 0));
+  assert.deepEqual(calls.at(-1), ['fork', 'demo', 't1-a', 'branch-b']);
+  // A redraw (the kernel sends the new tree) keeps the selection and the status.
+  await R.render(el, familyTree({ commands: '%chat' }), { actions, state });
+  assert.equal(all(el, '.vel-ft-selected')[0].getAttribute('data-turn'), 't1');
+  assert.match(all(el, '.vel-tree-status')[0].textContent, /forked 'demo' into 'branch-b'/);
+  // The kernel goes: the buttons say why they cannot act.
+  kernel = false;
+  await R.render(el, familyTree({ commands: '%chat' }), { actions, state });
+  assert.equal(all(el, '.vel-tree-checkout')[0].disabled, true);
+  assert.equal(all(el, '.vel-tree-checkout')[0].getAttribute('title'), 'no kernel connected');
+});
+
+test('tree view: following another session makes its path the main column', () => {
+  const el = host();
+  const state = R.newTreeViewState();
+  R.render(el, familyTree(), { state });
+  all(el, '.vel-tree-session').find(c => c.getAttribute('data-session') === 'alt').click();
+  assert.equal(state.focus, 'alt');
+  assert.match(all(el, '.vel-session-header')[0].textContent, /^alt/);
+  assert.deepEqual(rowsOf(el), ['t1', 't2b', 't3', 't4']);
+  assert.equal(all(el, '.vel-ft-current')[0].getAttribute('data-turn'), 't4', "alt's HEAD");
+  assert.equal(all(el, '.vel-ft-selected')[0].getAttribute('data-turn'), 't4', 'and it is selected');
+});
+
+test('tree view: the keyboard moves one tab stop with the arrows, opens folds, and reads a turn with Enter', () => {
+  const el = host();
+  const state = R.newTreeViewState();
+  R.render(el, familyTree(), { state });
+  const stops = () => all(el, '[tabindex="0"]');
+  assert.equal(stops().length, 1, 'one tab stop');
+  assert.equal(stops()[0].getAttribute('data-turn'), 't3', 'HEAD when nothing is selected');
+  const press = key => stops()[0].dispatch('keydown', stops()[0], key);
+  press('Home');
+  assert.equal(stops()[0].getAttribute('data-turn'), 't1');
+  press('ArrowDown');
+  assert.equal(stops()[0].getAttribute('data-turn'), 't2b');
+  press('ArrowDown');
+  assert.match(stops()[0].textContent, /another answer to turn 2/, 'a fold is a stop too');
+  press('ArrowRight');
+  assert.equal(stops()[0].getAttribute('aria-expanded'), 'true', 'Right opens it');
+  press('ArrowRight');
+  assert.equal(stops()[0].getAttribute('data-turn'), 't2', 'Right again enters it');
+  press('ArrowLeft');
+  assert.match(stops()[0].textContent, /another answer/, 'Left goes up to its fold');
+  press('ArrowDown');
+  press('Enter');
+  assert.equal(state.selected, 't2-a', 'Enter reads the turn');
+  assert.match(all(el, '.vel-tree-detail-head')[0].textContent, /Turn 2 · not on demo's current path/);
+  press('End');
+  assert.match(stops()[0].textContent, /continues at turn 4/);
+});
+
+test('tree view: 1,000 turns build a few hundred rows, and HEAD shows whatever is folded', () => {
+  const turns = [];
+  for (let i = 0; i < 1000; i++) turns.push([`t${i}`, i ? `t${i - 1}` : null, `question ${i}`, `answer ${i}`, i + 1]);
+  turns.push(['side', 't499', 'a side question', 'a side answer', 501]);
+  const data = treePayload('long', turns, [{ session_id: 'long', turn: 't999' }, { session_id: 'side', turn: 'side' }]);
+  const el = host();
+  const t0 = performance.now();
+  R.render(el, data);
+  const ms = performance.now() - t0;
+  const rows = rowsOf(el);
+  assert.ok(rows.length < 100, `${rows.length} rows built`);
+  assert.ok(rows.includes('t999') && rows.includes('t499'), 'HEAD and the fork point stay visible in a long run');
+  assert.equal(all(el, '.vel-ft-more').length, 2, 'the runs between them fold into "show N more"');
+  all(el, '.vel-ft-more')[0].click();
+  assert.ok(rowsOf(el).length > rows.length + 400);
+  console.log(`tree view of 1,001 turns: ${rows.length} rows, ${ms.toFixed(1)} ms (fake DOM)`);
+});
+
+test('forkLabel and treeHeadLabel: the words Python uses too', () => {
+  assert.equal(R.forkLabel({ number: 2, question: 'q', answer: 'b' }, { question: 'q' }), 'another answer to turn 2: “b”');
+  assert.equal(R.forkLabel({ number: 3, question: 'other', answer: 'b' }, { question: 'q' }), 'another question at turn 3: “other”');
+  assert.equal(R.forkLabel({ number: 4, question: 'later', answer: '' }, null), 'continues at turn 4: “later”');
+  assert.equal(R.forkLabel({ number: 2, question: '', answer: 'x' }, { question: 'q' }), 'another answer to turn 2: “x”');
   assert.equal(R.treeHeadLabel({ session_id: 'a', branch: 2 }), 'a · branch 3', 'the payload’s 0-based index, read from 1');
   assert.equal(R.treeHeadLabel({ session_id: 'a', branch: null }), 'a (detached)');
 });

@@ -170,6 +170,10 @@ export async function startLoopback({ words, text, delay } = {}) {
  * `jupyter labextension disable` would (page_config.json in the config dir).
  */
 export async function startLab({ root, env = {}, kernels = true, args = [], disabled = [] }) {
+  // No "Would you like to get notified about news?" toast over the outputs we look at.
+  const notification = join(root, '.settings', '@jupyterlab', 'apputils-extension');
+  mkdirSync(notification, { recursive: true });
+  writeFileSync(join(notification, 'notification.jupyterlab-settings'), JSON.stringify({ fetchNews: 'false' }));
   if (disabled.length) {
     const labconfig = join(root, '.jupyter', 'labconfig');
     mkdirSync(labconfig, { recursive: true });

@@ -274,15 +274,19 @@ class Repository:
             if loaded is None:
                 raise StoreError(f"session {session.session_id!r} could not be created; retry") from None
             return loaded
-        return self.register(session)
+        self.register(session)
+        self.agent.notify(session)  # again, now that it is loaded: views of its family list it
+        return session
 
     def delete(self, session_id: str) -> bool:
         """Forget a session and delete its header from the store; its tree stays while others use it."""
         with self._lock:
-            live = self._sessions.pop(session_id, None) is not None
+            gone = self._sessions.pop(session_id, None)
         store = self.store
         stored = _store_call(session_id, lambda: store.delete(session_id)) if store is not None else False
-        return live or bool(stored)
+        if gone is not None:
+            self.agent.notify(gone)  # views of its family drop it
+        return gone is not None or bool(stored)
 
     def adopt(self, data: Any) -> Session:
         """``Session.from_dict``: register the session and, with a store, write it there.

@@ -40,11 +40,11 @@ HELP = """\
   {name}, {name.attr}, {name[key]} are replaced from your namespace; {{ }} are braces.
   Re-running a cell regenerates its turn as a new branch (--append adds a turn instead).
 
-%chat help | list | show ID | history ID [--branches] | get ID | fork SRC NEW
+%chat help | list | show ID | history ID [--branches] | get ID | fork SRC [NEW] [--at MESSAGE_ID]
 %chat branches ID | checkout ID N (branches count from 1) | clear ID | delete ID | system ID TEXT
 %chat store [URL] | restore | restore --notebook PATH [--replace] | export ID [--file PATH]
 %chat config ID [--reset [SETTING ...]]  a session's sticky settings; --reset removes them
-%chat tree [ID]                    the interactive fork tree of a session and its forks"""
+%chat tree [ID] [--widget]         the fork tree of a session and its forks (--widget: an anywidget)"""
 
 SUBCOMMANDS = (
     "branches", "checkout", "clear", "config", "delete", "export", "fork", "get", "help", "history", "list",
@@ -370,9 +370,22 @@ class ChatMagics(Magics):
         return registry().get(sid)
 
     def _cmd_fork(self, rest: list[str]) -> None:
-        source, new = self._expect(rest, 2, "fork SRC NEW")
-        registry().fork(source, new)
-        print(f"forked {source!r} into {new!r}")
+        usage = "fork SRC [NEW] [--at MESSAGE_ID]"
+        at: Any = None
+        if "--at" in rest:
+            index = rest.index("--at")
+            if index + 1 == len(rest):
+                raise UsageError(f"usage: %chat {usage}")
+            at, rest = rest[index + 1], rest[:index] + rest[index + 2 :]
+        if not 1 <= len(rest) <= 2:
+            raise UsageError(f"usage: %chat {usage}")
+        source = registry().get(rest[0])
+        new = rest[1] if len(rest) == 2 else None
+        if new is not None and new in registry().ids():
+            raise UsageError(f"session {new!r} already exists; name a new one (or leave it out for a generated id)")
+        fork = source.fork(new, at=at) if at is not None else source.fork(new)
+        where = f" at message {at}" if at is not None else ""
+        print(f"forked {source.session_id!r}{where} into {fork.session_id!r}")
 
     def _cmd_branches(self, rest: list[str]) -> None:
         (sid,) = self._expect(rest, 1, "branches ID")
@@ -445,9 +458,27 @@ class ChatMagics(Magics):
             raise UsageError(str(exc)) from None
 
     def _cmd_tree(self, rest: list[str]) -> Any:
-        if len(rest) > 1:
-            raise UsageError("usage: %chat tree [ID]")
-        return registry().get(rest[0] if rest else self.default_session).tree()
+        widget = "--widget" in rest
+        words = [w for w in rest if w != "--widget"]
+        if len(words) > 1:
+            raise UsageError("usage: %chat tree [ID] [--widget]")
+        reg = registry()
+        session = reg.get(words[0] if words else self.default_session)
+        if widget:  # for frontends with a widget manager and without the vel-jupyter extension
+            return session.tree()
+        from .tree_data import family
+        from .tree_view import tree_bundle
+
+        members = family(session, reg.agent.loaded_sessions())
+        bundle = tree_bundle(session, members)
+        if getattr(self.shell, "kernel", None) is None:
+            print(bundle["text/plain"])
+            return None
+        from IPython.display import display
+
+        handle = display(bundle, raw=True, display_id=True)
+        reg.shown_trees.add(session, handle.display_id, members)
+        return None
 
     def _cmd_restore(self, rest: list[str]) -> None:
         if rest[:1] == ["--notebook"]:  # sessions saved in a notebook's outputs (no store needed)

@@ -16,7 +16,7 @@ from ..core.repository import SessionSummary
 from ..core.session import Session
 from ..core.tree import Node
 from ..errors import SessionNotFoundError
-from .shown import ShownTurns
+from .shown import ShownTrees, ShownTurns
 
 if TYPE_CHECKING:
     import pandas
@@ -35,6 +35,7 @@ class Registry:
         self._lock = threading.RLock()
         self.store_spec: Any = store if store is not None else os.environ.get("VEL_STORE") or "memory"
         self.shown = ShownTurns()  # %%chat outputs, redrawn when their session moves off (or back on) them
+        self.shown_trees = ShownTrees()  # %chat tree outputs, redrawn when their family changes
         self.agent = self._make_agent(self.store_spec)
 
     def __repr__(self) -> str:
@@ -51,6 +52,7 @@ class Registry:
             context_manager=context,
         )
         agent.add_listener(self.shown.changed)
+        agent.add_listener(self.shown_trees.changed)
         return agent
 
     # -- sessions ------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""Turn outputs that follow their session: "not on the current branch" appears, and goes,
-as the session moves.
+"""Outputs that follow their sessions: a turn's "not on the current branch" appears, and
+goes, as the session moves; a ``%chat tree`` redraws when its family changes.
 
 Each ``%%chat`` output is a display with an id. When a session changes (a turn in any cell,
 a re-run upstream, ``%chat checkout``, the tree's "continue from here"), the agent tells its
@@ -82,3 +82,54 @@ class ShownTurns:
         if entry.showing is not None:  # our renderer opens the output on that answer
             bundle[SESSION_MIME]["showing"] = entry.showing
         update_display(bundle, display_id=entry.display_id, raw=True)  # type: ignore[no-untyped-call]
+
+
+@dataclass
+class _ShownTree:
+    display_id: str
+    focus: str  # the session the tree was drawn for
+    tree_id: str
+    signature: tuple[Any, ...]
+
+
+class ShownTrees:
+    """The ``%chat tree`` outputs of this kernel, redrawn in place when a session of their
+    family moves (a turn, a fork, a checkout, a clear); ``changed`` is an agent listener."""
+
+    def __init__(self) -> None:
+        self._shown: dict[str, _ShownTree] = {}
+        self._lock = threading.Lock()
+
+    def add(self, focus: Session, display_id: str, members: list[Session]) -> None:
+        with self._lock:
+            self._shown[display_id] = _ShownTree(display_id, focus.session_id, focus.tree_id, _signature(members))
+
+    def changed(self, session: Session) -> None:
+        with self._lock:
+            entries = [e for e in self._shown.values() if e.tree_id == session.tree_id]
+        for entry in entries:
+            self._redraw(session, entry)
+
+    def _redraw(self, session: Session, entry: _ShownTree) -> None:
+        from IPython.display import update_display
+
+        from .tree_data import family
+        from .tree_view import tree_bundle
+
+        agent = session.agent
+        focus = session if session.session_id == entry.focus else agent.get_session(entry.focus, default=None)
+        if focus is None:  # the focused session was deleted: the output keeps its last picture
+            with self._lock:
+                self._shown.pop(entry.display_id, None)
+            return
+        members = family(focus, agent.loaded_sessions())
+        signature = _signature(members)
+        if signature == entry.signature:
+            return  # a write that moved nothing the tree shows (settings, a system prompt, a refresh)
+        entry.signature = signature
+        update_display(tree_bundle(focus, members), display_id=entry.display_id, raw=True)  # type: ignore[no-untyped-call]
+
+
+def _signature(members: list[Session]) -> tuple[Any, ...]:
+    """What the drawn tree depends on: every member's heads (they fix the reachable messages)."""
+    return tuple((m.session_id, m.head, tuple(m.heads), m.current_branch) for m in members)

@@ -3,11 +3,16 @@
 A *family* is a session with every session forked from it (and forks of forks). A *turn*
 is a user message with the assistant and tool messages that follow it; turns are linked
 by the turn their user message follows. Plain dicts, so they sync to the browser as JSON.
+
+Each turn carries what its row shows: ``number`` (the turn's position on its path, from 1,
+as ``%chat history``'s ``turn`` column counts), ``question`` and ``answer``, one-line plain
+previews of the rendered Markdown (``render.markdown_to_text``: no ``##`` or ``**`` in a row).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
 from ..core.serialize import node_to_dict
@@ -15,6 +20,7 @@ from ..core.session import Session
 from ..core.tree import Node
 
 PREVIEW = 80
+ROW_PREVIEW = 160  # characters of a row's question or answer (the row clips what does not fit)
 TREE_MIME = "application/vnd.vel.tree+json"
 
 
@@ -30,6 +36,15 @@ def _preview(text: str) -> str:
     return text if len(text) <= PREVIEW else text[: PREVIEW - 1] + "…"
 
 
+@lru_cache(maxsize=8192)
+def row_text(content: str) -> str:
+    """A message as its row shows it: the rendered words on one line (cached: the tree of a
+    long session is recomputed after every turn, its old messages never change)."""
+    from ..render import markdown_to_text
+
+    return markdown_to_text(content, ROW_PREVIEW)
+
+
 def tree_payload(focus: Session, members: list[Session]) -> dict[str, Any]:
     """Turns of every branch of every family member, the members' heads, and the focus."""
     nodes: dict[str, Node] = {}
@@ -42,9 +57,14 @@ def tree_payload(focus: Session, members: list[Session]) -> dict[str, Any]:
     for node in _parents_first(nodes):
         parent_turn = turn_of.get(node.parent_id) if node.parent_id else None
         if node.message.role == "user" or parent_turn is None:
+            above = turns[parent_turn]["number"] if parent_turn is not None else 0
+            is_user = node.message.role == "user"
             turns[node.id] = {
                 "id": node.id,
                 "parent": parent_turn,
+                "number": above + (1 if is_user else 0),
+                "question": row_text(node.message.content) if is_user else "",
+                "answer": "",
                 "preview": _preview(node.message.content),
                 "messages": [],
                 "tokens": 0,
@@ -59,6 +79,8 @@ def tree_payload(focus: Session, members: list[Session]) -> dict[str, Any]:
         turn["messages"].append(node_to_dict(node))
         turn["tokens"] += node.message.usage.total_tokens
         turn["last"] = node.id
+        if node.message.role == "assistant" and node.message.content:
+            turn["answer"] = row_text(node.message.content)
     heads = []
     for member in members:
         heads_of_member = member.heads

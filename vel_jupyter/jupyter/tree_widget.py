@@ -1,15 +1,19 @@
-"""The fork-tree widget: every branch and fork of a session family, live, clickable.
+"""The fork-tree widget (``session.tree()``, ``%chat tree ID --widget``): the same tree as a
+``%chat tree`` output, for frontends that have a widget manager but not the vel-jupyter
+extension (VS Code, classic Notebook, Colab), and for agents outside the notebook's registry.
 
 Built on anywidget with its JavaScript in ``static/`` (shipped in the package, no CDN); the
-tree itself is drawn by the JupyterLab extension's ``render.ts`` (``static/render.js``).
-Clicking a turn shows its messages and offers "continue from here" (checkout) and
-"fork here" (a new session); both act on the Python sessions (and so the store), and the
-tree redraws. It also redraws when turns are added in other cells.
+tree is drawn by the JupyterLab extension's ``render.ts``/``tree.ts`` (``static/render.js``).
+"Continue from here" (checkout) and "fork here" (a new session) arrive as messages, act on
+the Python sessions (and so the store), and are answered; the tree redraws, also when turns
+are added in other cells.
 
 A widget needs a kernel, so the output also carries the tree itself under
-``application/vnd.vel.tree+json``: with no kernel (or a new one, after a restart) the
-JupyterLab extension draws that instead of "Loading widget…", and while the widget is live
-the extension copies each redraw into it, so the saved notebook shows the last state.
+``application/vnd.vel.tree+json`` and as a static ``text/html`` picture: with no kernel (or a
+new one, after a restart) the JupyterLab extension draws the tree instead of "Loading
+widget…", other viewers without a widget manager show the picture, and while the widget is
+live the extension copies each redraw into the output, so the saved notebook shows the last
+state.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ class TreeWidget(anywidget.AnyWidget):
     """``session.tree()`` / ``%chat tree ID``."""
 
     _esm = _joined("render.js", "tree.js")
-    _css = _joined("render.css", "tree.css")
+    _css = _joined("render.css")
     data = traitlets.Dict().tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
 
@@ -51,7 +55,6 @@ class TreeWidget(anywidget.AnyWidget):
         self.on_msg(self._message)
 
     def __repr__(self) -> str:
-        # Also the text/plain a saved notebook shows when no kernel can draw the widget.
         data = self.data or {}
         return (
             f"fork tree of session {self._session.session_id!r}: {len(data.get('turns', []))} turns, "
@@ -63,7 +66,15 @@ class TreeWidget(anywidget.AnyWidget):
         if bundle is None:
             return None
         data, metadata = bundle
-        return {**data, TREE_MIME: self.data}, metadata
+        from .tree_view import tree_html, tree_text
+
+        # Viewers without a widget manager show the picture, not "Loading widget…".
+        return {
+            **data,
+            TREE_MIME: self.data,
+            "text/html": tree_html(self.data),
+            "text/plain": tree_text(self.data),
+        }, metadata
 
     @staticmethod
     def _root_of(session: Session) -> str:
@@ -81,10 +92,13 @@ class TreeWidget(anywidget.AnyWidget):
             self.refresh()
 
     def _message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+        ok = True
         try:
             self.status = self.act(content)
         except AgentError as exc:
-            self.status = f"error: {exc}"
+            ok, self.status = False, f"error: {exc}"
+        if "request" in content:  # the browser waits for this answer to its request
+            self.send({"request": content["request"], "ok": ok, "status": self.status})
 
     def act(self, content: dict[str, Any]) -> str:
         """Perform a browser action: ``checkout`` or ``fork`` at a message; returns a status line."""

@@ -1,7 +1,10 @@
-/* Generated from labextension/{src/render.ts,style/render.css} by labextension/scripts/widget-assets.mjs: edit those. */
+/* Generated from labextension/{src/render.ts,src/tree.ts,style/render.css} by labextension/scripts/widget-assets.mjs: edit those. */
 /**
- * Framework-free rendering of vel_jupyter payloads: one code path for the JupyterLab
- * MIME renderer (index.ts) and, bundled as an ES module, the anywidget fork-tree widget.
+ * Framework-free rendering of vel_jupyter payloads, the base of the views: payload shapes
+ * and their validation, DOM building, Markdown through a hook, messages, transcripts and
+ * the `%%chat` turn view. ./tree.ts draws the fork tree and ./views.ts the session export
+ * and the `render` dispatch; the anywidget fork-tree widget runs render.ts and tree.ts
+ * (scripts/widget-assets.mjs joins them into one module).
  *
  * This module imports nothing and touches no globals: every element is created through
  * `el.ownerDocument`, so it works in any document (or a test's fake one).
@@ -214,81 +217,6 @@ function pathTo(tree, head) {
 function pathIds(tree, head) {
     return new Set(pathTo(tree, head).map(m => m.id));
 }
-/** Group a message tree into turns (iterative: safe at any depth). */
-function buildTurnTree(messages, heads = []) {
-    const turnOf = new Map();
-    const roots = [];
-    const all = [];
-    const stack = [...messages.roots].reverse();
-    while (stack.length) {
-        const node = stack.pop();
-        const m = node.message;
-        const parentTurn = node.parent ? turnOf.get(node.parent.message.id) : undefined;
-        let turn;
-        if (!parentTurn || m.role === 'user' || node.parent.children.length > 1) {
-            turn = { id: m.id, messages: [], last: m.id, parent: parentTurn ?? null, children: [], size: 1, headsBelow: [], tokens: 0 };
-            (parentTurn ? parentTurn.children : roots).push(turn);
-            all.push(turn);
-        }
-        else {
-            turn = parentTurn;
-        }
-        turn.messages.push(m);
-        turn.last = m.id;
-        const tokens = messageTokens(m);
-        if (tokens) {
-            turn.tokens += tokens.prompt + tokens.completion;
-        }
-        turnOf.set(m.id, turn);
-        for (let i = node.children.length - 1; i >= 0; i--) {
-            stack.push(node.children[i]);
-        }
-    }
-    // `all` lists parents before children: sizes bottom-up.
-    for (let i = all.length - 1; i >= 0; i--) {
-        const t = all[i];
-        if (t.parent) {
-            t.parent.size += t.size;
-        }
-    }
-    heads.forEach((head, index) => {
-        let t = typeof head === 'string' ? turnOf.get(head) : undefined;
-        while (t) {
-            t.headsBelow.push(index);
-            t = t.parent ?? undefined;
-        }
-    });
-    return { roots, turnOf, messages };
-}
-/** The branches a session view can switch between (plus a detached head, if any). */
-function branchChoices(session, tree) {
-    const heads = Array.isArray(session.heads) ? session.heads : [];
-    const head = typeof session.head === 'string' ? session.head : null;
-    const current = num(session.current);
-    const choices = heads.map((h, index) => {
-        const path = pathTo(tree, typeof h === 'string' ? h : null);
-        const last = [...path].reverse().find(m => str(m.content));
-        return {
-            index,
-            head: typeof h === 'string' ? h : null,
-            label: `branch ${index + 1}: ${last ? preview(last.content, 50) : '(empty)'}`,
-            current: index === current && (typeof h === 'string' ? h : null) === head,
-            length: path.length
-        };
-    });
-    if (!choices.some(c => c.current) && (head !== null || !choices.length)) {
-        const path = pathTo(tree, head);
-        const last = [...path].reverse().find(m => str(m.content));
-        choices.push({
-            index: -1,
-            head,
-            label: `detached head: ${last ? preview(last.content, 50) : '(empty)'}`,
-            current: true,
-            length: path.length
-        });
-    }
-    return choices;
-}
 const ALLOWED_ATTR = /^(class|title|type|value|role|tabindex|data-[a-z-]+|aria-[a-z]+)$/;
 /** An element with text content only; attributes limited to inert ones. */
 function h(doc, tag, attrs = {}, ...children) {
@@ -350,6 +278,24 @@ class MarkdownQueue {
         else {
             this._pending.push(done);
             this._hosts.push(host);
+        }
+    }
+    /**
+     * Show `source` in `host` as one line of plain text: its words once rendered (through the
+     * hook's `plain`), clipped to `limit`; until then, or without a hook, the source's own.
+     */
+    fillPlain(host, source, limit) {
+        host.textContent = preview(source, limit);
+        const plain = this.hook?.plain;
+        if (!plain || !source) {
+            return;
+        }
+        const done = plain(source).then(text => {
+            host.textContent = preview(text, limit);
+        }, () => undefined // the source's own text stays
+        );
+        if (!this.attached) {
+            this._pending.push(done);
         }
     }
     /** Whether renders started off the page are still running. */
@@ -811,14 +757,102 @@ function swapIn(el, options, build) {
     return md.settle().then(put);
 }
 const generations = new WeakMap();
+
+/**
+ * The fork tree: every branch and fork of a session family, one turn per row.
+ *
+ * - `renderTree` draws a message tree as turns: the focused path (the session's HEAD) is
+ *   one flat column; at a fork, the other continuations fold into a block named by where
+ *   they diverge ("another answer to turn 2: …", "another question at turn 3: …"). Blocks
+ *   build their rows when first opened and long runs show their ends, so 1,000 turns cost
+ *   a few dozen rows until the reader asks for more. Rows are a tree for the keyboard
+ *   (arrows, Home/End, Enter), with one tab stop.
+ * - `renderTreeView` is the `%chat tree` output and the anywidget: a header, the family's
+ *   sessions (click one to follow its HEAD), the tree, and the selected turn read in full
+ *   with "Continue from here" and "Fork here", which a `TreeActions` carries out (the
+ *   notebook's kernel, or the widget's); without one, or with no kernel, they are disabled
+ *   and say why.
+ *
+ * As in ./render: payload text only ever becomes text nodes; Markdown goes through the hook.
+ */
+/** Group a message tree into turns (iterative: safe at any depth). */
+function buildTurnTree(messages, heads = []) {
+    const turnOf = new Map();
+    const roots = [];
+    const all = [];
+    const stack = [...messages.roots].reverse();
+    while (stack.length) {
+        const node = stack.pop();
+        const m = node.message;
+        const parentTurn = node.parent ? turnOf.get(node.parent.message.id) : undefined;
+        let turn;
+        if (!parentTurn || m.role === 'user' || node.parent.children.length > 1) {
+            const number = (parentTurn?.number ?? 0) + (m.role === 'user' ? 1 : 0);
+            turn = { id: m.id, messages: [], last: m.id, parent: parentTurn ?? null, children: [], size: 1, headsBelow: [], tokens: 0, number };
+            (parentTurn ? parentTurn.children : roots).push(turn);
+            all.push(turn);
+        }
+        else {
+            turn = parentTurn;
+        }
+        turn.messages.push(m);
+        turn.last = m.id;
+        const tokens = messageTokens(m);
+        if (tokens) {
+            turn.tokens += tokens.prompt + tokens.completion;
+        }
+        turnOf.set(m.id, turn);
+        for (let i = node.children.length - 1; i >= 0; i--) {
+            stack.push(node.children[i]);
+        }
+    }
+    // `all` lists parents before children: sizes bottom-up.
+    for (let i = all.length - 1; i >= 0; i--) {
+        const t = all[i];
+        if (t.parent) {
+            t.parent.size += t.size;
+        }
+    }
+    heads.forEach((head, index) => {
+        let t = typeof head === 'string' ? turnOf.get(head) : undefined;
+        while (t) {
+            t.headsBelow.push(index);
+            t = t.parent ?? undefined;
+        }
+    });
+    return { roots, turnOf, messages };
+}
+const ROW_LIMIT = 160;
+function questionOf(t) {
+    const first = t.messages[0];
+    return first && first.role === 'user' ? first : undefined;
+}
+function answerOf(t) {
+    return [...t.messages].reverse().find(m => m.role === 'assistant' && str(m.content));
+}
+/**
+ * How a folded branch is named, by where it diverges from the turn the path takes there
+ * (`continuing`, or none past the HEAD): the same words as tree_view.py::fork_label.
+ */
+function forkLabel(start, continuing) {
+    const n = start.number;
+    const answer = start.answer ? `: “${start.answer}”` : '';
+    if (!start.question) {
+        return `another answer to turn ${n}${answer}`;
+    }
+    if (continuing && continuing.question === start.question) {
+        return start.answer ? `another answer to turn ${n}${answer}` : `a re-run of turn ${n}`;
+    }
+    if (!continuing) {
+        return `continues at turn ${n}: “${start.question}”`;
+    }
+    return `another question at turn ${n}: “${start.question}”`;
+}
 const RUN_HEAD = 3;
 const RUN_TAIL = 30;
 /**
- * The fork tree; nodes are turns. A linear run of turns is a flat list; only a fork nests,
- * and at a fork the turn on the focused path continues at the same level while the other
- * children become collapsed blocks, so the focused path is one flat column however many
- * forks it passes. Collapsed blocks are built when first opened and long runs build their
- * middle on demand: a 1,000-turn session costs a few dozen rows until the user asks for more.
+ * The fork tree of `tree` into `el` (replacing what was there); returns the turn tree so
+ * a caller can look turns up.
  */
 function renderTree(el, tree, options = {}) {
     const doc = el.ownerDocument;
@@ -837,9 +871,30 @@ function renderTree(el, tree, options = {}) {
     const currentTurn = currentHead !== null ? turns.turnOf.get(currentHead) : undefined;
     const focus = options.focusHead === undefined ? currentHead : options.focusHead;
     const onPath = pathIds(tree, focus);
+    const headTurn = focus !== null && focus !== undefined ? turns.turnOf.get(focus) : undefined;
+    const selectedTurn = options.selected ? turns.turnOf.get(options.selected) : undefined;
+    // Blocks holding the selected turn open, and at their forks the way to it continues.
+    const guide = new Set();
+    for (let t = selectedTurn; t; t = t.parent ?? undefined) {
+        guide.add(t);
+    }
+    const open = options.open ?? new Set();
+    const pinned = new Set([...headIndex.keys()]);
+    for (const t of [currentTurn, selectedTurn]) {
+        if (t) {
+            pinned.add(t);
+        }
+    }
     const maxRun = Math.max(RUN_HEAD + RUN_TAIL + 1, options.maxRun ?? 80);
-    const root = h(doc, 'div', { class: 'vel-ft', role: 'tree' });
-    const row = (t) => {
+    const rowText = (t) => {
+        const given = options.rows?.get(t.id);
+        return {
+            question: given ? str(given.question) : preview(questionOf(t)?.content, ROW_LIMIT),
+            answer: given ? str(given.answer) : preview(answerOf(t)?.content, ROW_LIMIT)
+        };
+    };
+    const root = h(doc, 'div', { class: 'vel-ft', role: 'tree', 'aria-label': 'fork tree: turns and their branches' });
+    const row = (t, level) => {
         const first = t.messages[0];
         const classes = ['vel-ft-node', `vel-role-${roleClass(first.role)}`];
         if (onPath.has(first.id)) {
@@ -848,116 +903,181 @@ function renderTree(el, tree, options = {}) {
         if (t === currentTurn) {
             classes.push('vel-ft-current');
         }
+        if (t === selectedTurn) {
+            classes.push('vel-ft-selected');
+        }
+        const question = questionOf(t);
         const r = h(doc, 'div', {
             class: classes.join(' '),
             'data-id': t.last,
             'data-turn': t.id,
             role: 'treeitem',
-            tabindex: '0',
-            title: preview(first.content, 400)
+            tabindex: '-1',
+            'aria-level': String(level),
+            'aria-selected': t === selectedTurn ? 'true' : 'false',
+            title: question ? preview(question.content, 400) : 'another answer to the question above'
         });
-        r.appendChild(h(doc, 'span', { class: 'vel-ft-role' }, str(first.role) || '?'));
+        r.appendChild(h(doc, 'span', { class: 'vel-ft-num', 'aria-label': `turn ${t.number}` }, String(t.number || '')));
+        const text = h(doc, 'span', { class: 'vel-ft-text' });
+        const q = h(doc, 'span', { class: 'vel-ft-q' });
+        const a = h(doc, 'span', { class: 'vel-ft-a' });
+        const given = options.rows?.get(t.id);
+        if (given) {
+            q.textContent = str(given.question);
+            a.textContent = str(given.answer);
+        }
+        else {
+            if (question && options.md) {
+                options.md.fillPlain(q, str(question.content), ROW_LIMIT);
+            }
+            else {
+                q.textContent = question ? preview(question.content, ROW_LIMIT) : '';
+            }
+            const answer = answerOf(t);
+            if (answer && options.md) {
+                options.md.fillPlain(a, str(answer.content), ROW_LIMIT);
+            }
+            else {
+                a.textContent = answer ? preview(answer.content, ROW_LIMIT) : '';
+            }
+        }
+        if (!question) {
+            q.textContent = '(another answer)';
+            addClass(q, 'vel-ft-muted');
+        }
         const calls = t.messages.reduce((n, m) => n + (Array.isArray(m.tool_calls) ? m.tool_calls.length : 0), 0);
-        r.appendChild(h(doc, 'span', { class: 'vel-ft-preview' }, preview(first.content, 70) || '(empty)'));
-        const answer = [...t.messages].reverse().find(m => m !== first && m.role === 'assistant' && str(m.content));
-        if (answer) {
-            r.appendChild(h(doc, 'span', { class: 'vel-ft-answer' }, '→ ' + preview(answer.content, 50)));
+        if (!a.textContent && calls) {
+            a.textContent = `${calls} tool call${calls > 1 ? 's' : ''}`;
         }
-        if (calls) {
-            r.appendChild(h(doc, 'span', { class: 'vel-ft-calls' }, `${calls} tool call${calls > 1 ? 's' : ''}`));
-        }
-        if (t.tokens) {
-            r.appendChild(h(doc, 'span', { class: 'vel-ft-tokens' }, `${formatCount(t.tokens)} tok`));
-        }
+        text.appendChild(q);
+        text.appendChild(a);
+        r.appendChild(text);
+        const side = h(doc, 'span', { class: 'vel-ft-side' });
         for (const index of headIndex.get(t) ?? []) {
-            r.appendChild(h(doc, 'span', { class: 'vel-head-label' }, headLabel(index)));
+            side.appendChild(h(doc, 'span', { class: 'vel-head-label' }, headLabel(index)));
         }
         if (t === currentTurn) {
-            r.appendChild(h(doc, 'span', { class: 'vel-head-label vel-head-current' }, 'HEAD'));
+            side.appendChild(h(doc, 'span', { class: 'vel-head-label vel-head-current', title: 'where the session continues from' }, 'HEAD'));
         }
-        if (options.onCheckout) {
-            r.appendChild(h(doc, 'button', { class: 'vel-ft-action', type: 'button', 'data-action': 'checkout', title: 'continue from here' }, 'check out'));
+        if (t.tokens) {
+            side.appendChild(h(doc, 'span', { class: 'vel-ft-tokens' }, `${formatCount(t.tokens)} tok`));
         }
-        if (options.onFork) {
-            r.appendChild(h(doc, 'button', { class: 'vel-ft-action', type: 'button', 'data-action': 'fork', title: 'fork here' }, 'fork'));
-        }
+        r.appendChild(side);
         return r;
     };
-    const renderChain = (container, start) => {
+    /** A chain of turns from `start` down; at a fork the way on (`ways`) continues, the rest fold. */
+    const renderChain = (container, start, level, ways, pending = null) => {
         let t = start;
+        let folds = pending; // the other branches of a fork, shown after the row of the way taken
         while (t) {
             const run = [t];
             let last = t;
-            while (last.children.length === 1) {
+            while (last.children.length === 1 && last !== headTurn) {
                 last = last.children[0];
                 run.push(last);
             }
-            container.appendChild(renderRun(run));
-            t = last.children.length > 1 ? renderFork(container, last.children) : undefined;
-        }
-    };
-    /** Collapsed blocks for the `children` off the focused path; returns the one on it. */
-    const renderFork = (container, children) => {
-        const continuing = children.find(c => onPath.has(c.id));
-        const fork = h(doc, 'div', { class: 'vel-ft-fork' });
-        for (const child of children) {
-            if (child !== continuing) {
-                fork.appendChild(branchBlock(child));
+            container.appendChild(renderRun(run, level, folds));
+            folds = null;
+            // A fork folds the ways not taken; past HEAD every way folds (the column is HEAD's path).
+            if (last.children.length > 1 || (last === headTurn && last.children.length)) {
+                const continuing = last.children.find(ways);
+                folds = forkBlocks(last.children.filter(c => c !== continuing), continuing, level);
+                if (!continuing) {
+                    container.appendChild(folds);
+                }
+                t = continuing;
+            }
+            else {
+                t = undefined;
             }
         }
-        container.appendChild(fork);
-        return continuing;
     };
-    const renderRun = (run) => {
+    const forkBlocks = (starts, continuing, level) => {
+        const group = h(doc, 'div', { class: 'vel-ft-fork', role: 'group' });
+        const reference = continuing ? { question: rowText(continuing).question } : null;
+        for (const start of starts) {
+            group.appendChild(branchBlock(start, reference, level));
+        }
+        return group;
+    };
+    const renderRun = (run, level, folds) => {
         const list = h(doc, 'div', { class: 'vel-ft-run', role: 'group' });
-        if (run.length <= maxRun) {
-            for (const t of run) {
-                list.appendChild(row(t));
+        // Which rows show: the ends of a long run, and every pinned turn (HEAD, heads, the
+        // selection); each gap becomes a "show N more" button that builds its rows on demand.
+        const shown = run.map((t, i) => run.length <= maxRun || i < RUN_HEAD || i >= run.length - RUN_TAIL || pinned.has(t));
+        let i = 0;
+        while (i < run.length) {
+            if (shown[i]) {
+                list.appendChild(row(run[i], level));
+                if (i === 0 && folds) {
+                    list.appendChild(folds);
+                }
+                i++;
+                continue;
             }
-            return list;
-        }
-        const hidden = run.slice(RUN_HEAD, run.length - RUN_TAIL);
-        const hiddenHeads = hidden.filter(t => headIndex.has(t) || t === currentTurn).length;
-        for (const t of run.slice(0, RUN_HEAD)) {
-            list.appendChild(row(t));
-        }
-        const more = h(doc, 'button', { class: 'vel-ft-more', type: 'button' }, `⋯ show ${formatCount(hidden.length)} more turns` +
-            (hiddenHeads ? ` (${hiddenHeads} labelled head${hiddenHeads > 1 ? 's' : ''})` : ''));
-        more.addEventListener('click', () => {
-            const frag = doc.createDocumentFragment();
-            for (const t of hidden) {
-                frag.appendChild(row(t));
+            const gapStart = i;
+            while (i < run.length && !shown[i]) {
+                i++;
             }
-            list.replaceChild(frag, more);
-        });
-        list.appendChild(more);
-        for (const t of run.slice(run.length - RUN_TAIL)) {
-            list.appendChild(row(t));
+            const hidden = run.slice(gapStart, i);
+            const more = h(doc, 'button', { class: 'vel-ft-more', type: 'button', tabindex: '-1' }, `⋯ show ${formatCount(hidden.length)} more turns`);
+            more.addEventListener('click', () => {
+                const rows = hidden.map(t => row(t, level));
+                const frag = doc.createDocumentFragment();
+                for (const r of rows) {
+                    frag.appendChild(r);
+                }
+                const keyboard = more.getAttribute('tabindex') === '0';
+                list.replaceChild(frag, more);
+                if (keyboard) {
+                    focusItem(rows[0]); // the reader was on the button: stay where it was
+                }
+            });
+            list.appendChild(more);
         }
         return list;
     };
-    /** A collapsed subtree; its rows are built the first time it is opened. */
-    const branchBlock = (start) => {
-        const block = h(doc, 'div', { class: 'vel-ft-branch' });
-        const first = start.messages[0];
-        const labels = start.headsBelow.map(headLabel);
-        const toggle = h(doc, 'button', { class: 'vel-ft-toggle', type: 'button', 'aria-expanded': 'false' });
-        const caret = h(doc, 'span', { class: 'vel-ft-caret', 'aria-hidden': 'true' }, '▸');
+    /** A folded branch; its rows are built the first time it is opened. */
+    const branchBlock = (start, continuing, level) => {
+        const block = h(doc, 'div', { class: 'vel-ft-branch', 'data-start': start.id });
+        const text = rowText(start);
+        const labels = [...new Set(start.headsBelow.map(headLabel))];
+        const isOpen = open.has(start.id) || guide.has(start);
+        const toggle = h(doc, 'button', {
+            class: 'vel-ft-toggle',
+            type: 'button',
+            tabindex: '-1',
+            'aria-expanded': String(isOpen),
+            'data-start': start.id
+        });
+        const caret = h(doc, 'span', { class: 'vel-ft-caret', 'aria-hidden': 'true' }, isOpen ? '▾' : '▸');
         toggle.appendChild(caret);
-        toggle.appendChild(h(doc, 'span', { class: 'vel-ft-toggle-label' }, `${str(first.role) || '?'}: ${preview(first.content, 50) || '(empty)'}`));
+        toggle.appendChild(h(doc, 'span', { class: 'vel-ft-toggle-label' }, forkLabel({ number: start.number, ...text }, continuing)));
         toggle.appendChild(h(doc, 'span', { class: 'vel-ft-toggle-info' }, `${formatCount(start.size)} turn${start.size === 1 ? '' : 's'}` + (labels.length ? ` · ${labels.join(', ')}` : '')));
-        const body = h(doc, 'div', { class: 'vel-ft-body' });
-        body.hidden = true;
+        const body = h(doc, 'div', { class: 'vel-ft-body', role: 'group' });
+        body.hidden = !isOpen;
         let built = false;
-        toggle.addEventListener('click', () => {
-            const open = toggle.getAttribute('aria-expanded') !== 'true';
-            if (open && !built) {
-                renderChain(body, start);
+        const build = () => {
+            if (!built) {
+                renderChain(body, start, level + 1, t => guide.has(t));
                 built = true;
             }
-            body.hidden = !open;
-            toggle.setAttribute('aria-expanded', String(open));
-            caret.textContent = open ? '▾' : '▸';
+        };
+        if (isOpen) {
+            build();
+        }
+        toggle.addEventListener('click', () => {
+            const now = toggle.getAttribute('aria-expanded') !== 'true';
+            if (now) {
+                build();
+                open.add(start.id);
+            }
+            else {
+                open.delete(start.id);
+            }
+            body.hidden = !now;
+            toggle.setAttribute('aria-expanded', String(now));
+            caret.textContent = now ? '▾' : '▸';
         });
         block.appendChild(toggle);
         block.appendChild(body);
@@ -966,279 +1086,318 @@ function renderTree(el, tree, options = {}) {
     if (!turns.roots.length) {
         root.appendChild(h(doc, 'div', { class: 'vel-empty' }, '(no messages)'));
     }
-    else if (turns.roots.length === 1) {
-        renderChain(root, turns.roots[0]);
-    }
     else {
-        const continuing = renderFork(root, turns.roots);
-        if (continuing) {
-            renderChain(root, continuing);
+        const main = (t) => onPath.has(t.id);
+        const first = turns.roots.length === 1 ? turns.roots[0] : turns.roots.find(main);
+        const folds = turns.roots.length > 1 ? forkBlocks(turns.roots.filter(r => r !== first), first, 1) : null;
+        if (first) {
+            renderChain(root, first, 1, main, folds);
+        }
+        else if (folds) {
+            root.appendChild(folds);
         }
     }
-    // One delegated listener: row clicks select, buttons act (on the turn's last message).
+    // -- keyboard: one tab stop (the selected row, else HEAD, else the first); arrows move --
+    const items = () => Array.from(root.querySelectorAll('.vel-ft-node, .vel-ft-toggle, .vel-ft-more')).filter(item => !hiddenInside(item, root));
+    const focusItem = (item) => {
+        if (!item) {
+            return;
+        }
+        for (const other of Array.from(root.querySelectorAll('[tabindex="0"]'))) {
+            other.setAttribute('tabindex', '-1');
+        }
+        item.setAttribute('tabindex', '0');
+        item.focus?.();
+    };
+    const stop = root.querySelectorAll('.vel-ft-selected')[0] ??
+        root.querySelectorAll('.vel-ft-current')[0] ??
+        items()[0];
+    stop?.setAttribute('tabindex', '0');
     root.addEventListener('click', (event) => {
         const target = event.target;
         const nodeEl = target?.closest?.('.vel-ft-node');
         const id = nodeEl?.getAttribute('data-id');
-        if (!id) {
-            return;
-        }
-        const action = target?.closest?.('[data-action]')?.getAttribute('data-action');
-        if (action === 'checkout') {
-            options.onCheckout?.(id);
-        }
-        else if (action === 'fork') {
-            options.onFork?.(id);
-        }
-        else {
+        if (nodeEl && id) {
+            focusItem(nodeEl);
             options.onSelect?.(id);
         }
     });
     root.addEventListener('keydown', (event) => {
         const key = event.key;
         const target = event.target;
-        if ((key === 'Enter' || key === ' ') && target?.classList?.contains('vel-ft-node')) {
-            event.preventDefault();
-            const id = target.getAttribute('data-id');
-            if (id) {
-                options.onSelect?.(id);
+        if (!target) {
+            return;
+        }
+        const list = items();
+        const at = list.indexOf(target);
+        if (at < 0) {
+            return;
+        }
+        const isToggle = target.classList.contains('vel-ft-toggle');
+        const expanded = target.getAttribute('aria-expanded') === 'true';
+        let handled = true;
+        if (key === 'ArrowDown') {
+            focusItem(list[at + 1] ?? null);
+        }
+        else if (key === 'ArrowUp') {
+            focusItem(list[at - 1] ?? null);
+        }
+        else if (key === 'Home') {
+            focusItem(list[0] ?? null);
+        }
+        else if (key === 'End') {
+            focusItem(list[list.length - 1] ?? null);
+        }
+        else if (key === 'ArrowRight' && isToggle) {
+            if (!expanded) {
+                target.click();
             }
+            else {
+                focusItem(items()[at + 1] ?? null);
+            }
+        }
+        else if (key === 'ArrowLeft') {
+            if (isToggle && expanded) {
+                target.click();
+            }
+            else {
+                // Up to the toggle of the block this item is in.
+                const block = target.parentElement?.closest?.('.vel-ft-branch');
+                const toggle = block?.querySelectorAll('.vel-ft-toggle')[0] ?? null;
+                focusItem(toggle && toggle !== target ? toggle : null);
+            }
+        }
+        else if (key === 'Enter' || key === ' ') {
+            if (target.classList.contains('vel-ft-node')) {
+                const id = target.getAttribute('data-id');
+                if (id) {
+                    options.onSelect?.(id);
+                }
+            }
+            else {
+                target.click();
+            }
+        }
+        else {
+            handled = false;
+        }
+        if (handled) {
+            event.preventDefault();
         }
     });
     el.appendChild(root);
     return turns;
 }
-function headsOf(data) {
-    return Array.isArray(data.heads) ? data.heads.map(x => (typeof x === 'string' ? x : null)) : [];
-}
-/**
- * The fork tree of a session payload alone (what the anywidget shows); returns the turn
- * tree so a caller can look turns up. Pass `onCheckout` / `onFork` to get the row buttons.
- */
-function renderSessionTree(el, data, options = {}) {
-    const heads = headsOf(data);
-    clear(el);
-    const wrap = h(el.ownerDocument, 'div', { class: 'vel-root vel-session-tree' });
-    el.appendChild(wrap);
-    return renderTree(wrap, buildTree(data.messages, heads), {
-        heads,
-        currentHead: typeof data.head === 'string' ? data.head : null,
-        ...options
-    });
-}
-// -- full session -----------------------------------------------------------------------
-/**
- * A whole session: header, branch navigation, the fork tree (collapsible) and the
- * transcript of the chosen branch. Switching branches or clicking a turn only changes
- * what is shown; `onCheckout` (when given) asks the kernel side to move the head.
- */
-function renderSession(el, data, options = {}) {
-    return swapIn(el, options, md => buildSession(el.ownerDocument, data, options, md));
-}
-function buildSession(doc, data, options, md) {
-    const heads = headsOf(data);
-    const tree = buildTree(data.messages, heads);
-    const choices = branchChoices(data, tree);
-    const currentHead = typeof data.head === 'string' ? data.head : null;
-    let selected = Math.max(0, choices.findIndex(c => c.current));
-    let shownHead = choices[selected]?.head ?? currentHead;
-    const root = h(doc, 'div', { class: 'vel-root vel-session', 'data-session': str(data.session_id) });
-    // Header
-    const header = h(doc, 'div', { class: 'vel-session-header' });
-    header.appendChild(h(doc, 'span', { class: 'vel-session-id' }, str(data.session_id) || '(unnamed session)'));
-    const branchCount = heads.length;
-    header.appendChild(h(doc, 'span', { class: 'vel-session-stats' }, `${formatCount(data.messages.length)} messages · ${formatCount(branchCount)} branch${branchCount === 1 ? '' : 'es'}`));
-    const forked = isObject(data.forked_from) ? data.forked_from : null;
-    if (forked && forked.session_id) {
-        header.appendChild(h(doc, 'span', { class: 'vel-session-forked' }, `forked from ${str(forked.session_id)}`));
-    }
-    root.appendChild(header);
-    if (data.system) {
-        root.appendChild(h(doc, 'details', { class: 'vel-system' }, h(doc, 'summary', {}, `System: ${preview(data.system, 80)}`), h(doc, 'div', { class: 'vel-msg-content' }, str(data.system))));
-    }
-    // Branch navigation
-    const nav = h(doc, 'div', { class: 'vel-branch-nav' });
-    const prev = h(doc, 'button', { class: 'vel-branch-prev', type: 'button', title: 'previous branch', 'aria-label': 'previous branch' }, '‹');
-    const next = h(doc, 'button', { class: 'vel-branch-next', type: 'button', title: 'next branch', 'aria-label': 'next branch' }, '›');
-    const select = h(doc, 'select', { class: 'vel-branch-select', 'aria-label': 'branch' });
-    choices.forEach((choice, i) => {
-        select.appendChild(h(doc, 'option', { value: String(i) }, choice.label + (choice.current ? ' (current)' : '')));
-    });
-    const marker = h(doc, 'span', { class: 'vel-branch-marker' });
-    const checkout = options.onCheckout
-        ? h(doc, 'button', { class: 'vel-branch-checkout', type: 'button' }, 'check out')
-        : null;
-    nav.appendChild(prev);
-    nav.appendChild(select);
-    nav.appendChild(next);
-    nav.appendChild(marker);
-    if (checkout) {
-        nav.appendChild(checkout);
-    }
-    root.appendChild(nav);
-    const transcriptHost = h(doc, 'div', { class: 'vel-transcript-host' });
-    const treePanel = h(doc, 'details', { class: 'vel-ft-panel' });
-    const treeSummary = h(doc, 'summary', {}, `Fork tree (${formatCount(data.messages.length)} messages, ${formatCount(branchCount)} branch${branchCount === 1 ? '' : 'es'})`);
-    treePanel.appendChild(treeSummary);
-    const treeHost = h(doc, 'div', { class: 'vel-ft-host' });
-    treePanel.appendChild(treeHost);
-    root.appendChild(treePanel);
-    root.appendChild(transcriptHost);
-    const showPath = (head, label) => {
-        clear(transcriptHost);
-        transcriptHost.appendChild(renderTranscript(doc, pathTo(tree, head), options.transcriptWindow ?? 50, md));
-        marker.textContent = label;
-    };
-    let treeBuilt = false;
-    const drawTree = () => {
-        renderTree(treeHost, tree, {
-            heads,
-            currentHead,
-            focusHead: shownHead,
-            onCheckout: options.onCheckout,
-            onFork: options.onFork,
-            onSelect: id => {
-                shownHead = id;
-                const choice = choices.findIndex(c => c.head === id);
-                if (choice >= 0) {
-                    choose(choice);
-                }
-                else {
-                    showPath(id, 'selected turn (not a branch head)');
-                    markTree();
-                }
-            }
-        });
-        treeBuilt = true;
-    };
-    const markTree = () => {
-        // Re-mark the path shown without rebuilding the tree.
-        const ids = pathIds(tree, shownHead);
-        treeHost.querySelectorAll?.('.vel-ft-node').forEach(n => {
-            n.classList.toggle('vel-ft-onpath', ids.has(n.getAttribute('data-turn') ?? ''));
-        });
-    };
-    const choose = (i) => {
-        if (!choices.length) {
-            showPath(currentHead, '');
-            return;
-        }
-        selected = (i + choices.length) % choices.length;
-        const choice = choices[selected];
-        shownHead = choice.head;
-        select.value = String(selected);
-        const position = choice.index >= 0 ? `branch ${choice.index + 1} of ${branchCount}` : 'detached head';
-        showPath(choice.head, position + (choice.current ? ' (current)' : ''));
-        prev.disabled = choices.length < 2;
-        next.disabled = choices.length < 2;
-        if (checkout) {
-            checkout.disabled = choice.current;
-        }
-        if (treeBuilt) {
-            drawTree(); // expand the newly shown branch
-        }
-    };
-    prev.addEventListener('click', () => choose(selected - 1));
-    next.addEventListener('click', () => choose(selected + 1));
-    select.addEventListener('change', () => choose(Number(select.value)));
-    checkout?.addEventListener('click', () => {
-        const choice = choices[selected];
-        if (choice && options.onCheckout) {
-            options.onCheckout(choice.index >= 0 ? choice.index : (choice.head ?? ''));
-        }
-    });
-    // The tree is built when its panel is first opened.
-    treePanel.addEventListener('toggle', () => {
-        if (treePanel.open && !treeBuilt) {
-            drawTree();
-        }
-    });
-    choose(selected);
-    const openTree = options.treeOpen ?? branchCount > 1;
-    if (openTree) {
-        treePanel.open = true;
-        if (!treeBuilt) {
-            drawTree();
+/** Whether `item` sits in a folded block (not shown) below `root`. */
+function hiddenInside(item, root) {
+    for (let n = item.parentElement; n && n !== root; n = n.parentElement) {
+        if (n.hidden) {
+            return true;
         }
     }
-    return root;
+    return false;
 }
-// -- saved fork-tree widget -----------------------------------------------------------
-/** "fam · branch 1", "fam-fork (detached)": how the widget labels a session's head (branches count from 1, as everywhere). */
+// ---------------------------------------------------------------------------------------
+// The tree view: `%chat tree` outputs, the widget, saved trees
+/** "fam · branch 1", "fam-fork (detached)": how the tree labels a session's head (branches count from 1, as everywhere). */
 function treeHeadLabel(head) {
     const branch = num(head.branch);
     return str(head.session_id) + (branch === null ? ' (detached)' : ` · branch ${branch + 1}`);
-}
-/**
- * The fork-tree widget's last state, drawn without a kernel: the same tree as a saved
- * session (heads labelled by session), and a click on a turn shows its messages. Checkout
- * and fork need the kernel, so they are not offered here.
- */
-function renderTreeState(el, data, options = {}) {
-    return swapIn(el, options, md => buildTreeState(el.ownerDocument, data, md));
-}
-function buildTreeState(doc, data, md) {
-    const focus = str(data.focus);
-    const root = h(doc, 'div', { class: 'vel-root vel-tree-state', 'data-session': focus });
-    const header = h(doc, 'div', { class: 'vel-session-header' });
-    header.appendChild(h(doc, 'span', { class: 'vel-session-id' }, focus || '(unnamed session)'));
-    header.appendChild(h(doc, 'span', { class: 'vel-session-stats' }, treeStats(data)));
-    header.appendChild(h(doc, 'span', { class: 'vel-tree-saved-note' }, 'saved view: run the cell to check out or fork'));
-    root.appendChild(header);
-    const treeHost = h(doc, 'div', { class: 'vel-ft-host' });
-    const detail = h(doc, 'div', { class: 'vel-transcript-host' });
-    root.appendChild(treeHost);
-    root.appendChild(detail);
-    const view = treeStateView(data);
-    const turns = renderTree(treeHost, view.tree, {
-        ...view.options,
-        onSelect: id => {
-            clear(detail);
-            const turn = turns.turnOf.get(id);
-            if (turn) {
-                detail.appendChild(renderTranscript(doc, turn.messages, 50, md));
-            }
-        }
-    });
-    return root;
 }
 /** "fork tree · 5 turns · 2 sessions". */
 function treeStats(data) {
     const count = (n, noun) => `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
     return `fork tree · ${count(data.turns.length, 'turn')} · ${count(data.sessions.length, 'session')}`;
 }
+/** The current head of session `sid` in a tree payload (its message id), or null. */
+function currentHeadOf(data, sid) {
+    const current = data.heads.find(hd => hd.current && str(hd.session_id) === sid);
+    return current ? str(current.message) || str(current.turn) || null : null;
+}
 /**
- * A saved tree as `renderTree` input: the message tree, every session's heads labelled
- * by session, and the focused session's current head (shared with the live widget).
+ * A tree payload as `renderTree` input: the message tree, every session's heads labelled
+ * by session (the focused session's current one says HEAD instead), its row texts.
  */
-function treeStateView(data) {
-    const heads = data.heads.map(hd => str(hd.message) || str(hd.turn) || null);
-    const focus = str(data.focus);
-    const current = data.heads.find(hd => hd.current && str(hd.session_id) === focus);
+function treeStateView(data, focus = str(data.focus)) {
+    const labelled = data.heads.filter(hd => !(hd.current && str(hd.session_id) === focus));
+    const heads = labelled.map(hd => str(hd.message) || str(hd.turn) || null);
+    const rows = new Map();
+    for (const t of data.turns) {
+        if (typeof t.question === 'string' || typeof t.answer === 'string') {
+            rows.set(t.id, { question: str(t.question), answer: str(t.answer) });
+        }
+    }
+    const branches = new Map();
+    for (const hd of data.heads) {
+        branches.set(str(hd.session_id), (branches.get(str(hd.session_id)) ?? 0) + 1);
+    }
     return {
         tree: buildTree(data.turns.flatMap(t => t.messages), heads),
         options: {
             heads,
-            headLabels: data.heads.map(treeHeadLabel),
-            currentHead: current ? str(current.message) || str(current.turn) || null : null
+            // A session with one branch is named alone; otherwise which branch of it.
+            headLabels: labelled.map(hd => ((branches.get(str(hd.session_id)) ?? 0) > 1 ? treeHeadLabel(hd) : str(hd.session_id))),
+            currentHead: currentHeadOf(data, focus),
+            rows
         }
     };
 }
+function newTreeViewState() {
+    return { focus: null, selected: null, open: new Set(), status: '' };
+}
+/** A session id a user may type for a fork (the Python side checks it again). */
+const NEW_SESSION_ID = /^[\p{L}\p{N}_.:@+=~-](?:[\p{L}\p{N}_ .:@+=~-]{0,198}[\p{L}\p{N}_.:@+=~-])?$/u;
 /**
- * Render any vel_jupyter payload (turn, session, export or saved tree) into `el`. The
- * promise settles when the view, its Markdown rendered, is in `el` (at once without a
- * Markdown hook).
+ * The fork tree with its header, the family's sessions, and the selected turn below in
+ * full width with its actions. Redrawn (same `state`) when a new payload arrives.
  */
-function render(el, data, options = {}) {
-    const what = classify(data);
-    if (what.kind === 'turn') {
-        return renderTurn(el, what.turn, options);
+function renderTreeView(el, data, options = {}) {
+    const state = options.state ?? newTreeViewState();
+    return swapIn(el, options, md => buildTreeView(el, data, options, state, md));
+}
+function buildTreeView(el, data, options, state, md) {
+    const doc = el.ownerDocument;
+    const sessions = data.sessions.map(s => str(s.session_id)).filter(Boolean);
+    const focus = state.focus && sessions.includes(state.focus) ? state.focus : str(data.focus);
+    const view = treeStateView(data, focus);
+    if (state.selected !== null && !view.tree.byId.has(state.selected)) {
+        state.selected = null;
     }
-    else if (what.kind === 'session') {
-        return renderSession(el, what.session, options);
+    const root = h(doc, 'div', { class: 'vel-root vel-tree-view', 'data-session': focus });
+    const header = h(doc, 'div', { class: 'vel-session-header' });
+    header.appendChild(h(doc, 'span', { class: 'vel-session-id' }, focus || '(unnamed session)'));
+    header.appendChild(h(doc, 'span', { class: 'vel-session-stats' }, treeStats(data)));
+    root.appendChild(header);
+    // The family's sessions, each with where its HEAD is; the followed one is pressed.
+    const numbers = new Map();
+    const rebuild = () => void renderTreeView(el, data, { ...options, state });
+    const chips = h(doc, 'div', { class: 'vel-tree-sessions', role: 'toolbar', 'aria-label': 'sessions of this tree' });
+    chips.appendChild(h(doc, 'span', { class: 'vel-tree-sessions-label' }, 'sessions'));
+    const turnsById = new Map(data.turns.map(t => [t.id, t]));
+    for (const sid of sessions) {
+        const head = currentHeadOf(data, sid);
+        const turn = data.heads.find(hd => hd.current && str(hd.session_id) === sid);
+        const number = turn ? num(turnsById.get(str(turn.turn))?.number) : null;
+        numbers.set(sid, number ?? 0);
+        const chip = h(doc, 'button', {
+            class: 'vel-tree-session' + (sid === focus ? ' vel-tree-session-focus' : ''),
+            type: 'button',
+            'aria-pressed': String(sid === focus),
+            'data-session': sid,
+            title: sid === focus ? `the tree follows ${sid}` : `follow ${sid}: its path becomes the main column`
+        }, h(doc, 'span', { class: 'vel-tree-session-name' }, sid), h(doc, 'span', { class: 'vel-tree-session-where' }, head ? (number ? `turn ${number}` : 'HEAD') : 'empty'));
+        chip.addEventListener('click', () => {
+            if (sid !== focus) {
+                state.focus = sid;
+                state.selected = head;
+                rebuild();
+            }
+        });
+        chips.appendChild(chip);
     }
-    else if (what.kind === 'tree') {
-        return renderTreeState(el, what.tree, options);
+    root.appendChild(chips);
+    const treeHost = h(doc, 'div', { class: 'vel-ft-host' });
+    const detail = h(doc, 'div', { class: 'vel-tree-detail', 'aria-live': 'polite' });
+    root.appendChild(treeHost);
+    root.appendChild(detail);
+    const turns = renderTree(treeHost, view.tree, {
+        ...view.options,
+        selected: state.selected,
+        open: state.open,
+        md,
+        onSelect: id => {
+            state.selected = id;
+            for (const r of Array.from(treeHost.querySelectorAll('.vel-ft-node'))) {
+                const on = r.getAttribute('data-id') === id;
+                r.classList.toggle('vel-ft-selected', on);
+                r.setAttribute('aria-selected', String(on));
+            }
+            showDetail();
+        }
+    });
+    const onFocusPath = () => pathIds(view.tree, view.options.currentHead);
+    function showDetail() {
+        clear(detail);
+        const turn = state.selected ? turns.turnOf.get(state.selected) : undefined;
+        if (!turn) {
+            detail.appendChild(h(doc, 'div', { class: 'vel-tree-hint' }, 'Click a turn (or use the arrow keys and Enter) to read it, continue from it or fork it.'));
+            appendStatus();
+            return;
+        }
+        const where = onFocusPath().has(turn.last) ? `on ${focus}'s path` : `not on ${focus}'s current path`;
+        detail.appendChild(h(doc, 'div', { class: 'vel-tree-detail-head' }, `Turn ${turn.number} · ${where}`));
+        detail.appendChild(renderTranscript(doc, turn.messages, 50, md));
+        detail.appendChild(actionsBar(turn.last, turn.number));
+        appendStatus();
     }
-    return swapIn(el, options, () => unknownPayload(el.ownerDocument, what.reason));
+    function appendStatus() {
+        detail.appendChild(h(doc, 'div', { class: 'vel-tree-status', role: 'status' }, state.status));
+    }
+    function actionsBar(messageId, number) {
+        const bar = h(doc, 'div', { class: 'vel-tree-actions' });
+        const why = options.actions ? options.actions.unavailable() : (options.noActions ?? 'saved view: run the cell with a kernel to act on the tree');
+        const checkout = h(doc, 'button', {
+            class: 'vel-tree-checkout jp-mod-styled jp-mod-accept',
+            type: 'button',
+            title: why || `make turn ${number} the current message of ${focus}: the next %%chat ${focus} cell continues from it (%chat checkout ${focus} ${messageId})`
+        }, `Continue ${focus} from here`);
+        const name = h(doc, 'input', {
+            class: 'vel-tree-fork-name jp-mod-styled',
+            type: 'text',
+            'aria-label': 'name of the new session (optional)',
+            title: why || 'the new session’s id; leave it empty for a generated one'
+        });
+        name.placeholder = 'new session id (optional)';
+        const fork = h(doc, 'button', {
+            class: 'vel-tree-fork jp-mod-styled',
+            type: 'button',
+            title: why || `a new session that continues from turn ${number}; ${focus} stays as it is (%chat fork ${focus} NEW --at ${messageId})`
+        }, 'Fork here');
+        for (const control of [checkout, name, fork]) {
+            control.disabled = !!why;
+        }
+        const run = (button, action) => {
+            const reason = options.actions ? options.actions.unavailable() : why;
+            if (reason) {
+                setStatus(reason);
+                return;
+            }
+            button.disabled = true;
+            setStatus('working…');
+            action().then(text => {
+                button.disabled = false;
+                setStatus(text);
+            }, (error) => {
+                button.disabled = false;
+                setStatus(String(error?.message ?? error));
+            });
+        };
+        checkout.addEventListener('click', () => run(checkout, () => options.actions.checkout(focus, messageId)));
+        fork.addEventListener('click', () => {
+            const wanted = name.value.trim();
+            if (wanted && !NEW_SESSION_ID.test(wanted)) {
+                setStatus(`“${wanted}” cannot name a session: use letters, digits, spaces inside, or . : @ + = ~ - _`);
+                return;
+            }
+            run(fork, () => options.actions.fork(focus, messageId, wanted));
+        });
+        name.addEventListener('keydown', (event) => {
+            if (event.key === 'Enter') {
+                fork.click();
+            }
+        });
+        const group = h(doc, 'span', { class: 'vel-tree-fork-group' }, name, fork);
+        bar.appendChild(checkout);
+        bar.appendChild(group);
+        return bar;
+    }
+    function setStatus(text) {
+        state.status = text;
+        const line = detail.querySelectorAll('.vel-tree-status')[0];
+        if (line) {
+            line.textContent = text;
+        }
+    }
+    showDetail();
+    return root;
 }
