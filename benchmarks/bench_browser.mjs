@@ -6,7 +6,7 @@
 //                      [--tokens 5000] [--turns 1000] [--baseline-timeout 240])
 //
 // (a) A 1,000-turn tree (a main line and 10 side branches, built in the kernel with
-//     replace_history / checkout / add_message): the fork-tree widget from running
+//     replace_history / checkout / add_message): the fork tree from running
 //     `%chat tree` to the tree painted, a click on a turn, and opening everything; our
 //     MIME renderer on the saved `%chat export` of the same session, through Lab's
 //     rendermime, and the saved notebook opened with no kernel (incl. JupyterLab start-up).
@@ -178,14 +178,14 @@ async function treeWidget(page, path) {
   for (let run = 0; run < RUNS; run++) {
     // The tree is built in one go: its first row painted is all of the first view (side
     // branches collapsed, long runs shown by their ends).
-    const r = await measure(page, path, TREE, { selector: '.vel-tree-widget .vel-ft-node', rows: 1 });
-    if (r.outcome !== 'complete') throw new Error(`the tree widget did not show: ${r.outcome}`);
+    const r = await measure(page, path, TREE, { selector: '.vel-tree-view .vel-ft-node', rows: 1 });
+    if (r.outcome !== 'complete') throw new Error(`the fork tree did not show: ${r.outcome}`);
     ends.push(r.paintedAt);
     const step = await page.evaluate(
       ([p, n]) =>
         new Promise(resolve => {
           const area = window.__velui.outputNode(p, n);
-          const widget = area.querySelector('.vel-tree-widget');
+          const widget = area.querySelector('.vel-tree-view');
           const rows = widget.querySelectorAll('.vel-ft-node');
           const paint = then => requestAnimationFrame(() => requestAnimationFrame(then));
           // A click selects a turn: its messages and the checkout / fork actions.
@@ -325,7 +325,7 @@ async function main() {
   for (const i of [0, 1]) await H.runCell(page, path, i, { timeout: 120000 });
   H.log(`session "thousand": ${(await H.outputText(page, path, 1)).trim()}`);
 
-  H.log(`(a) fork-tree widget, ${RUNS} runs`);
+  H.log(`(a) fork tree, ${RUNS} runs`);
   const widget = await treeWidget(page, path);
   await H.runCell(page, path, EXPORT);
   await page.evaluate(p => window.__velui.panelOf(p).context.save(), path);
@@ -371,9 +371,9 @@ async function main() {
     table(
       ['what', 'rows drawn', 'median'],
       [
-        [`fork-tree widget: \`%chat tree\` run → tree painted`, count(widget.first), ms(widget.end)],
-        ['fork-tree widget: click a turn → its messages painted', count(widget.first), ms(widget.select)],
-        ['fork-tree widget: open every branch and run → all rows painted', count(widget.all), ms(widget.expand)],
+        [`fork tree: \`%chat tree\` run → tree painted`, count(widget.first), ms(widget.end)],
+        ['fork tree: click a turn → its messages and actions painted', count(widget.first), ms(widget.select)],
+        ['fork tree: open every fold and run → all rows painted', count(widget.all), ms(widget.expand)],
         ['MIME renderer: render the saved `%chat export` (Lab rendermime, renderModel → painted)', count(pure.rows), ms(pure.ms)],
         ['MIME renderer: open the saved notebook, no kernel → tree painted', count(pure.rows), ms(open.shown)],
         ['… of which JupyterLab start → notebook loaded', '', ms(open.ready)]

@@ -337,14 +337,16 @@ def test_the_tree_buttons_commands_steer_the_next_cell_and_reach_the_store(
     # "fork here" on the same turn: a new session a %%chat cell can continue, in the store too.
     capsys.readouterr()
     ip.run_line_magic("chat", f"fork steer side --at {first_answer.id}")
-    assert capsys.readouterr().out.strip() == f"forked 'steer' at message {first_answer.id} into 'side'"
+    assert capsys.readouterr().out.strip() == (
+        f"forked 'steer' at message {first_answer.id} into 'side', which continues from turn 1"
+    )
     chat(ip, "side", "side question")
     assert [m.content for m in session("side").messages if m.role == "user"] == ["first", "side question"]
     assert {"steer", "side"} <= set(store.list_sessions())
 
     # Without a name, one is made up and said; a name in use or a message of no session is refused.
     ip.run_line_magic("chat", f"fork steer --at {first_answer.id}")
-    made = capsys.readouterr().out.strip().rsplit(" into ", 1)[1].strip("'")
+    made = capsys.readouterr().out.split(" into '", 1)[1].split("'")[0]
     assert made.startswith("steer-fork-") and made in vel_jupyter.registry().ids()
     with pytest.raises(UsageError, match="session 'side' already exists"):
         ip.run_line_magic("chat", f"fork steer side --at {first_answer.id}")
@@ -392,7 +394,9 @@ class TestSettingsThatFail:
         message = info.value._render_traceback_()[0]  # type: ignore[attr-defined]
         assert message.startswith(f"ProviderUnavailableError: cannot reach {bad}")
         assert "The URL is this cell's --base-url" in message
-        assert "--model, --base-url did not stick: session 'good' keeps its earlier settings" in message
+        assert (
+            "--model, --base-url did not stick: session 'good' is unchanged and keeps its earlier settings" in message
+        )
         assert _content(session("good")) == _content_of(before), "history and settings as they were"
         chat(ip, "good", "third")  # the cell without the flags talks to the server that worked
         assert server.requests[-1].body["messages"][-1]["content"] == "third"

@@ -162,8 +162,10 @@ def test_a_kernel_interrupt_mid_stream_keeps_the_partial_text_and_changes_nothin
     messages = result["messages"]
     errors = [m for m in messages if m["msg_type"] == "error"]
     assert errors and errors[0]["content"]["ename"] in ("TurnInterrupted", "KeyboardInterrupt")
+    # The status is said once, in the error line; the partial answer above it is labelled.
+    assert errors[0]["content"]["traceback"] == ["TurnInterrupted: turn interrupted; the session is unchanged"]
     last = [m for m in messages if m["msg_type"] == "update_display_data"][-1]["content"]["data"]["text/html"]
-    assert "w0" in last and "interrupted" in last
+    assert "w0" in last and "partial answer, not kept" in last and "interrupted" not in last
     assert kernel.value("len(__import__('vel_jupyter').sessions()['intr'].messages)") == 2
 
 

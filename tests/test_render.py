@@ -267,13 +267,12 @@ def test_every_output_path_is_inert(text: str) -> None:
         assert bundle["text/plain"].startswith(text)  # the raw text, never markup
     assert_inert(show_html(session))  # %chat show
     assert_bundle(export_bundle(session))  # %chat export
-    for what in ("failed", "interrupted"):  # the error/interrupt note over a partial answer
-        view = LiveView(rich=True, prompt=text)
-        view._handle = _Handle()
-        view.text = text
-        view.stop(what)
-        assert_bundle(view._handle.frames[-1])
-        assert "this partial answer was not kept" in view._handle.frames[-1]["text/html"]
+    view = LiveView(rich=True, prompt=text)  # the label over a partial answer (the error line says why)
+    view._handle = _Handle()
+    view.text = text
+    view.stop()
+    assert_bundle(view._handle.frames[-1])
+    assert "partial answer, not kept" in view._handle.frames[-1]["text/html"]
 
 
 def test_the_issue_two_tool_calls_with_split_backticks_make_no_img() -> None:
@@ -432,11 +431,12 @@ def test_usage_note_and_prompt() -> None:
     assert markup.count('class="vel-usage"') == 1 and markup.count(" tokens · ") == 1
 
 
-def test_a_failed_turn_with_nothing_shown_leaves_no_second_message() -> None:
+def test_a_failed_turn_with_nothing_shown_leaves_no_second_message(capsys: pytest.CaptureFixture[str]) -> None:
     view = LiveView(rich=True)
     view._handle = _Handle()
-    view.stop("failed")
-    assert view._handle.frames[-1] == {"text/plain": ""}  # the error line alone says it failed
+    view.stop()
+    assert view._handle.frames == [], "the view is cleared (clear_output), not redrawn empty"
+    capsys.readouterr()  # (outside a kernel clear_output writes a terminal escape)
 
 
 def test_structured_output_and_json_are_highlighted_json() -> None:
@@ -482,10 +482,10 @@ def test_a_stopped_live_view_says_so_in_its_payload() -> None:
     view._handle = _Handle()
     for text in ("par", "tial"):
         view.feed(StreamEvent("text_delta", text=text))
-    view.stop("interrupted")
+    view.stop()
     payload = view._handle.frames[-1][SESSION_MIME]
     assert payload["live"] is True and payload["format"] == "code"
-    assert payload["note"] == "interrupted: this partial answer was not kept"
+    assert payload["note"] == "partial answer, not kept"
     assert payload["messages"][-1]["content"] == "partial"
 
 

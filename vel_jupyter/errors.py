@@ -120,8 +120,13 @@ class ProviderError(TurnError):
         partial_text: str = "",
         status_code: int | None = None,
         provider: str = "",
+        hint: str = "",
     ) -> None:
-        super().__init__(message, partial_text=partial_text)
+        # ``hint``: the generic "what to do" sentence, kept apart so a caller that knows
+        # better (a notebook cell knows where its URL came from) can say that instead.
+        super().__init__(f"{message} {hint}".strip(), partial_text=partial_text)
+        self.reason = message
+        self.hint = hint
         self.status_code = status_code
         self.provider = provider
 

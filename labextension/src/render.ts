@@ -928,7 +928,8 @@ function turnBody(
     footer.appendChild(switcher);
   }
   if (data.live) {
-    footer.appendChild(h(doc, 'span', { class: 'vel-usage vel-streaming' }, data.note ? 'not kept' : '▌ streaming…'));
+    // A stopped frame's note labels the text; the error line under it says why, once.
+    footer.appendChild(h(doc, 'span', { class: 'vel-usage vel-streaming' }, data.note ? '' : '▌ streaming…'));
   } else {
     footer.appendChild(h(doc, 'span', { class: 'vel-usage' }, turnUsage(view)));
     const marker = branchLabel(data.branch, data.branches);

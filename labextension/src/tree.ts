@@ -605,6 +605,8 @@ export interface TreeViewState {
   selected: string | null;
   open: Set<string>;
   status: string;
+  /** The newest view built (on the page, or about to be): where an action's answer is shown. */
+  view?: HTMLElement;
 }
 
 export function newTreeViewState(): TreeViewState {
@@ -795,13 +797,16 @@ function buildTreeView(el: HTMLElement, data: TreeStatePayload, options: TreeVie
   }
 
   function setStatus(text: string): void {
+    // The answer may come after a redraw (the kernel redraws the tree as it acts): show it
+    // in the newest view, which the state remembers.
     state.status = text;
-    const line = detail.querySelectorAll('.vel-tree-status')[0] as HTMLElement | undefined;
+    const line = (state.view ?? root).querySelectorAll('.vel-tree-status')[0] as HTMLElement | undefined;
     if (line) {
       line.textContent = text;
     }
   }
 
   showDetail();
+  state.view = root;
   return root;
 }

@@ -720,9 +720,10 @@ test('turn: the interpolated prompt is collapsed, a live frame has the same layo
   calls[1].release();
   await final;
   assert.deepEqual(layout().map(c => c.replace(' vel-live', '')), liveLayout.map(c => c.replace(' vel-live', '')), 'live and final views have the same blocks');
-  // A failed live frame says so once, in its note.
-  R.render(el, { ...live, note: 'failed: this partial answer was not kept' });
-  assert.equal(all(el, '.vel-finish-note')[0].textContent, 'failed: this partial answer was not kept');
+  // A stopped live frame is labelled once, in its note (the error line under it says why).
+  R.render(el, { ...live, note: 'partial answer, not kept' });
+  assert.equal(all(el, '.vel-finish-note')[0].textContent, 'partial answer, not kept');
+  assert.equal(all(el, '.vel-streaming')[0].textContent, '', 'and no second word in the footer');
   // format=code: the answer is verbatim, not Markdown.
   R.render(el, { kind: 'vel_jupyter.turn', format: 'code', messages: [msg('a', null, 'assistant', '# not a heading')] }, { markdown: hook });
   assert.equal(calls.length, 2, 'no Markdown render for a code answer');

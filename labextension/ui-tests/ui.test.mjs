@@ -341,17 +341,18 @@ scenario('hostile model output stays inert: streaming, final output, tree widget
   assert.deepEqual(await unsafeOf(page, path, 1), [], 'no live markup in the final output');
   assert.deepEqual(await madeOf(page, 1), [], 'no element made from model text');
 
-  // The fork-tree widget: the row and the details panel of the turn.
+  // The fork tree: the row and the selected turn below it.
   await runCell(page, path, 2);
   const tree = outputOf(page, 2);
-  await tree.locator('.vel-tree-widget .vel-ft-node').first().waitFor({ timeout: 60000 });
-  await tree.locator('.vel-tree-widget .vel-ft-node').first().click();
-  const text = tree.locator('.vel-tree-details .vel-role-assistant .vel-msg-content');
+  await tree.locator('.vel-tree-view .vel-ft-node').first().waitFor({ timeout: 60000 });
+  assert.match(await tree.locator('.vel-ft-node .vel-ft-a').first().textContent(), /^Sure! <img src=x onerror=/, 'the row shows the text, as text');
+  await tree.locator('.vel-tree-view .vel-ft-node').first().click();
+  const text = tree.locator('.vel-tree-detail .vel-role-assistant .vel-msg-content');
   await text.waitFor();
-  await tree.locator('.vel-tree-details .vel-role-assistant .vel-msg-content strong', { hasText: 'done' }).waitFor();
+  await tree.locator('.vel-tree-detail .vel-role-assistant .vel-msg-content strong', { hasText: 'done' }).waitFor();
   assert.ok((await text.textContent()).includes('click me'));
-  assert.deepEqual(await unsafeOf(page, path, 2), [], 'no live markup in the tree widget');
-  assert.deepEqual(await madeOf(page, 2), [], 'no element made from model text in the widget');
+  assert.deepEqual(await unsafeOf(page, path, 2), [], 'no live markup in the tree');
+  assert.deepEqual(await madeOf(page, 2), [], 'no element made from model text in the tree');
   assert.deepEqual(await pwned(page), [undefined, undefined]);
   assert.deepEqual(page.velDialogs, []);
 
@@ -359,7 +360,7 @@ scenario('hostile model output stays inert: streaming, final output, tree widget
   await readSaved(page, paths, lab, path, 'hostile-saved.ipynb', async reader => {
     await reader.locator('.jp-OutputArea .vel-root').first().waitFor({ timeout: 60000 });
     assert.equal(await answerOf(reader, 1), answer);
-    await outputOf(reader, 2).locator('.vel-tree-state .vel-ft-node').first().click({ timeout: 30000 });
+    await outputOf(reader, 2).locator('.vel-tree-view .vel-ft-node').first().click({ timeout: 30000 });
     await outputOf(reader, 2).locator('.vel-transcript .vel-role-assistant .vel-msg-content strong', { hasText: 'done' }).waitFor();
     assert.ok((await outputOf(reader, 2).locator('.vel-transcript .vel-role-assistant .vel-msg-content').textContent()).includes('click me'));
     assert.deepEqual(await unsafeIn(reader, '.jp-OutputArea'), [], 'no live markup in the saved notebook (turn and tree)');
@@ -368,53 +369,161 @@ scenario('hostile model output stays inert: streaming, final output, tree widget
   }, 3); // without the control
 });
 
-scenario('tree widget: click a turn, "fork here", %chat list shows the fork, and the saved notebook shows the last tree', async (page, paths) => {
-  const path = await liveNotebook(page, paths, 'tree', [`%%chat fam --base-url ${urls.echo}\nFirst question`, '%%chat fam\nSecond question', '%chat tree fam', '%chat list']);
+/** What a person reads in a tree output: header, sessions, rows (number, question, answer, labels), folds. */
+const treeReport = tree =>
+  tree.evaluate(el => {
+    const view = el.querySelector('.vel-tree-view');
+    const visible = n => !n.closest('[hidden]');
+    return {
+      header: view?.querySelector('.vel-session-header')?.textContent ?? null,
+      sessions: [...(view?.querySelectorAll('.vel-tree-session') ?? [])].map(c => c.textContent),
+      rows: [...(view?.querySelectorAll('.vel-ft-node') ?? [])]
+        .filter(visible)
+        .map(r => [r.querySelector('.vel-ft-num').textContent, r.querySelector('.vel-ft-q').textContent, [...r.querySelectorAll('.vel-head-label')].map(l => l.textContent).join(',')].join('|')),
+      folds: [...(view?.querySelectorAll('.vel-ft-toggle') ?? [])].filter(visible).map(t => t.querySelector('.vel-ft-toggle-label').textContent),
+      width: view ? Math.round((view.querySelector('.vel-ft').getBoundingClientRect().width / el.querySelector('.jp-OutputArea-output').getBoundingClientRect().width) * 100) : 0,
+      text: el.innerText
+    };
+  });
+
+scenario('%chat tree: HEAD\'s path in one column, read a turn, fork and continue from it with the kernel, by mouse and keyboard', async (page, paths) => {
+  const path = await liveNotebook(page, paths, 'tree', [
+    `%%chat fam --base-url ${urls.echo}\nFirst question`,
+    '%%chat fam\nSecond question',
+    '%chat tree fam',
+    '%chat list',
+    '%%chat fam\nThird question'
+  ]);
+  for (const i of [1, 2, 2, 3]) await runCell(page, path, i); // cell 2 re-run: another answer to turn 2
+  const tree = outputOf(page, 3);
+  await tree.locator('.vel-tree-view .vel-ft-node').nth(1).waitFor({ timeout: 60000 });
+  let report = await treeReport(tree);
+  log('tree', JSON.stringify({ ...report, text: undefined }));
+  assert.match(report.header, /^fam\s*fork tree · 3 turns · 1 session$/);
+  assert.deepEqual(report.rows, ['1|First question|', '2|Second question|HEAD']);
+  assert.deepEqual(report.folds, ['another answer to turn 2: “Echo: Second question”']);
+  assert.ok(report.width >= 95, `the tree takes the output's width (${report.width} %)`);
+  assert.doesNotMatch(report.text, /Loading widget|Error displaying widget|\*\*/);
+  await shot(tree, 'tree-1-head-path');
+
+  // Read a turn: click it; its messages below, the buttons enabled (a kernel is connected).
+  await tree.locator('.vel-ft-node', { hasText: 'First question' }).click();
+  await tree.locator('.vel-tree-detail-head', { hasText: "Turn 1 · on fam's path" }).waitFor();
+  assert.equal((await tree.locator('.vel-tree-detail .vel-role-assistant .vel-msg-content').textContent()).trim(), 'Echo: First question');
+  assert.equal(await tree.locator('.vel-tree-checkout').isEnabled(), true);
+  // The keyboard: one tab stop, arrows move it, Right opens a fold, Enter reads the turn.
+  await page.keyboard.press('ArrowDown');
+  assert.equal(await page.evaluate(() => document.activeElement.querySelector('.vel-ft-q')?.textContent), 'Second question');
+  await page.keyboard.press('ArrowDown');
+  assert.match(await page.evaluate(() => document.activeElement.textContent), /another answer to turn 2/);
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await tree.locator('.vel-tree-detail-head', { hasText: "Turn 2 · not on fam's current path" }).waitFor();
+  await shot(tree, 'tree-2-keyboard-fold-open');
+
+  // "Fork here" on turn 1, named: %chat fork in the kernel; the kernel redraws the tree.
+  await tree.locator('.vel-ft-node', { hasText: 'First question' }).click();
+  await tree.locator('.vel-tree-fork-name').fill('fam-fork');
+  await tree.locator('.vel-tree-fork').click();
+  await tree.locator('.vel-tree-status', { hasText: "into 'fam-fork'" }).waitFor({ timeout: 30000 });
+  await tree.locator('.vel-tree-session', { hasText: 'fam-fork' }).waitFor({ timeout: 30000 });
+  report = await treeReport(tree);
+  assert.match(report.header, /2 sessions/);
+  assert.deepEqual(report.rows.slice(0, 1), ['1|First question|fam-fork'], 'the fork is labelled on its turn');
+  assert.equal(await tree.locator('.vel-ft-selected .vel-ft-q').textContent(), 'First question', 'the reader keeps their place');
+
+  // "Continue fam from here" on turn 1: HEAD moves there; what came after folds.
+  await tree.locator('.vel-tree-checkout').click();
+  await tree.locator('.vel-tree-status', { hasText: "'fam' continues from turn 1" }).waitFor({ timeout: 30000 });
+  await page.waitForFunction(() => [...document.querySelectorAll('.vel-tree-view .vel-ft-node.vel-ft-current .vel-ft-q')].some(e => e.textContent === 'First question'), null, { timeout: 30000 });
+  report = await treeReport(tree);
+  // (The fold opened with the keyboard above stays open across redraws.)
+  assert.deepEqual(report.rows, ['1|First question|fam-fork,HEAD', '2|Second question|fam · branch 1']);
+  assert.deepEqual(report.folds, ['continues at turn 2: “Second question”', 'continues at turn 2: “Second question”']);
+  // The next %%chat fam cell continues from there; the tree follows.
+  await runCell(page, path, 5);
+  await page.waitForFunction(() => document.querySelectorAll('.vel-tree-view .vel-ft-node:not([hidden] *)').length >= 2 && document.querySelector('.vel-tree-view .vel-session-header').textContent.includes('4 turns'), null, { timeout: 30000 });
+  report = await treeReport(tree);
+  assert.deepEqual(report.rows, ['1|First question|fam-fork', '2|Third question|HEAD', '2|Second question|fam · branch 1']);
+  assert.deepEqual(report.folds, ['another question at turn 2: “Second question”', 'another question at turn 2: “Second question”']);
+  await shot(tree, 'tree-3-after-fork-and-continue');
+  await runCell(page, path, 4);
+  const listing = await outputOf(page, 4).textContent();
+  const rows = Object.fromEntries(listing.trim().split('\n').map(line => line.trim().split(/\s+/)).map(cols => [cols[0], cols]));
+  assert.equal(rows['fam-fork'][2], '2', 'the fork holds the first turn (2 messages)');
+  assert.equal(rows.fam[2], '4', 'fam: first and third question');
+
+  // JupyterLab's dark theme: the tree follows the theme variables.
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Dark' }));
+  await page.waitForFunction(() => document.body.dataset.jpThemeLight === 'false', null, { timeout: 30000 });
+  await page.waitForTimeout(500);
+  const colours = await tree.evaluate(el => {
+    const lum = c => c.match(/\d+/g).slice(0, 3).map(Number).reduce((a, b) => a + b, 0) / 3;
+    return { text: lum(getComputedStyle(el.querySelector('.vel-ft-q')).color), chip: getComputedStyle(el.querySelector('.vel-tree-session')).backgroundColor };
+  });
+  assert.ok(colours.text > 150, `light text on the dark theme: ${JSON.stringify(colours)}`);
+  await shot(tree, 'tree-4-dark-theme');
+  await page.evaluate(() => window.jupyterapp.commands.execute('apputils:change-theme', { theme: 'JupyterLab Light' }));
+
+  // The kernel goes away: the tree stays readable, its buttons disabled, saying why; no errors.
+  for (const id of await kernelsOf(lab, path)) await lab.api(`api/kernels/${id}`, { method: 'DELETE' });
+  await tree.locator('.vel-tree-checkout[disabled]').waitFor({ timeout: 30000 });
+  assert.match(await tree.locator('.vel-tree-checkout').getAttribute('title'), /^no kernel connected/);
+  await tree.locator('.vel-ft-node', { hasText: 'Third question' }).click();
+  assert.equal(await tree.locator('.vel-tree-fork').isDisabled(), true);
+  await shot(tree, 'tree-5-no-kernel');
+  assert.deepEqual(page.velConsole.filter(e => /Cannot send|vel/i.test(e)), [], 'no errors in the console');
+
+  // Saved and reopened with no kernel: the same tree, read-only.
+  await readSaved(page, paths, lab, path, 'tree-saved.ipynb', async reader => {
+    const saved = outputOf(reader, 3);
+    await saved.locator('.vel-tree-view .vel-ft-node').first().waitFor({ timeout: 30000 });
+    assert.deepEqual((await treeReport(saved)).rows, ['1|First question|fam-fork', '2|Third question|HEAD'], 'a new reader starts with the folds closed');
+    await saved.locator('.vel-ft-node', { hasText: 'Third question' }).click();
+    assert.equal((await saved.locator('.vel-tree-detail .vel-role-assistant .vel-msg-content').textContent()).trim(), 'Echo: Third question');
+    assert.equal(await saved.locator('.vel-tree-checkout').isDisabled(), true);
+    assert.match(await saved.locator('.vel-tree-checkout').getAttribute('title'), /^no kernel connected/);
+  });
+});
+
+scenario('session.tree() widget: live, it forks through its kernel; saved, it shows its last tree with no kernel and with a new one', async (page, paths) => {
+  const path = await liveNotebook(page, paths, 'widget', [`%%chat fam --base-url ${urls.echo}\nFirst question`, '%%chat fam\nSecond question', '%chat tree fam --widget']);
   for (const i of [1, 2, 3]) await runCell(page, path, i);
   const tree = outputOf(page, 3);
   const widget = tree.locator('.vel-tree-widget');
-  await page.waitForFunction(() => document.querySelectorAll('.vel-tree-widget .vel-ft-node').length === 2, null, { timeout: 60000 });
+  await widget.locator('.vel-ft-node').nth(1).waitFor({ timeout: 60000 });
   assert.match(await widget.locator('.vel-session-header').textContent(), /fam.*2 turns · 1 session\b/);
   await widget.locator('.vel-ft-node', { hasText: 'First question' }).click();
-  await widget.locator('.vel-ft-selected', { hasText: 'First question' }).waitFor();
-  await tree.locator('.vel-tree-fork-name').fill('fam-fork');
-  await tree.locator('.vel-tree-fork').click();
-  await tree.locator('.vel-tree-status', { hasText: 'forked into fam-fork' }).waitFor({ timeout: 30000 });
-  // The tree redraws with the new session's head on the first turn.
-  await widget.locator('.vel-ft-node', { hasText: 'First question' }).locator('.vel-head-label', { hasText: 'fam-fork · branch 1' }).waitFor({ timeout: 30000 });
-  assert.match(await widget.locator('.vel-session-header').textContent(), /2 sessions/);
+  await widget.locator('.vel-tree-fork-name').fill('fam-fork');
+  await widget.locator('.vel-tree-fork').click();
+  await widget.locator('.vel-tree-status', { hasText: 'forked into fam-fork' }).waitFor({ timeout: 30000 });
+  await widget.locator('.vel-ft-node', { hasText: 'First question' }).locator('.vel-head-label', { hasText: 'fam-fork' }).waitFor({ timeout: 30000 });
   await widget.locator('.vel-ft-selected', { hasText: 'First question' }).waitFor(); // still selected after the redraw
-
-  await runCell(page, path, 4);
-  const listing = await outputOf(page, 4).textContent();
-  log(`%chat list:\n${listing.trim()}`);
-  const rows = Object.fromEntries(listing.trim().split('\n').map(line => line.trim().split(/\s+/)).map(cols => [cols[0], cols]));
-  assert.ok(rows['fam-fork'], 'the fork is listed');
-  assert.equal(rows['fam-fork'][2], '2', 'the fork holds the first turn (2 messages)');
-  assert.equal(rows.fam[2], '4', 'the original is unchanged (4 messages)');
-  assert.equal(await tree.locator('.vel-tree-state').count(), 0, 'while live, only the widget is drawn');
+  assert.equal(await tree.locator('.vel-tree-saved').isVisible(), false, 'while live, only the widget is drawn');
 
   // Saved, the output keeps the widget's last state (the fork included)...
   await page.evaluate(p => window.__velui.panelOf(p).context.save(), path);
   const saved = await getNotebook(lab, path);
-  const state = saved.cells[3].outputs[0].data[TREE_MIME];
-  assert.deepEqual(state.sessions.map(s => s.session_id), ['fam', 'fam-fork'], 'the saved tree has the fork');
-  // ...and shows it with no kernel, and with a new kernel that no longer has the widget,
-  // instead of "Loading widget..." / "Error displaying widget".
-  const savedPath = 'tree-saved.ipynb';
+  const data = saved.cells[3].outputs[0].data;
+  assert.deepEqual(data[TREE_MIME].sessions.map(s => s.session_id), ['fam', 'fam-fork'], 'the saved tree has the fork');
+  assert.match(data['text/html'], /class="vel-tree"/, 'and a picture for viewers without a widget manager');
+  // ...and shows it with no kernel, and with a new kernel that no longer has the widget.
+  const savedPath = 'widget-saved.ipynb';
   paths.push(savedPath);
   for (const kernel of [false, true]) {
     await putNotebook(lab, savedPath, { ...saved, metadata: notebook([], { kernel: kernel ? 'python3' : null }).metadata });
     const reader = await newPage(browser);
     try {
       await openNotebook(reader, lab, savedPath, { kernel });
-      const view = outputOf(reader, 3).locator('.vel-tree-state');
+      const view = outputOf(reader, 3).locator('.vel-tree-view');
       await view.waitFor({ timeout: 30000 });
       const header = await view.locator('.vel-session-header').textContent();
       assert.match(header, /fam.*2 turns · 2 sessions/, header);
-      assert.ok((await view.locator('.vel-head-label').allTextContents()).includes('fam-fork · branch 1'), 'the fork is labelled');
       await view.locator('.vel-ft-node', { hasText: 'Second question' }).click();
-      await view.locator('.vel-transcript .vel-role-user .vel-msg-content', { hasText: 'Second question' }).waitFor();
+      await view.locator('.vel-tree-detail .vel-role-user .vel-msg-content', { hasText: 'Second question' }).waitFor();
+      assert.equal(await view.locator('.vel-tree-checkout').isDisabled(), true, 'a saved widget cannot act');
+      assert.match(await view.locator('.vel-tree-checkout').getAttribute('title'), /session\.tree\(\) widget: run its cell again/);
       const shown = await outputOf(reader, 3).innerText();
       assert.doesNotMatch(shown, /Loading widget|Error displaying widget/, `kernel=${kernel}: ${shown.slice(0, 200)}`);
       log(`saved tree widget shown ${kernel ? 'with a new kernel' : 'with no kernel'}: ${header}`);
@@ -550,6 +659,30 @@ scenario('the same without our extension: the sanitized text/html renders as wel
     const report = await richFlow(page, paths, plain, 'rich-plain', { extension: false });
     assert.equal(await page.locator('.vel-root').count(), 0, 'nothing of ours rendered it');
     log(`without the extension: ${report.highlighted} highlighted spans, ${report.math} math`);
+
+    // A %chat tree is a picture here, live and saved (with a new kernel), never a widget error.
+    const path = 'tree-plain.ipynb';
+    paths.push(path);
+    const sources = ['%load_ext vel_jupyter', '%%chat fam\nFirst question', '%%chat fam\nSecond question', '%chat tree fam', '%chat fork fam side', '%%chat side\nA side question'];
+    await putNotebook(plain, path, notebook(sources.map(s => code(s))));
+    await openNotebook(page, plain, path);
+    for (const i of [0, 1, 2, 3]) await runCell(page, path, i);
+    const picture = outputOf(page, 3);
+    await picture.locator('.vel-tree').waitFor({ timeout: 30000 });
+    const lines = async o => (await o.innerText()).split('\n').map(l => l.trim()).filter(Boolean);
+    let text = await lines(picture);
+    assert.deepEqual(text.slice(0, 2), ['fam · fork tree · 2 turns · 1 session', 'sessions: fam (HEAD at turn 2)']);
+    assert.ok(text.some(l => /^2 Second question HEAD$/.test(l)), text.join(' | '));
+    for (const i of [4, 5]) await runCell(page, path, i); // the picture follows the family
+    await picture.locator('.vel-tree', { hasText: 'side (at turn 3)' }).waitFor({ timeout: 30000 });
+    await picture.locator('details.vel-tree-fork summary').first().click(); // <details>: no script needed
+    text = await lines(picture);
+    assert.ok(text.includes('3 A side question side'), text.join(' | '));
+    await shot(picture, 'tree-plain-picture');
+    await readSaved(page, paths, plain, path, 'tree-plain-saved.ipynb', async reader => {
+      await outputOf(reader, 3).locator('.vel-tree').waitFor({ timeout: 30000 });
+      assert.doesNotMatch(await outputOf(reader, 3).innerText(), /Loading widget|Error displaying widget/);
+    });
   } finally {
     await page.goto('about:blank').catch(() => {}); // before its server goes away
     for (const path of paths.splice(0)) await closeSessions(plain, path).catch(() => {});

@@ -323,17 +323,24 @@ class LiveView:
             if note:
                 print(f"[{note}]", flush=True)
 
-    def stop(self, what: str) -> None:
-        """The turn ``what`` ("failed", "interrupted"): the error line says so; the view keeps
-        only a partial answer, marked as not kept, or goes away when there is none."""
-        note = f"{what}: this partial answer was not kept"
+    def stop(self) -> None:
+        """The turn failed or was interrupted. The error line under the view says which, and
+        that the session is unchanged (once); the view keeps a partial answer, labelled as
+        such, or goes away when nothing was shown."""
         if self.rich:
             if self.text or self.tools:
-                self._handle.update(self._bundle(self.text, note=note), raw=True)
+                self._handle.update(self._bundle(self.text, note=PARTIAL_NOTE), raw=True)
             else:
-                self._handle.update({"text/plain": ""}, raw=True)
+                from IPython.display import clear_output
+
+                # Our display is the cell's only output (tools, which could print, have not
+                # run): no empty output is left above the error.
+                clear_output()
         elif self.text or self.tools:
-            print(f"\n[{note}]", flush=True)
+            print(f"\n[{PARTIAL_NOTE}]", flush=True)
+
+
+PARTIAL_NOTE = "partial answer, not kept"
 
 
 def stale_note(session_id: str) -> str:

@@ -53,10 +53,12 @@ SUBCOMMANDS = (
 SETTINGS = ("model", "provider", "base_url", "params", "ttl")  # what sticks to a session (Session.configure)
 
 
-def _short_error(exc: BaseException, more: str = "") -> BaseException:
+def _short_error(exc: BaseException, more: str = "", *, own_hint: bool = False) -> BaseException:
     """Let IPython show one or two lines instead of a traceback (the cell still fails);
-    ``more``: what this cell adds (where the URL came from, settings put back)."""
-    message = _sentences(str(exc), more)
+    ``more``: what this cell adds (where the URL came from, settings put back), which with
+    ``own_hint`` replaces the error's generic hint."""
+    text = exc.reason if own_hint and isinstance(exc, ProviderError) else str(exc)
+    message = _sentences(text, more)
     name = type(exc).__name__
     exc._render_traceback_ = lambda: [f"{name}: {message}"]  # type: ignore[attr-defined]
     return exc
@@ -193,17 +195,17 @@ class ChatMagics(Magics):
                 stream.collect()
         except TurnInterrupted as exc:
             if not args.no_stream:
-                view.stop("interrupted")
+                view.stop()
             raise _short_error(exc, self._undo_settings(session, undo)) from None
         except ConfigurationError as exc:
             undone = self._undo_settings(session, undo)
             raise UsageError(_sentences(str(exc), undone)) from None
         except AgentError as exc:
             if not args.no_stream:
-                view.stop("failed")
+                view.stop()
             source = self._url_source(session, undo) if isinstance(exc, ProviderError) else ""
-            undone = self._undo_settings(session, undo)
-            raise _short_error(exc, _sentences(source, undone)) from None
+            undone = self._undo_settings(session, undo) or f"Session {session.session_id!r} is unchanged"
+            raise _short_error(exc, _sentences(source, undone), own_hint=bool(source)) from None
         response = stream.response
         assert response is not None
         bundle = final_bundle(session, response, fmt=args.format, prompt=shown)
@@ -267,7 +269,7 @@ class ChatMagics(Magics):
         if settings:
             session.configure(**settings)
         flags = ", ".join(f"--{k.replace('_', '-')}" for k in undo)
-        return f"{flags} did not stick: session {session.session_id!r} keeps its earlier settings"
+        return f"{flags} did not stick: session {session.session_id!r} is unchanged and keeps its earlier settings"
 
     def _url_source(self, session: Session, undo: dict[str, Any]) -> str:
         """Where the server URL of a failing turn came from, named so the user can change it."""
@@ -384,8 +386,9 @@ class ChatMagics(Magics):
         if new is not None and new in registry().ids():
             raise UsageError(f"session {new!r} already exists; name a new one (or leave it out for a generated id)")
         fork = source.fork(new, at=at) if at is not None else source.fork(new)
+        turn = sum(1 for node in fork.nodes if node.message.role == "user")
         where = f" at message {at}" if at is not None else ""
-        print(f"forked {source.session_id!r}{where} into {fork.session_id!r}")
+        print(f"forked {source.session_id!r}{where} into {fork.session_id!r}, which continues from turn {turn}")
 
     def _cmd_branches(self, rest: list[str]) -> None:
         (sid,) = self._expect(rest, 1, "branches ID")
@@ -409,8 +412,13 @@ class ChatMagics(Magics):
         else:
             session.checkout(target)
         current = session.current_branch
-        where = f"branch {current + 1} of {count}" if current is not None else f"message {session.head} (on no branch)"
-        print(f"{sid!r} now at {where}")
+        if current is not None:
+            print(f"{sid!r} now at branch {current + 1} of {count}")
+            return
+        turn = sum(1 for node in session.nodes if node.message.role == "user")
+        print(
+            f"{sid!r} continues from turn {turn} (message {session.head}; the next %%chat {sid} cell starts a new branch there)"
+        )
 
     def _cmd_config(self, rest: list[str]) -> None:
         usage = f"config ID [--reset [{' '.join(SETTINGS)}]]"

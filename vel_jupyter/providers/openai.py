@@ -267,7 +267,7 @@ class OpenAIProvider:
                     f"the connection to {where} dropped mid-answer; the turn was not added, retry it.", **common
                 )
             return ProviderUnavailableError(
-                f"cannot reach {where}: is the server running? Check OPENAI_BASE_URL or base_url=.", **common
+                f"cannot reach {where}: is the server running?", hint="Check OPENAI_BASE_URL or base_url=.", **common
             )
         if isinstance(exc, openai.APIError):
             return StreamError(f"{where} reported an error mid-stream ({server_message}); retry the turn.", **common)

@@ -647,7 +647,8 @@ function turnBody(doc, data, md, stale, alternatives, own, index, showing = -1, 
         footer.appendChild(switcher);
     }
     if (data.live) {
-        footer.appendChild(h(doc, 'span', { class: 'vel-usage vel-streaming' }, data.note ? 'not kept' : '▌ streaming…'));
+        // A stopped frame's note labels the text; the error line under it says why, once.
+        footer.appendChild(h(doc, 'span', { class: 'vel-usage vel-streaming' }, data.note ? '' : '▌ streaming…'));
     }
     else {
         footer.appendChild(h(doc, 'span', { class: 'vel-usage' }, turnUsage(view)));
@@ -1392,12 +1393,15 @@ function buildTreeView(el, data, options, state, md) {
         return bar;
     }
     function setStatus(text) {
+        // The answer may come after a redraw (the kernel redraws the tree as it acts): show it
+        // in the newest view, which the state remembers.
         state.status = text;
-        const line = detail.querySelectorAll('.vel-tree-status')[0];
+        const line = (state.view ?? root).querySelectorAll('.vel-tree-status')[0];
         if (line) {
             line.textContent = text;
         }
     }
     showDetail();
+    state.view = root;
     return root;
 }
