@@ -194,6 +194,17 @@ async function shot(locator, name) {
   await locator.screenshot({ path: join(here, 'test-results', `${name}.png`) });
   log(`screenshot: test-results/${name}.png`);
 }
+/** Screenshot cells `from`..`to` (inputs and outputs) of the open notebook to test-results/NAME.png. */
+async function shotCells(page, from, to, name) {
+  mkdirSync(join(here, 'test-results'), { recursive: true });
+  const cells = page.locator('.jp-Notebook .jp-Cell');
+  await cells.nth(from).scrollIntoViewIfNeeded();
+  const a = await cells.nth(from).boundingBox();
+  const b = await cells.nth(to).boundingBox();
+  const clip = { x: a.x, y: a.y, width: Math.max(a.width, b.width), height: b.y + b.height - a.y };
+  await page.screenshot({ path: join(here, 'test-results', `${name}.png`), clip });
+  log(`screenshot: test-results/${name}.png`);
+}
 const unsafeOf = (page, path, i) => page.evaluate(([p, n]) => window.__velui.unsafe(window.__velui.outputNode(p, n)), [path, i]);
 const pwned = page => page.evaluate(() => [window.__pwned, document.body.dataset.pwned]);
 
@@ -691,7 +702,7 @@ scenario('the same without our extension: the sanitized text/html renders as wel
 }, 200000);
 
 scenario('re-running an upstream cell marks later outputs "not on the current branch", live; a checkout clears it', async (page, paths) => {
-  const path = await liveNotebook(page, paths, 'stale', [`%%chat st --base-url ${urls.echo}\nFirst question`, '%%chat st\nSecond question', '%chat checkout st 1']);
+  const path = await liveNotebook(page, paths, 'stale', [`%%chat st --base-url ${urls.echo}\nFirst question`, '%%chat st\nSecond question\n\nwith a *second* paragraph', '%chat checkout st 1', 'df = %chat history st\ndf']);
   for (const i of [1, 2]) await runCell(page, path, i);
   const marker = i => outputOf(page, i).locator('.vel-stale-marker');
   assert.equal(await marker(2).count(), 0);
@@ -699,7 +710,7 @@ scenario('re-running an upstream cell marks later outputs "not on the current br
   await marker(2).waitFor({ timeout: 30000 });
   assert.equal(await marker(2).textContent(), 'not on the current branch');
   assert.match(await outputOf(page, 1).locator('.vel-branch-marker').textContent(), /branch 2 of 2/);
-  await shot(page.locator('.jp-Notebook'), 'stale-1-after-rerun');
+  await shotCells(page, 1, 2, 'stale-1-after-rerun');
   await runCell(page, path, 3); // back to branch 1: the second answer is current again
   await marker(2).waitFor({ state: 'detached', timeout: 30000 });
   // The re-run cell's own answer is off the path now; it opens on the answer the session is on.
@@ -708,7 +719,33 @@ scenario('re-running an upstream cell marks later outputs "not on the current br
   await outputOf(page, 1).locator('.vel-alt-next').click();
   await marker(1).waitFor({ timeout: 30000 });
   assert.match(await outputOf(page, 2).locator('.vel-branch-marker').textContent(), /branch 1 of 1/);
-  await shot(page.locator('.jp-Notebook'), 'stale-2-after-checkout');
+  await shotCells(page, 1, 3, 'stale-2-after-checkout');
+
+  // The history DataFrame as a notebook shows it: what a person reads first, one line per message.
+  await runCell(page, path, 4);
+  const table = outputOf(page, 4).locator('table');
+  await table.waitFor({ timeout: 30000 });
+  const frame = await table.evaluate(t => {
+    const heads = [...t.querySelectorAll('thead th')].map(th => th.textContent.trim()).filter(Boolean);
+    const rows = [...t.querySelectorAll('tbody tr')].map(tr => Object.fromEntries([...tr.querySelectorAll('td')].map((td, i) => [heads[i], td])));
+    const content = rows.map(r => r.content);
+    return {
+      heads,
+      contents: content.map(td => td.textContent),
+      align: [...new Set(content.map(td => getComputedStyle(td).textAlign))],
+      wraps: [...new Set(content.map(td => getComputedStyle(td).whiteSpace))],
+      latency: rows.map(r => r.latency_ms.textContent),
+      caption: t.querySelector('caption')?.textContent ?? ''
+    };
+  });
+  log('history frame', JSON.stringify(frame));
+  assert.deepEqual(frame.heads.slice(0, 9), ['turn', 'role', 'content', 'model', 'prompt_tokens', 'completion_tokens', 'latency_ms', 'ttft_ms', 'finish_reason']);
+  assert.deepEqual(frame.contents, ['First question', 'Echo: First question', 'Second question with a *second* paragraph', 'Echo: Second question with a *second* paragraph']);
+  assert.deepEqual(frame.align, ['left']);
+  assert.deepEqual(frame.wraps, ['nowrap']);
+  assert.ok(frame.latency.every(v => /^(\d[\d,]*)?$/.test(v)), `whole ms, blanks for users: ${frame.latency}`);
+  assert.match(frame.caption, /^4 messages, 17 columns/);
+  await shot(outputOf(page, 4), 'history-dataframe');
 });
 
 scenario('a re-run cell flips between its answers with ‹ 2/2 ›, continues from one with a click, and flips saved with no kernel', async (page, paths) => {

@@ -238,11 +238,19 @@ def _make_history_frame(pd: Any) -> Any:
                 styler = shown.style  # needs jinja2 (a dependency of Jupyter, not of pandas)
             except ImportError:
                 return super()._repr_html_()
+            # Text reads from the left and every cell stays one line (a model name or an id
+            # wrapped over three lines is what made the first version hard to read).
+            text = [c for c in shown.columns if str(shown[c].dtype) in ("string", "category", "object")]
             styler = (
                 styler.format(formats, na_rep="", subset=[c for c in formats if c in shown])
                 .format(na_rep="", escape="html", subset=[c for c in shown.columns if c not in formats])
-                .set_properties(subset=["content"], **{"text-align": "left", "white-space": "nowrap"})
-                .set_table_styles([{"selector": "th.col_heading", "props": "text-align: left;"}])
+                .set_properties(subset=text, **{"text-align": "left"})
+                .set_table_styles(
+                    [
+                        {"selector": "th.col_heading", "props": "text-align: left;"},
+                        {"selector": "td", "props": "white-space: nowrap;"},
+                    ]
+                )
             )
             caption = f"{len(self):,} messages, {len(self.columns)} columns"
             if len(shown) < len(self):
