@@ -20,6 +20,7 @@ EXPECTED_DTYPES = {
     "role": "category",
     "content": "string",
     "model": "string",
+    "provider": "string",
     "prompt_tokens": "Int64",
     "completion_tokens": "Int64",
     "latency_ms": "Float64",
@@ -137,7 +138,7 @@ class TestValues:
         ]
         assert df["prompt_tokens"].sum() == session.usage.prompt_tokens
         assert df["completion_tokens"].sum() == session.usage.completion_tokens
-        for name in ("model", "prompt_tokens", "completion_tokens", "latency_ms", "ttft_ms", "finish_reason"):
+        for name in ("model", "provider", "prompt_tokens", "completion_tokens", "latency_ms", "ttft_ms", "finish_reason"):
             assert df.loc[df["role"] != "assistant", name].isna().all(), name
 
     def test_cell_id(self, echo_agent: Agent) -> None:
@@ -288,8 +289,8 @@ def test_the_display_reads_well_and_the_data_stay_whole() -> None:
     session = Agent(provider=provider).session("shown")
     session.run("first line\n\nsecond <b>line</b>")
     df = session.to_dataframe()
-    assert list(df.columns)[:9] == ["turn", "role", "content", "model", "prompt_tokens", "completion_tokens",
-                                    "latency_ms", "ttft_ms", "finish_reason"]  # fmt: skip
+    assert list(df.columns)[:10] == ["turn", "role", "content", "model", "provider", "prompt_tokens",
+                                     "completion_tokens", "latency_ms", "ttft_ms", "finish_reason"]  # fmt: skip
     assert df["content"][0] == "first line\n\nsecond <b>line</b>"  # the data are whole
     assert isinstance(df[df["role"] == "user"], type(df)) and isinstance(df, pd.DataFrame)
 
@@ -329,4 +330,4 @@ def test_the_display_reads_well_and_the_data_stay_whole() -> None:
     assert re.fullmatch(r"[\d,]+", latency), latency  # whole ms, no decimals
     assert cells.rows[1][header.index("latency_ms")] == ""  # a user message has none: blank, not <NA>
     assert "text-align: left" in markup
-    assert "2 messages, 17 columns" in markup
+    assert "2 messages, 18 columns" in markup

@@ -63,6 +63,8 @@ export interface TurnPayload {
   branches?: number;
   head?: string | null;
   model?: string;
+  /** Who answered: "echo" is the offline echo provider, not a model (its answers say so). */
+  provider?: string;
   usage?: { prompt_tokens?: number; completion_tokens?: number };
   latency_ms?: number | null;
   ttft_ms?: number | null;
@@ -593,6 +595,9 @@ function metaLine(message: MessageData): string {
   if (meta.model) {
     parts.push(str(meta.model));
   }
+  if (meta.provider === 'echo') {
+    parts.push('offline echo, not a model');
+  }
   const latency = num(meta.latency_ms);
   if (latency !== null) {
     parts.push(formatMs(latency));
@@ -890,6 +895,9 @@ function turnBody(
       )
     );
   }
+  if (isEcho(view)) {
+    part.appendChild(h(doc, 'div', { class: 'vel-echo-badge', role: 'note', title: 'the offline echo provider answered, not a model' }, ECHO_NOTE));
+  }
   const list = h(doc, 'div', { class: 'vel-transcript-list' });
   const shown = view.messages.filter(m => m.role !== 'user');
   const format = str(view.format) || 'markdown';
@@ -958,6 +966,16 @@ function turnBody(
   }
   part.appendChild(footer);
   return part;
+}
+
+/** What every answer of the offline echo provider says (display.py::ECHO_NOTE). */
+export const ECHO_NOTE = 'offline echo — set OPENAI_API_KEY or --base-url to use a model';
+
+function isEcho(data: TurnPayload): boolean {
+  if (str(data.provider) === 'echo') {
+    return true;
+  }
+  return data.messages.some(m => m.role === 'assistant' && isObject(m.meta) && m.meta.provider === 'echo');
 }
 
 /** "continue from this answer": enabled when a kernel is connected, else disabled with a tooltip. */

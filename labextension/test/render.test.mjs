@@ -842,3 +842,22 @@ test('turn: "continue from this answer" asks the kernel hook; a failure says why
   assert.equal(all(moved, '.vel-alt-current')[0].textContent, 'the session continues from this answer');
   assert.equal(all(moved, '.vel-alt-checkout').length, 0);
 });
+
+test('an answer of the offline echo provider says so, live, final and in a transcript', () => {
+  const echo = { model: 'echo', provider: 'echo', prompt_tokens: 1, completion_tokens: 3 };
+  for (const data of [
+    { kind: 'vel_jupyter.turn', provider: 'echo', live: true, messages: [msg('live-0', null, 'assistant', 'You said')] },
+    { kind: 'vel_jupyter.turn', provider: 'echo', messages: [msg('u', null, 'user', 'hi'), msg('a', 'u', 'assistant', 'You said: "hi"', { meta: echo })] },
+    { kind: 'vel_jupyter.turn', messages: [msg('u', null, 'user', 'hi'), msg('a', 'u', 'assistant', 'older payload', { meta: echo })] }
+  ]) {
+    const el = host();
+    R.render(el, data);
+    assert.equal(all(el, '.vel-echo-badge')[0]?.textContent, R.ECHO_NOTE, JSON.stringify(data).slice(0, 80));
+  }
+  const model = host();
+  R.render(model, { kind: 'vel_jupyter.turn', provider: 'openai', messages: [msg('a', null, 'assistant', 'real', { meta: { ...echo, provider: 'openai' } })] });
+  assert.equal(all(model, '.vel-echo-badge').length, 0, 'a model answer has no badge');
+  const el = host();
+  R.render(el, { kind: 'vel_jupyter.session', session_id: 's', head: 'a', heads: ['a'], current: 0, messages: [msg('u', null, 'user', 'hi'), msg('a', 'u', 'assistant', 'x', { meta: echo })] });
+  assert.match(all(el, '.vel-msg-meta')[0].textContent, /offline echo, not a model/);
+});

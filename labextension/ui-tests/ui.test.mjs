@@ -739,12 +739,12 @@ scenario('re-running an upstream cell marks later outputs "not on the current br
     };
   });
   log('history frame', JSON.stringify(frame));
-  assert.deepEqual(frame.heads.slice(0, 9), ['turn', 'role', 'content', 'model', 'prompt_tokens', 'completion_tokens', 'latency_ms', 'ttft_ms', 'finish_reason']);
+  assert.deepEqual(frame.heads.slice(0, 10), ['turn', 'role', 'content', 'model', 'provider', 'prompt_tokens', 'completion_tokens', 'latency_ms', 'ttft_ms', 'finish_reason']);
   assert.deepEqual(frame.contents, ['First question', 'Echo: First question', 'Second question with a *second* paragraph', 'Echo: Second question with a *second* paragraph']);
   assert.deepEqual(frame.align, ['left']);
   assert.deepEqual(frame.wraps, ['nowrap']);
   assert.ok(frame.latency.every(v => /^(\d[\d,]*)?$/.test(v)), `whole ms, blanks for users: ${frame.latency}`);
-  assert.match(frame.caption, /^4 messages, 17 columns/);
+  assert.match(frame.caption, /^4 messages, 18 columns/);
   await shot(outputOf(page, 4), 'history-dataframe');
 });
 

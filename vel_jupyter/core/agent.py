@@ -12,6 +12,7 @@ from .context import ContextManager
 from .message import Message
 from .repository import Repository, SessionSummary
 from .response import Answer
+from .secrets import KEYRING, MissingKeyError, Secret
 from .serialize import new_header
 from .session import AsyncTurnStream, Session
 from .tools import Tool, as_tools
@@ -24,23 +25,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 _MISSING: Any = object()
-
-
-class Secret:
-    """Holds an API key so that no repr, log line or vars() dump can show it."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def get(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
 
 
 class Agent:
@@ -86,8 +70,9 @@ class Agent:
         self.id = id or "agent"
         options: dict[str, Any] = {}
         if base_url is not None:
-            options["base_url"] = base_url
+            options["base_url"] = _url_secret(base_url)
         if api_key is not None:
+            KEYRING.keep_value(api_key)
             options["api_key"] = Secret(api_key)
         if timeout is not None:
             options["timeout"] = timeout
@@ -96,6 +81,8 @@ class Agent:
         self._provider_options = options
         self._provider: Provider | None = None
         self._providers: dict[tuple[str, str | None], Provider] = {}  # per-session overrides
+        # What was asked for ("openai if configured, else echo" for None): reconfigure() resolves it again.
+        self._provider_request = provider if isinstance(provider, str) else None
         if provider is None or isinstance(provider, str):
             self.provider_name = resolve_provider_name(provider, base_url=base_url, api_key=api_key)
         else:
@@ -137,6 +124,34 @@ class Agent:
     def model(self, name: str) -> None:
         self._model = name
 
+    def reconfigure(self, **changes: Any) -> None:
+        """Change the defaults of sessions with no setting of their own: ``provider``,
+        ``model``, ``base_url`` (``None`` removes one). ``%config ChatMagics.base_url = ...``
+        does this, so a server configured after the agent was made is the one used."""
+        from ..providers import resolve_provider_name
+
+        unknown = set(changes) - {"provider", "model", "base_url"}
+        if unknown:
+            raise ConfigurationError(f"reconfigure() takes provider, model or base_url, not {sorted(unknown)}")
+        with self._lock:
+            if "model" in changes:
+                self._model = changes["model"]
+            if "base_url" in changes:
+                if changes["base_url"] is None:
+                    self._provider_options.pop("base_url", None)
+                else:
+                    self._provider_options["base_url"] = _url_secret(changes["base_url"])
+            if "provider" in changes:
+                self._provider_request = changes["provider"]
+            if "provider" in changes or "base_url" in changes:
+                url = self._provider_options.get("base_url")
+                key = self._provider_options.get("api_key")
+                self.provider_name = resolve_provider_name(
+                    self._provider_request, base_url=url and url.get(), api_key=key and key.get()
+                )
+                self._provider = None
+                self._providers.clear()
+
     def provider_name_for(self, name: str | None, base_url: str | None) -> str:
         """Which provider a session with these settings uses (same fallback rules as the agent)."""
         if name is None and base_url is None:
@@ -148,8 +163,12 @@ class Agent:
         api_key = self._provider_options.get("api_key")
         return resolve_provider_name(name, base_url=base_url, api_key=api_key and "set")
 
-    def provider_for(self, name: str | None, base_url: str | None) -> Provider:
-        """The provider for a session's own ``provider``/``base_url`` settings (cached)."""
+    def provider_for(self, name: str | None, base_url: str | None, *, session_id: str | None = None) -> Provider:
+        """The provider for a session's own ``provider``/``base_url`` settings (cached).
+
+        ``base_url`` is the stored (redacted) form; the whole URL comes from this process's
+        key ring, and when it is not there (a new process) the error says what to supply.
+        """
         if name is None and base_url is None:
             return self.provider
         resolved = self.provider_name_for(name, base_url)
@@ -161,7 +180,7 @@ class Agent:
 
                 options = {k: (v.get() if isinstance(v, Secret) else v) for k, v in self._provider_options.items()}
                 if base_url is not None:
-                    options["base_url"] = base_url
+                    options["base_url"] = _revealed(base_url, session_id)
                 if resolved != "openai":
                     options = {}
                 provider = self._providers[key] = create_provider(resolved, **options)
@@ -295,6 +314,26 @@ class Agent:
     def run_stream(self, input: str | dict[str, Any], session_id: str | None = None, **params: Any) -> AsyncTurnStream:
         """Guide B: ``async for event in agent.run_stream(...)``; history kept like ``run``."""
         return self._session_for_run(session_id).stream_async(_prompt_of(input), **params)
+
+
+def _url_secret(url: str) -> Secret:
+    """A server URL as a Secret (a key in it, user:KEY@ or ?api-key=KEY, is one); a URL given
+    in its stored form (with ``***``) is looked up in this process's key ring."""
+    full = _revealed(url, None)
+    return Secret(full, KEYRING.keep(full))
+
+
+def _revealed(base_url: str, session_id: str | None) -> str:
+    """The whole URL behind a stored one, or one line that says what to supply."""
+    try:
+        return KEYRING.reveal(base_url)
+    except MissingKeyError:
+        who = f"session {session_id!r}" if session_id else "this session"
+        flag = f"%%chat {session_id} --base-url '<the whole URL>'" if session_id else "session.configure(base_url=...)"
+        raise ConfigurationError(
+            f"{who} talks to {base_url}, whose key is never stored and is not in this process: "
+            f"give the whole URL again ({flag}, or set OPENAI_BASE_URL to it)"
+        ) from None
 
 
 def _prompt_of(input: str | dict[str, Any]) -> str:

@@ -51,6 +51,12 @@ class Response:
         return self.finish_reason in INCOMPLETE_REASONS
 
     @property
+    def provider(self) -> str:
+        """The provider that answered (``"echo"``: the offline one, not a model)."""
+        meta = self.message.meta if self.messages else None
+        return meta.provider if meta is not None else ""
+
+    @property
     def refusal(self) -> str | None:
         """The model's refusal, when it declined to answer (the text is then its explanation)."""
         meta = self.message.meta if self.messages else None

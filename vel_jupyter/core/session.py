@@ -10,6 +10,7 @@ from ..errors import ConfigurationError, TurnInterrupted
 from .context import SummaryRecord
 from .message import Message, Usage
 from .response import Response, StreamEvent
+from .secrets import KEYRING
 from .serialize import FORMAT_VERSION, node_to_dict
 from .structured import check_schema
 from .tools import as_tools
@@ -208,16 +209,23 @@ class Session:
     @property
     def provider(self) -> Provider:
         """The provider instance for this session's ``provider``/``base_url`` settings."""
-        return self.agent.provider_for(self._settings.get("provider"), self._settings.get("base_url"))
+        settings = self._settings
+        return self.agent.provider_for(settings.get("provider"), settings.get("base_url"), session_id=self.session_id)
 
     def configure(self, **settings: Any) -> None:
         """Change settings that stick to this session: ``model``, ``provider``, ``base_url``,
-        ``params`` (request parameters), ``ttl``. ``None`` removes a setting."""
+        ``params`` (request parameters), ``ttl``. ``None`` removes a setting.
+
+        A key inside ``base_url`` (``user:KEY@``, ``?api-key=KEY``) stays in this process: the
+        setting keeps the URL with ``***`` in its place (see ``core.secrets``).
+        """
         unknown = set(settings) - {"model", "provider", "base_url", "params", "ttl"}
         if unknown:
             raise ConfigurationError(
                 f"unknown session settings {sorted(unknown)}; use model, provider, base_url, params or ttl"
             )
+        if isinstance(settings.get("base_url"), str):
+            settings["base_url"] = KEYRING.keep(settings["base_url"])
         merged = {**self._settings, **settings}
         self._update_header(settings={k: v for k, v in merged.items() if v is not None or k == "ttl"})
 
@@ -582,6 +590,9 @@ class Session:
             self._apply_header(header)
 
     def _apply_header(self, header: dict[str, Any], *, notify: bool = True) -> None:
+        url = (header.get("settings") or {}).get("base_url")
+        if isinstance(url, str) and KEYRING.keep(url) != url:  # written before keys were kept out
+            header = {**header, "settings": {**header["settings"], "base_url": KEYRING.keep(url)}}
         if header.get("summaries") is not self._h.get("summaries"):
             self._summaries = {s["covers"]: SummaryRecord.from_dict(s) for s in header.get("summaries") or []}
         self._h = header

@@ -8,6 +8,7 @@ their dtypes::
     role               category   system / user / assistant / tool
     content            string     the whole text (the display shows its first line)
     model              string     assistant messages only (as are the columns down to finish_reason)
+    provider           string     who answered: "openai", or "echo" (the offline echo, not a model)
     prompt_tokens      Int64
     completion_tokens  Int64
     latency_ms         Float64    (the display rounds it to whole ms)
@@ -49,6 +50,7 @@ COLUMNS: dict[str, str] = {
     "role": "category",
     "content": "string",
     "model": "string",
+    "provider": "string",
     "prompt_tokens": "Int64",
     "completion_tokens": "Int64",
     "latency_ms": "Float64",
@@ -130,6 +132,7 @@ def _collect(session: Session, branches: bool, columns: dict[str, list[Any]]) ->
     tool_calls = columns["tool_calls"]
     tool_call_ids = columns["tool_call_id"]
     models = columns["model"]
+    providers = columns["provider"]
     prompt_tokens = columns["prompt_tokens"]
     completion_tokens = columns["completion_tokens"]
     latencies = columns["latency_ms"]
@@ -156,6 +159,7 @@ def _collect(session: Session, branches: bool, columns: dict[str, list[Any]]) ->
         tool_call_ids.append(message.tool_call_id)
         if meta is None:
             models.append(None)
+            providers.append(None)
             prompt_tokens.append(None)
             completion_tokens.append(None)
             latencies.append(None)
@@ -163,6 +167,7 @@ def _collect(session: Session, branches: bool, columns: dict[str, list[Any]]) ->
             finish_reasons.append(None)
         else:
             models.append(meta.model or None)
+            providers.append(meta.provider or None)
             prompt_tokens.append(meta.usage.prompt_tokens)
             completion_tokens.append(meta.usage.completion_tokens)
             latencies.append(meta.latency_ms)

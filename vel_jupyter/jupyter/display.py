@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 SESSION_MIME = "application/vnd.vel.session+json"
 PAYLOAD_VERSION = 1
+# Shown on every answer of the offline echo provider, so nobody mistakes it for a model.
+ECHO_NOTE = "offline echo — set OPENAI_API_KEY or --base-url to use a model"
 
 
 def turn_payload(
@@ -48,6 +50,7 @@ def turn_payload(
         "branches": len(session.branches),
         "head": session.head,
         "model": response.model,
+        "provider": response.provider,
         "usage": {"prompt_tokens": response.usage.prompt_tokens, "completion_tokens": response.usage.completion_tokens},
         "latency_ms": round(response.latency_ms, 1) if response.latency_ms else None,
         "ttft_ms": round(response.ttft_ms, 1) if response.ttft_ms is not None else None,
@@ -161,6 +164,7 @@ def usage_line(response: Response) -> str:
     return " · ".join(parts)
 
 
+_ECHO_STYLE = "padding: 1px 8px; border: 1px solid #9a6700; border-radius: 10px; color: #9a6700; font-size: 0.85em"
 _NOTE_STYLE = "margin: 6px 0; padding: 2px 8px; border-left: 3px solid #d4a72c; color: #9a6700; font-weight: bold"
 _USAGE_STYLE = "margin: 4px 0 0 0; color: #6e7781; font-size: 0.85em"
 _PROMPT_STYLE = "color: #6e7781; font-size: 0.85em"
@@ -175,15 +179,17 @@ def turn_html(
     note: str = "",
     usage: str = "",
     stale: str = "",
+    echo: bool = False,
 ) -> str:
     """One turn's HTML: a fixed template around sanitized fragments, cleaned once more.
 
     ``answer_html`` and ``tools`` are already sanitized HTML; ``prompt`` (shown collapsed, only
     when it differs from the cell body), ``note`` and ``usage`` are text and are escaped here.
+    ``echo``: the offline echo provider answered (a badge says so above the answer).
     """
     from ..render import assemble, text_to_html
 
-    parts: dict[str, str] = {"prompt": "", "tools": "", "note": "", "usage": "", "stale": "", "answer": answer_html}
+    parts: dict[str, str] = {"prompt": "", "tools": "", "note": "", "usage": "", "stale": "", "echo": "", "answer": answer_html}
     if prompt is not None:
         parts["prompt"] = assemble(
             '<details class="vel-prompt"><summary style="{style}">prompt sent (after {{name}} interpolation)</summary>'
@@ -199,8 +205,15 @@ def turn_html(
         parts["usage"] = assemble('<p class="vel-usage" style="{s}">{t}</p>', s=_USAGE_STYLE, t=html.escape(usage))
     if stale:
         parts["stale"] = assemble('<p class="vel-stale" style="{s}">{t}</p>', s=_STALE_STYLE, t=html.escape(stale))
+    if echo:
+        parts["echo"] = assemble(
+            '<p class="vel-echo" style="margin: 0 0 6px 0"><span style="{s}">{t}</span></p>',
+            s=_ECHO_STYLE,
+            t=html.escape(ECHO_NOTE),
+        )
     return assemble(
-        '<div class="vel-turn">{prompt}{tools}<div class="vel-answer">{answer}</div>{note}{usage}{stale}</div>', **parts
+        '<div class="vel-turn">{prompt}{echo}{tools}<div class="vel-answer">{answer}</div>{note}{usage}{stale}</div>',
+        **parts,
     )
 
 
@@ -221,8 +234,10 @@ class LiveView:
         prompt: str | None = None,
         session_id: str = "",
         fmt: str = "markdown",
+        provider: str = "",
     ) -> None:
         self.rich = rich
+        self.provider = provider  # "echo": every frame says it is the offline echo
         self.interval = interval
         self.prompt = prompt  # shown (collapsed) only when it differs from the cell body
         self.session_id = session_id
@@ -289,13 +304,15 @@ class LiveView:
     def _bundle(self, text: str, *, note: str = "") -> dict[str, Any]:
         from ..render import markdown_to_html
 
-        markup = turn_html(markdown_to_html(text), tools=self._tools_html, prompt=self.prompt, note=note)
-        plain = "\n".join(p for p in (*self.tools, text, f"[{note}]" if note else "") if p)
+        echo = self.provider == "echo"
+        markup = turn_html(markdown_to_html(text), tools=self._tools_html, prompt=self.prompt, note=note, echo=echo)
+        plain = "\n".join(p for p in (f"[{ECHO_NOTE}]" if echo else "", *self.tools, text, f"[{note}]" if note else "") if p)
         live: dict[str, Any] = {
             "version": PAYLOAD_VERSION,
             "kind": "vel_jupyter.turn",
             "live": True,
             "session_id": self.session_id,
+            "provider": self.provider,
             "format": self.fmt,
             "messages": self._messages,
         }
@@ -322,6 +339,8 @@ class LiveView:
                 print(flush=True)
             if note:
                 print(f"[{note}]", flush=True)
+            if self.provider == "echo":
+                print(f"[{ECHO_NOTE}]", flush=True)
 
     def stop(self) -> None:
         """The turn failed or was interrupted. The error line under the view says which, and
@@ -390,11 +409,13 @@ def final_bundle(
     if len(alternatives) > 1:  # static HTML cannot flip: it says how many answers there are
         own = next((i for i, a in enumerate(alternatives) if a.get("current")), len(alternatives) - 1)
         usage += f" · answer {own + 1} of {len(alternatives)} (%chat branches {session.session_id})"
-    markup = turn_html(answer, tools=tools, prompt=prompt, note=note, usage=usage, stale=stale)
+    echo = response.provider == "echo"
+    markup = turn_html(answer, tools=tools, prompt=prompt, note=note, usage=usage, stale=stale, echo=echo)
     data["current"] = current
+    plain = f"{plain}\n[{note}]" if note else plain
     bundle: dict[str, Any] = {
         "text/html": markup,
-        "text/plain": f"{plain}\n[{note}]" if note else plain,
+        "text/plain": f"[{ECHO_NOTE}]\n{plain}" if echo else plain,
         SESSION_MIME: data,
     }
     if fmt == "json" or response.output is not None:
@@ -437,7 +458,8 @@ def show_html(session: Session) -> str:
     blocks = [block("system", text_to_html(session.system))] if session.system else []
     for message in session.messages:
         body = text_to_html(message.content) if message.role == "tool" else markdown_to_html(message.content)
-        blocks.append(block(message.role, body))
+        echo = message.meta is not None and message.meta.provider == "echo"
+        blocks.append(block(f"{message.role} · {ECHO_NOTE}" if echo else message.role, body))
     if not blocks:
         blocks.append(assemble("<p><em>(empty)</em></p>"))
     return assemble('<div class="vel-show">{blocks}</div>', blocks="".join(blocks))

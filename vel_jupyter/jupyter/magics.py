@@ -15,6 +15,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Float, Int, Unicode, observe
 
+from ..core.secrets import KEYRING
 from ..core.session import Session
 from ..errors import (
     AgentError,
@@ -96,10 +97,14 @@ class ChatMagics(Magics):
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
+        if self.base_url is not None:  # from ipython_config.py: what %config shows keeps no key
+            self.base_url = KEYRING.keep(self.base_url)
         # %reload_ext keeps the sessions: the registry outlives the Magics instance, and
         # settings made with %config reconfigure it instead of replacing it.
         reg = registry()
-        reg.defaults.update({k: v for k, v in self._defaults().items() if v is not None})
+        for name, value in self._defaults().items():
+            if value is not None and reg.defaults.get(name) != value:
+                reg.set_default(name, value)
         if self.context_window is not None and self.context_window != reg.context_window:
             reg.set_context_window(self.context_window)
         if self.store is not None and self.store != reg.store_spec:
@@ -115,10 +120,11 @@ class ChatMagics(Magics):
 
     @observe("provider", "model", "base_url")
     def _defaults_changed(self, change: Any) -> None:
-        if change["new"] is None:
-            registry().defaults.pop(change["name"], None)
-        else:
-            registry().defaults[change["name"]] = change["new"]
+        name, value = change["name"], change["new"]
+        if name == "base_url" and value is not None and KEYRING.keep(value) != value:
+            self.base_url = KEYRING.keep(value)  # %config shows the URL with *** for its key; observed again
+            return
+        registry().set_default(name, value)
 
     @observe("store")
     def _store_changed(self, change: Any) -> None:
@@ -184,6 +190,7 @@ class ChatMagics(Magics):
             prompt=shown,
             session_id=session.session_id,
             fmt="json" if schema is not None else args.format,
+            provider=session.provider_name,
         )
         try:
             stream = session.stream(prompt, schema=schema, cell_id=cell_id, **params)
@@ -245,7 +252,9 @@ class ChatMagics(Magics):
                 undo["system"] = session.system
                 session.system = args.system
             sticky = {"model": args.model, "provider": args.provider, "base_url": args.base_url}
-            sticky = {k: v for k, v in sticky.items() if v is not None and session.settings.get(k) != v}
+            # (a stored base_url has *** for its key: compare the forms that are stored)
+            stored = {k: KEYRING.keep(v) if k == "base_url" and v is not None else v for k, v in sticky.items()}
+            sticky = {k: v for k, v in sticky.items() if v is not None and session.settings.get(k) != stored[k]}
             if sticky:
                 undo.update({k: session.settings.get(k) for k in sticky})
                 session.configure(**sticky)
@@ -552,8 +561,10 @@ def config_rows(session: Session) -> list[tuple[str, str, str]]:
             return "this session"
         return fallback
 
-    provider = session.provider
-    url = getattr(provider, "base_url", None)
+    try:
+        url = getattr(session.provider, "base_url", None)
+    except ConfigurationError:  # its URL's key is not in this kernel: show the stored form
+        url = settings.get("base_url")
     url_fallback = "$OPENAI_BASE_URL" if os.environ.get("OPENAI_BASE_URL") else "the provider's default"
     rows = [
         ("model", session.model, source("model", "the agent's default")),

@@ -77,6 +77,17 @@ class Registry:
             return f"no session {session_id!r}; sessions: none yet (a %%chat {session_id} cell starts it)"
         return f"no session {session_id!r}; sessions: {known} (name one of them)"
 
+    def set_default(self, name: str, value: Any) -> None:
+        """A new default (``provider``, ``model``, ``base_url``; None removes it): sessions
+        created from now on take it as their own setting, and sessions with no setting of their
+        own use it from their next turn."""
+        with self._lock:
+            if value is None:
+                self.defaults.pop(name, None)
+            else:
+                self.defaults[name] = value
+            self.agent.reconfigure(**{name: value})
+
     def ids(self) -> list[str]:
         return self.agent.list_sessions()
 

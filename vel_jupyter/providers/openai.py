@@ -23,6 +23,7 @@ from typing import Any
 
 from ..core.message import ToolCall, Usage
 from ..core.response import StreamEvent
+from ..core.secrets import KEYRING, Secret, guard_logs
 from ..errors import (
     AuthenticationError,
     BadRequestError,
@@ -81,12 +82,17 @@ class OpenAIProvider:
         timeout: float | None = None,
         max_retries: int | None = None,
     ) -> None:
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-        # Kept only long enough to build the clients; see _client_options.
-        self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        # Keys (an api_key, or one inside the URL) are Secrets: no repr or vars() shows them;
+        # base_url is the URL as it may be shown, ``***`` where a key was.
+        self._base_url = Secret(url, KEYRING.keep(url)) if url else None
+        key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        KEYRING.keep_value(key)
+        self._api_key = Secret(key) if key else None
         self.timeout = timeout
         self.max_retries = max_retries
         self._sync: Any = None
+        self._logs_guarded = False  # see _guard_after_first_request
         # An AsyncOpenAI client's connection pool belongs to the loop that opened it, and
         # scripts may call asyncio.run() many times: one client per live event loop.
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
@@ -96,13 +102,24 @@ class OpenAIProvider:
         return f"OpenAIProvider(base_url={self.base_url!r}, api_key={key})"
 
     @property
+    def base_url(self) -> str | None:
+        """The server's URL as it may be shown and stored (keys in it replaced by ``***``)."""
+        return self._base_url.shown if self._base_url else None
+
+    @property
     def _where(self) -> str:
         return self.base_url or "api.openai.com"
 
     def _client_options(self) -> dict[str, Any]:
-        options: dict[str, Any] = {"api_key": self._api_key or _NO_KEY}
-        if self.base_url:
-            options["base_url"] = self.base_url
+        guard_logs()  # the HTTP stack logs request URLs: no key in those lines
+        options: dict[str, Any] = {"api_key": self._api_key.get() if self._api_key else _NO_KEY}
+        if self._base_url:
+            # The client appends "/chat/completions" to the base URL's raw path, query and
+            # all: a query (a gateway's ?api-key=, an ?api-version=) travels as default_query.
+            url, query = _split_query(self._base_url.get())
+            options["base_url"] = url
+            if query:
+                options["default_query"] = query
         if self.timeout is not None:
             options["timeout"] = self.timeout
         if self.max_retries is not None:
@@ -178,12 +195,19 @@ class OpenAIProvider:
             stream_cls=stream_cls[ChatCompletionChunk],
         )
 
+    def _guard_after_first_request(self) -> None:
+        # The HTTP stack makes some of its loggers at its first connection: guard those too.
+        if not self._logs_guarded:
+            guard_logs()
+            self._logs_guarded = True
+
     def stream(self, request: ProviderRequest) -> Iterator[ProviderEvent]:
         assembler = ChunkAssembler()
         try:
             import openai
 
             chunks = self._post_stream(self._sync_client(), openai.Stream, request)
+            self._guard_after_first_request()
             try:
                 for chunk in chunks:
                     text = assembler.feed(chunk)
@@ -201,6 +225,7 @@ class OpenAIProvider:
             import openai
 
             chunks = await self._post_stream(self._async_client(), openai.AsyncStream, request)
+            self._guard_after_first_request()
             try:
                 async for chunk in chunks:
                     text = assembler.feed(chunk)
@@ -213,9 +238,7 @@ class OpenAIProvider:
         yield assembler.completion(request.model)
 
     def _redact(self, text: str) -> str:
-        if self._api_key:
-            text = text.replace(self._api_key, "***")
-        return _KEY_PATTERN.sub("***", text)
+        return _KEY_PATTERN.sub("***", KEYRING.scrub(text))
 
     def _translate(self, exc: Exception, request: ProviderRequest, assembler: ChunkAssembler) -> Exception:
         """Turn an ``openai`` exception into ours, with a message that says what to do."""
@@ -272,6 +295,17 @@ class OpenAIProvider:
         if isinstance(exc, openai.APIError):
             return StreamError(f"{where} reported an error mid-stream ({server_message}); retry the turn.", **common)
         return exc
+
+
+def _split_query(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without its query, and the query's parameters (in order, last one wins)."""
+    from urllib.parse import parse_qsl, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if not parts.query:
+        return url, {}
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", parts.fragment)), query
 
 
 def _server_message(exc: Exception) -> str:

@@ -375,6 +375,9 @@ function metaLine(message) {
     if (meta.model) {
         parts.push(str(meta.model));
     }
+    if (meta.provider === 'echo') {
+        parts.push('offline echo, not a model');
+    }
     const latency = num(meta.latency_ms);
     if (latency !== null) {
         parts.push(formatMs(latency));
@@ -607,6 +610,9 @@ function turnBody(doc, data, md, stale, alternatives, own, index, showing = -1, 
     if (typeof data.prompt === 'string' && typeof sent === 'string') {
         part.appendChild(h(doc, 'details', { class: 'vel-prompt' }, h(doc, 'summary', {}, 'prompt sent (after {name} interpolation)'), h(doc, 'pre', { class: 'vel-msg-content' }, sent)));
     }
+    if (isEcho(view)) {
+        part.appendChild(h(doc, 'div', { class: 'vel-echo-badge', role: 'note', title: 'the offline echo provider answered, not a model' }, ECHO_NOTE));
+    }
     const list = h(doc, 'div', { class: 'vel-transcript-list' });
     const shown = view.messages.filter(m => m.role !== 'user');
     const format = str(view.format) || 'markdown';
@@ -679,6 +685,14 @@ function turnBody(doc, data, md, stale, alternatives, own, index, showing = -1, 
     }
     part.appendChild(footer);
     return part;
+}
+/** What every answer of the offline echo provider says (display.py::ECHO_NOTE). */
+const ECHO_NOTE = 'offline echo — set OPENAI_API_KEY or --base-url to use a model';
+function isEcho(data) {
+    if (str(data.provider) === 'echo') {
+        return true;
+    }
+    return data.messages.some(m => m.role === 'assistant' && isObject(m.meta) && m.meta.provider === 'echo');
 }
 /** "continue from this answer": enabled when a kernel is connected, else disabled with a tooltip. */
 function checkoutButton(doc, sid, head, checkout) {
