@@ -138,7 +138,15 @@ class TestValues:
         ]
         assert df["prompt_tokens"].sum() == session.usage.prompt_tokens
         assert df["completion_tokens"].sum() == session.usage.completion_tokens
-        for name in ("model", "provider", "prompt_tokens", "completion_tokens", "latency_ms", "ttft_ms", "finish_reason"):
+        for name in (
+            "model",
+            "provider",
+            "prompt_tokens",
+            "completion_tokens",
+            "latency_ms",
+            "ttft_ms",
+            "finish_reason",
+        ):
             assert df.loc[df["role"] != "assistant", name].isna().all(), name
 
     def test_cell_id(self, echo_agent: Agent) -> None:

@@ -189,7 +189,15 @@ def turn_html(
     """
     from ..render import assemble, text_to_html
 
-    parts: dict[str, str] = {"prompt": "", "tools": "", "note": "", "usage": "", "stale": "", "echo": "", "answer": answer_html}
+    parts: dict[str, str] = {
+        "prompt": "",
+        "tools": "",
+        "note": "",
+        "usage": "",
+        "stale": "",
+        "echo": "",
+        "answer": answer_html,
+    }
     if prompt is not None:
         parts["prompt"] = assemble(
             '<details class="vel-prompt"><summary style="{style}">prompt sent (after {{name}} interpolation)</summary>'
@@ -306,7 +314,9 @@ class LiveView:
 
         echo = self.provider == "echo"
         markup = turn_html(markdown_to_html(text), tools=self._tools_html, prompt=self.prompt, note=note, echo=echo)
-        plain = "\n".join(p for p in (f"[{ECHO_NOTE}]" if echo else "", *self.tools, text, f"[{note}]" if note else "") if p)
+        plain = "\n".join(
+            p for p in (f"[{ECHO_NOTE}]" if echo else "", *self.tools, text, f"[{note}]" if note else "") if p
+        )
         live: dict[str, Any] = {
             "version": PAYLOAD_VERSION,
             "kind": "vel_jupyter.turn",
