@@ -425,3 +425,24 @@ class TestSettingsThatFail:
         with pytest.raises(UsageError, match="unknown provider 'nosuch'"):
             chat(ip, "p -p nosuch -s 'New system'", "hi")
         assert _content(session("p")) == _content_of(before)
+
+
+def test_a_keyed_url_from_the_namespace_is_used_and_shown_without_its_key(
+    ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README: keep the key out of the cell's source with --base-url {url}."""
+    from vel_jupyter.testing import OpenAIServer
+
+    with OpenAIServer() as server:
+        host = server.base_url.split("//", 1)[1]
+        ip.user_ns["vel_test_url"] = f"http://user:kNSsecret99@{host}?api-key=kNSquery99"
+        chat(ip, "nsurl --base-url {vel_test_url}", "hello")
+        assert session("nsurl").messages[-1].content == "Echo: hello"
+        assert "kNSquery99" in server.requests[-1].path
+    capsys.readouterr()
+    ip.run_line_magic("chat", "config nsurl")
+    shown = capsys.readouterr().out
+    assert f"http://user:***@{host}?api-key=***" in shown and "kNS" not in shown
+    ip.run_line_magic("config", 'ChatMagics.base_url = "http://u:kCFGsecret99@example.invalid/v1"')
+    assert ip.find_magic("chat").__self__.base_url == "http://u:***@example.invalid/v1", "what %config shows"
+    ip.run_line_magic("config", "ChatMagics.base_url = None")

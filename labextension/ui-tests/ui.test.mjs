@@ -297,6 +297,11 @@ scenario('saved notebook with turns and a %chat export renders with no kernel', 
   assert.deepEqual(await unsafeIn(page, '.jp-OutputArea'), []);
   assert.deepEqual(await pwned(page), [undefined, undefined]);
   assert.deepEqual(await kernelsOf(lab, path), [], 'no kernel was started');
+  // The fixture's answers are the offline echo provider's: each says so, above the answer.
+  const badge = page.locator('.vel-turn .vel-echo-badge').first();
+  assert.equal(await badge.textContent(), 'offline echo — set OPENAI_API_KEY or --base-url to use a model');
+  assert.ok(await badge.isVisible());
+  await shot(page.locator('.jp-OutputArea-output:has(.vel-turn)').first(), 'echo-badge');
 
   // Branch navigation in the first full session switches the transcript.
   const session = page.locator('.vel-session').first();

@@ -156,8 +156,10 @@ class Agent:
         """Which provider a session with these settings uses (same fallback rules as the agent)."""
         if name is None and base_url is None:
             return self.provider_name
-        if name is None:
-            return "openai"  # a session's own server URL is what it asked for, whatever the agent's default
+        if name in (None, "echo") and base_url is not None:
+            # A session's own server URL is what it asked for, whatever the agent's default (and
+            # echo, which has no server, cannot be what a URL was given for).
+            return "openai"
         from ..providers import resolve_provider_name
 
         api_key = self._provider_options.get("api_key")
