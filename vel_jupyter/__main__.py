@@ -45,11 +45,12 @@ def demo_notebook(path: str, output: str) -> int:
     import nbformat
     from nbclient import NotebookClient
 
-    from .jupyter.display import SESSION_MIME
+    from .jupyter.display import ECHO_NOTE, SESSION_MIME
     from .jupyter.tree_data import TREE_MIME
 
     notebook = nbformat.read(path, as_version=4)
     NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    echo_noted = False
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
@@ -62,6 +63,9 @@ def demo_notebook(path: str, output: str) -> int:
                 branches = len(turn["heads"])
                 print(f"[{turn['session_id']}] exported: {len(turn['messages'])} messages, {branches} branches\n")
             elif turn:
+                if turn.get("provider") == "echo" and not echo_noted:
+                    echo_noted = True  # as the notebook's badge says: these answers are no model's
+                    print(f"(answers below: {ECHO_NOTE})\n")
                 for message in turn["messages"]:
                     calls = ", ".join(f"{c['name']}({c['arguments']})" for c in message.get("tool_calls", []))
                     text = message["content"].strip() or f"[calls {calls}]"
