@@ -168,3 +168,18 @@ def test_a_tree_output_follows_its_family_on_a_real_kernel(monkeypatch: pytest.M
         assert "t2 (at turn 3)" in data["text/html"] and "t (HEAD at turn 2)" in data["text/html"]
         client.execute_cell(cells[6], 6)  # a change the tree does not show: no redraw needed, none harmful
         assert tree()[TREE_MIME]["turns"] == data[TREE_MIME]["turns"]
+
+
+def test_a_rerun_tree_cell_replaces_its_followed_output_and_few_are_followed() -> None:
+    from vel_jupyter.jupyter.shown import KEPT_TREES, ShownTrees
+
+    agent, sessions = ux04_family()
+    demo = sessions["demo"]
+    members = family(demo, agent.loaded_sessions())
+    shown = ShownTrees()
+    shown.add(demo, "display-1", members, cell="cell-a")
+    shown.add(demo, "display-2", members, cell="cell-a")  # the same cell run again
+    assert [e.display_id for e in shown._shown.values()] == ["display-2"]
+    for n in range(KEPT_TREES + 5):
+        shown.add(demo, f"d{n}", members, cell=f"cell-{n}")
+    assert len(shown._shown) == KEPT_TREES and "cell-0" not in shown._shown and f"cell-{KEPT_TREES + 4}" in shown._shown

@@ -494,7 +494,7 @@ class ChatMagics(Magics):
         from IPython.display import display
 
         handle = display(bundle, raw=True, display_id=True)
-        reg.shown_trees.add(session, handle.display_id, members)
+        reg.shown_trees.add(session, handle.display_id, members, cell=self._cell_id("tree", " ".join(rest)))
         return None
 
     def _cmd_restore(self, rest: list[str]) -> None:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from ..core.session import Session
 
 KEPT_PER_SESSION = 500  # outputs followed per session (a long notebook's oldest are let go)
+KEPT_TREES = 20  # %chat tree outputs followed (one per cell)
 
 
 @dataclass
@@ -97,12 +98,15 @@ class ShownTrees:
     family moves (a turn, a fork, a checkout, a clear); ``changed`` is an agent listener."""
 
     def __init__(self) -> None:
-        self._shown: dict[str, _ShownTree] = {}
+        self._shown: dict[str, _ShownTree] = {}  # by the cell that showed it (a re-run replaces it)
         self._lock = threading.Lock()
 
-    def add(self, focus: Session, display_id: str, members: list[Session]) -> None:
+    def add(self, focus: Session, display_id: str, members: list[Session], *, cell: str) -> None:
         with self._lock:
-            self._shown[display_id] = _ShownTree(display_id, focus.session_id, focus.tree_id, _signature(members))
+            self._shown.pop(cell, None)
+            self._shown[cell] = _ShownTree(display_id, focus.session_id, focus.tree_id, _signature(members))
+            while len(self._shown) > KEPT_TREES:  # each costs a redraw per change: the newest are kept
+                self._shown.pop(next(iter(self._shown)))
 
     def changed(self, session: Session) -> None:
         with self._lock:
@@ -120,7 +124,8 @@ class ShownTrees:
         focus = session if session.session_id == entry.focus else agent.get_session(entry.focus, default=None)
         if focus is None:  # the focused session was deleted: the output keeps its last picture
             with self._lock:
-                self._shown.pop(entry.display_id, None)
+                for cell in [c for c, e in self._shown.items() if e is entry]:
+                    del self._shown[cell]
             return
         members = family(focus, agent.loaded_sessions())
         signature = _signature(members)

@@ -73,15 +73,6 @@ class _Turn:
     def answer(self) -> str:
         return str(self.data.get("answer") or "")
 
-    def size(self) -> int:
-        """Turns in the subtree rooted here (iterative: any depth)."""
-        count, stack = 0, [self]
-        while stack:
-            turn = stack.pop()
-            count += 1
-            stack.extend(turn.children)
-        return count
-
 
 @dataclass
 class _Tree:
@@ -140,12 +131,14 @@ def fork_label(start: _Turn, continuing: _Turn | None) -> str:
 
 
 def _fork_info(start: _Turn) -> str:
-    size = start.size()
-    labels = sorted({label for turn in _walk(start) for label in turn.labels})
+    turns = _walk(start)
+    size = len(turns)
+    labels = sorted({label for turn in turns for label in turn.labels})
     return f"{size} turn{'s' if size != 1 else ''}" + (f" · {', '.join(labels)}" if labels else "")
 
 
 def _walk(start: _Turn) -> list[_Turn]:
+    """The turns of the subtree rooted at ``start`` (iterative: any depth)."""
     out, stack = [], [start]
     while stack:
         turn = stack.pop()
