@@ -217,3 +217,14 @@ def test_an_unknown_masked_url_fails_with_what_to_do() -> None:
     with pytest.raises(ConfigurationError, match=r"session 'masked' talks to http://x:\*\*\*@never-seen"):
         session.configure(base_url="http://x:***@never-seen.invalid/v1")
         session.provider  # noqa: B018
+
+
+def test_reconfigure_keeps_a_provider_instance_it_was_given() -> None:
+    from vel_jupyter.testing import ScriptedProvider
+
+    scripted = ScriptedProvider(default="scripted")
+    agent = Agent(provider=scripted)
+    agent.reconfigure(base_url="http://localhost:11434/v1", model="m")
+    assert agent.provider is scripted and agent.model == "m"
+    with pytest.raises(ConfigurationError, match="reconfigure"):
+        agent.reconfigure(temperature=1)

@@ -83,6 +83,7 @@ class Agent:
         self._providers: dict[tuple[str, str | None], Provider] = {}  # per-session overrides
         # What was asked for ("openai if configured, else echo" for None): reconfigure() resolves it again.
         self._provider_request = provider if isinstance(provider, str) else None
+        self._own_provider = provider is not None and not isinstance(provider, str)  # an instance: never replaced
         if provider is None or isinstance(provider, str):
             self.provider_name = resolve_provider_name(provider, base_url=base_url, api_key=api_key)
         else:
@@ -143,7 +144,7 @@ class Agent:
                     self._provider_options["base_url"] = _url_secret(changes["base_url"])
             if "provider" in changes:
                 self._provider_request = changes["provider"]
-            if "provider" in changes or "base_url" in changes:
+            if ("provider" in changes or "base_url" in changes) and not self._own_provider:
                 url = self._provider_options.get("base_url")
                 key = self._provider_options.get("api_key")
                 self.provider_name = resolve_provider_name(
