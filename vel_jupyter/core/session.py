@@ -591,8 +591,12 @@ class Session:
 
     def _apply_header(self, header: dict[str, Any], *, notify: bool = True) -> None:
         url = (header.get("settings") or {}).get("base_url")
-        if isinstance(url, str) and KEYRING.keep(url) != url:  # written before keys were kept out
-            header = {**header, "settings": {**header["settings"], "base_url": KEYRING.keep(url)}}
+        if isinstance(url, str) and (
+            "@" in url or "?" in url
+        ):  # (every turn passes here: parse only a URL that may hold a key)
+            shown = KEYRING.keep(url)
+            if shown != url:  # written before keys were kept out of stored settings
+                header = {**header, "settings": {**header["settings"], "base_url": shown}}
         if header.get("summaries") is not self._h.get("summaries"):
             self._summaries = {s["covers"]: SummaryRecord.from_dict(s) for s in header.get("summaries") or []}
         self._h = header
