@@ -362,7 +362,7 @@ TURN_DAMAGE = {
     "message not an object": (_set("messages", ["hello"]), "message 0 is a str"),
     "message without id": (_message(0, "id", drop=True), "message 0 has no id"),
     "message with a numeric id": (_message(0, "id", 5), "message 0 has no id"),
-    "message without role": (_message(1, "role", drop=True), "not a valid message"),
+    "message without role": (_message(1, "role", drop=True), "role: Field required"),
     "missing parent": (_message(0, "parent_id", "nowhere"), "continues message 'nowhere'"),
     "broken chain": (_message(1, "parent_id", "nowhere"), "parent links are broken"),
     "head elsewhere": (_set("head", "nowhere"), "head 'nowhere' is not the turn's last message"),

@@ -42,16 +42,25 @@ def gateway(open_server: OpenAIServer) -> str:
 @pytest.mark.parametrize(
     ("url", "shown"),
     [
-        ("http://user:KEY@host/v1", "http://user:***@host/v1"),
+        ("http://user:KEY@host/v1", "http://***:***@host/v1"),
         ("https://TOKEN@host/v1", "https://***@host/v1"),
+        ("postgresql://:PW@host/db", "postgresql://:***@host/db"),
         ("https://h/v1?api-key=K&api-version=2024", "https://h/v1?api-key=***&api-version=2024"),
         (
             "https://h/v1?API_KEY=K&Token=T&access_token=A&key=",
             "https://h/v1?API_KEY=***&Token=***&access_token=***&key=",
         ),
-        ("http://u:p%40ss@h:8/v1?sig=a%2Bb#frag", "http://u:***@h:8/v1?sig=***#frag"),
+        # an allowlist: names nobody listed as credentials are masked all the same
+        (
+            "https://h/v1?subscription-key=S&Ocp-Apim-Subscription-Key=O&x-functions-key=F&access_key=A"
+            "&private_token=P&session_token=T",
+            "https://h/v1?subscription-key=***&Ocp-Apim-Subscription-Key=***&x-functions-key=***&access_key=***"
+            "&private_token=***&session_token=***",
+        ),
+        ("http://u:p%40ss@h:8/v1?sig=a%2Bb#frag", "http://***:***@h:8/v1?sig=***#frag"),
         ("http://localhost:11434/v1", "http://localhost:11434/v1"),
         ("https://api.example.com/v1?api-version=2024-10-01", "https://api.example.com/v1?api-version=2024-10-01"),
+        ("postgresql://h/db?sslmode=require&password=PW", "postgresql://h/db?sslmode=require&password=***"),
     ],
 )
 def test_redact_url(url: str, shown: str) -> None:
@@ -60,7 +69,15 @@ def test_redact_url(url: str, shown: str) -> None:
 
 
 def test_url_secrets_are_the_values_as_written_and_decoded() -> None:
-    assert url_secrets("http://u:p%40ss@h/v1?token=a%2Bb&other=x") == ["p%40ss", "p@ss", "a%2Bb", "a+b"]
+    basic = base64.b64encode(b"u:p@ss").decode()  # what an HTTP client sends for the userinfo
+    assert url_secrets("http://u:p%40ss@h/v1?token=a%2Bb&api-version=x") == [
+        "u",
+        "p%40ss",
+        "p@ss",
+        basic,
+        "a%2Bb",
+        "a+b",
+    ]
     assert url_secrets("http://h/v1") == []
 
 
@@ -76,7 +93,7 @@ class TestKeyRing:
     def test_keeps_whole_urls_by_their_redacted_form_and_scrubs_their_keys(self) -> None:
         ring = KeyRing()
         shown = ring.keep("http://u:SECRETPW@h/v1?api-key=SECRETQ")
-        assert shown == "http://u:***@h/v1?api-key=***"
+        assert shown == "http://***:***@h/v1?api-key=***"
         assert ring.reveal(shown) == "http://u:SECRETPW@h/v1?api-key=SECRETQ"
         assert ring.reveal("http://plain/v1") == "http://plain/v1"
         ring.keep_value("sk-KEYVALUE")
@@ -85,9 +102,9 @@ class TestKeyRing:
     def test_a_new_process_finds_a_key_only_in_the_environment(self, monkeypatch: pytest.MonkeyPatch) -> None:
         ring = KeyRing()
         with pytest.raises(MissingKeyError):
-            ring.reveal("http://u:***@h/v1")
+            ring.reveal("http://***:***@h/v1")
         monkeypatch.setenv("OPENAI_BASE_URL", "http://u:FROMENV@h/v1")
-        assert ring.reveal("http://u:***@h/v1") == "http://u:FROMENV@h/v1"
+        assert ring.reveal("http://***:***@h/v1") == "http://u:FROMENV@h/v1"
 
 
 class TestWhatIsConfiguredIsWhatRuns:
@@ -123,14 +140,14 @@ class TestWhatIsConfiguredIsWhatRuns:
         session.configure(base_url="http://u:kDEADsecret@127.0.0.1:9/v1?token=kDEADtoken")
         with pytest.raises(ProviderUnavailableError) as caught:
             session.run("hi")
-        assert "http://u:***@127.0.0.1:9/v1?token=***" in str(caught.value)
+        assert "http://***:***@127.0.0.1:9/v1?token=***" in str(caught.value)
         assert "kDEAD" not in str(caught.value)
 
     def test_the_http_stack_logs_no_key(self, gateway: str, caplog: pytest.LogCaptureFixture) -> None:
         with caplog.at_level(logging.DEBUG):
             Agent(base_url=gateway, api_key=K_ARG, max_retries=0).session().run("logged")
         lines = "\n".join(r.getMessage() for r in caplog.records)
-        assert "HTTP Request: POST http://user:***@" in lines, "the request line is logged, redacted"
+        assert "HTTP Request: POST http://***:***@" in lines, "the request line is logged, redacted"
         for key in (K_USER, K_QUERY, K_ARG):
             assert key not in lines
 
@@ -189,7 +206,7 @@ def test_after_a_restart_a_keyed_session_says_what_to_supply(tmp_path: Path, gat
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
-    assert out.startswith("ERROR session 'gw' talks to http://user:***@"), out
+    assert out.startswith("ERROR session 'gw' talks to http://***:***@"), out
     assert "--base-url" in out and "OPENAI_BASE_URL" in out and len(out.strip().splitlines()) == 1
     out = subprocess.run(
         [sys.executable, "-c", code],
@@ -208,13 +225,16 @@ def test_sessions_loaded_from_an_older_store_are_redacted_in_memory(tmp_path: Pa
     data = session.to_dict()
     data["settings"] = {"base_url": "http://u:kOLDsecret@127.0.0.1:9/v1"}  # as written before keys were kept out
     restored = Session.from_dict(data, Agent(provider="echo"))
-    assert restored.settings["base_url"] == "http://u:***@127.0.0.1:9/v1"
-    assert KEYRING.reveal("http://u:***@127.0.0.1:9/v1") == "http://u:kOLDsecret@127.0.0.1:9/v1"
+    assert restored.settings["base_url"] == "http://***:***@127.0.0.1:9/v1"
+    # a key that came with data is dropped, not kept for use: data does not choose where keys go
+    with pytest.raises(MissingKeyError):
+        KEYRING.reveal("http://***:***@127.0.0.1:9/v1")
+    assert "kOLDsecret" not in json.dumps(restored.to_dict())
 
 
 def test_an_unknown_masked_url_fails_with_what_to_do() -> None:
     session = Agent(provider="echo").session(session_id="masked")
-    with pytest.raises(ConfigurationError, match=r"session 'masked' talks to http://x:\*\*\*@never-seen"):
+    with pytest.raises(ConfigurationError, match=r"session 'masked' talks to http://\*\*\*:\*\*\*@never-seen"):
         session.configure(base_url="http://x:***@never-seen.invalid/v1")
         session.provider  # noqa: B018
 

@@ -294,10 +294,10 @@ class TestSerialization:
                 {"session_id": "x", "version": 1, "messages": [{"id": "a", "parent_id": "zz", "role": "user"}]},
                 "missing",
             ),
-            ({"session_id": "x", "version": 1, "messages": [{"id": "a", "role": "wizard"}]}, "not a valid message"),
+            ({"session_id": "x", "version": 1, "messages": [{"id": "a", "role": "wizard"}]}, "role: Input should be"),
             ({"session_id": "x", "version": 1, "messages": [], "head": "nope"}, "head"),
-            ({"session_id": "x", "version": 1, "messages": "oops"}, "must be a list"),
-            ({"session_id": "bad\nid", "version": 1}, "invalid"),
+            ({"session_id": "x", "version": 1, "messages": "oops"}, "messages: Input should be a valid list"),
+            ({"session_id": "bad\nid", "version": 1}, "session_id: is not a valid session id"),
         ],
     )
     def test_corrupt_data_names_the_session(self, data: object, problem: str) -> None:

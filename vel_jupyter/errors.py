@@ -6,6 +6,7 @@
     ├── ConfigurationError          bad arguments; also a ValueError
     │   ├── UnknownProviderError    a provider name nobody registered
     │   ├── InvalidSessionIdError   an id that cannot be stored safely
+    │   ├── UnconfirmedServerError  a server URL read from data, not yet named in this process
     │   └── SchemaError             json(schema=...) given something that is not a pydantic model
     ├── SessionNotFoundError        no session with that id; also a KeyError
     ├── SessionDataError            corrupt or foreign serialized data (names the session)
@@ -56,6 +57,7 @@ __all__ = [
     "ToolDefinitionError",
     "TurnError",
     "TurnInterrupted",
+    "UnconfirmedServerError",
     "UnknownProviderError",
 ]
 
@@ -74,6 +76,19 @@ class UnknownProviderError(ConfigurationError):
 
 class InvalidSessionIdError(ConfigurationError):
     """A session id that is empty, too long or has characters we do not store."""
+
+
+class UnconfirmedServerError(ConfigurationError):
+    """A session's server URL came from data (a notebook, a store, ``from_dict``) and the
+    user has not named it in this process: nothing is sent to it until they do.
+
+    ``session_id`` and ``url`` (redacted) say which, so a front end can print its own command.
+    """
+
+    def __init__(self, message: str, *, session_id: str | None = None, url: str = "") -> None:
+        super().__init__(message)
+        self.session_id = session_id
+        self.url = url
 
 
 class SchemaError(ConfigurationError):

@@ -7,12 +7,12 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ..errors import ConfigurationError, SessionNotFoundError
+from ..errors import ConfigurationError, SessionNotFoundError, UnconfirmedServerError
 from .context import ContextManager
 from .message import Message
 from .repository import Repository, SessionSummary
 from .response import Answer
-from .secrets import KEYRING, MissingKeyError, Secret
+from .secrets import KEYRING, MASK, MissingKeyError, Secret, default_server, origin
 from .serialize import new_header
 from .session import AsyncTurnStream, Session
 from .tools import Tool, as_tools
@@ -74,6 +74,9 @@ class Agent:
         if api_key is not None:
             KEYRING.keep_value(api_key)
             options["api_key"] = Secret(api_key)
+        # An api_key= belongs to the server it was given with (the default one when none was):
+        # it is sent there and nowhere else, whatever URL a session later names.
+        self._key_origin = origin(options["base_url"].get() if "base_url" in options else default_server())
         if timeout is not None:
             options["timeout"] = timeout
         if max_retries is not None:
@@ -174,6 +177,8 @@ class Agent:
         """
         if name is None and base_url is None:
             return self.provider
+        if base_url is not None and not KEYRING.accepted(base_url):
+            raise _unconfirmed(base_url, session_id)
         resolved = self.provider_name_for(name, base_url)
         key = (resolved, base_url)
         with self._lock:
@@ -181,9 +186,7 @@ class Agent:
             if provider is None:
                 from ..providers import create_provider
 
-                options = {k: (v.get() if isinstance(v, Secret) else v) for k, v in self._provider_options.items()}
-                if base_url is not None:
-                    options["base_url"] = _revealed(base_url, session_id)
+                options = self._options_for(_revealed(base_url, session_id) if base_url is not None else None)
                 if resolved != "openai":
                     options = {}
                 provider = self._providers[key] = create_provider(resolved, **options)
@@ -197,7 +200,7 @@ class Agent:
 
             with self._lock:
                 if self._provider is None:
-                    options = {k: (v.get() if isinstance(v, Secret) else v) for k, v in self._provider_options.items()}
+                    options = self._options_for(None)
                     if self.provider_name != "openai":
                         options = {
                             k: v
@@ -206,6 +209,17 @@ class Agent:
                         }
                     self._provider = create_provider(self.provider_name, **options)
         return self._provider
+
+    def _options_for(self, url: str | None) -> dict[str, Any]:
+        """Provider options for talking to ``url`` (None: the agent's own server): the api_key
+        only when ``url`` is the server it was given for."""
+        options = {k: (v.get() if isinstance(v, Secret) else v) for k, v in self._provider_options.items()}
+        if url is not None:
+            options["base_url"] = url
+        target = options.get("base_url") or default_server()
+        if "api_key" in options and origin(target) != self._key_origin:
+            del options["api_key"]
+        return options
 
     # -- storage ----------------------------------------------------------------------
 
@@ -324,6 +338,21 @@ def _url_secret(url: str) -> Secret:
     in its stored form (with ``***``) is looked up in this process's key ring."""
     full = _revealed(url, None)
     return Secret(full, KEYRING.keep(full))
+
+
+def _unconfirmed(base_url: str, session_id: str | None) -> UnconfirmedServerError:
+    """One line for a session whose server came with saved data: what to name to use it."""
+    who = f"session {session_id!r}" if session_id else "this session"
+    if MASK in base_url:  # a key was in the URL: the whole URL is needed again anyway
+        what = f"give the whole URL again (session.configure(base_url=...), %chat config {session_id or 'ID'} --base-url URL"
+    else:
+        what = f"name it (session.configure(base_url='{base_url}'), %chat config {session_id or 'ID'} --base-url {base_url}"
+    return UnconfirmedServerError(
+        f"{who} talks to {base_url}, a server that came with saved data (a notebook or a store) and was not named "
+        f"in this process, so nothing was sent; to use it, {what}, or OPENAI_BASE_URL)",
+        session_id=session_id,
+        url=base_url,
+    )
 
 
 def _revealed(base_url: str, session_id: str | None) -> str:

@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import Any, Literal, cast
 
 from ..errors import ConfigurationError, SessionDataError
+from ..formats.text import clean_text
 
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES: tuple[Role, ...] = ("system", "user", "assistant", "tool")
@@ -24,6 +25,10 @@ class ToolCall:
     id: str
     name: str
     arguments: str = "{}"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.arguments, str):  # one rule for text every store keeps (formats/text.py)
+            object.__setattr__(self, "arguments", clean_text(self.arguments))
 
     def parsed_arguments(self) -> dict[str, Any]:
         """The arguments as a dict; raises ValueError when the model sent invalid JSON."""
@@ -129,6 +134,9 @@ class Message:
                 f"message content must be a str, got {type(self.content).__name__}; "
                 "convert it with str() or json.dumps() first"
             )
+        # NUL and lone surrogates become U+FFFD here, so what one store keeps every store keeps
+        # (PostgreSQL refuses both) and every renderer can encode (formats/text.py).
+        object.__setattr__(self, "content", clean_text(self.content))
 
     @classmethod
     def user(cls, text: str) -> Message:

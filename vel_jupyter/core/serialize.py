@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidSessionIdError, SessionDataError
+from ..formats import check_message, check_record, clean_text
 from .context import SummaryRecord
 from .message import Message
 from .tree import MessageTree, Node, new_id, utcnow, validate_session_id
@@ -35,9 +36,13 @@ def node_to_dict(node: Node) -> dict[str, Any]:
     return data
 
 
-def node_from_dict(data: Any, default_session: str) -> Node:
-    if not isinstance(data, dict):
-        raise SessionDataError(f"a message entry must be an object, got {type(data).__name__}")
+def node_from_dict(data: Any, default_session: str, *, checked: bool = False) -> Node:
+    """A message entry (a store row, one of a record's messages) as a tree node.
+
+    ``checked``: the entry already passed ``formats.check_record`` with its record.
+    """
+    if not checked:
+        check_message(data, "")  # (callers name the session and the message)
     try:
         return Node(
             id=str(data["id"]),
@@ -68,7 +73,7 @@ def new_header(
         "kind": "vel_jupyter.session",
         "session_id": validate_session_id(session_id),
         "tree": tree or new_id(),
-        "system": system,
+        "system": clean_text(system) if system else system,
         "head": head,
         "heads": [head],
         "current": 0,
@@ -117,12 +122,12 @@ def header_from_dict(data: dict[str, Any], tree: MessageTree) -> dict[str, Any]:
     return header
 
 
-def tree_from_messages(entries: Any, session_id: str) -> MessageTree:
+def tree_from_messages(entries: Any, session_id: str, *, checked: bool = False) -> MessageTree:
     if not isinstance(entries, list):
         raise SessionDataError(f"'messages' must be a list, got {type(entries).__name__}")
     tree = MessageTree()
     for entry in entries:
-        node = node_from_dict(entry, session_id)
+        node = node_from_dict(entry, session_id, checked=checked)
         if node.parent_id is not None and node.parent_id not in tree:
             raise SessionDataError(f"message {node.id!r} names parent {node.parent_id!r}, which is missing")
         tree.add(node)
@@ -145,8 +150,9 @@ def parse_record(data: Any) -> tuple[dict[str, Any], MessageTree]:
         raise SessionDataError(
             f"{where}: saved by a newer vel_jupyter (format {version}, we read up to {FORMAT_VERSION}); upgrade"
         )
+    check_record(data, where)  # data from outside: nothing is built before it passes
     try:
-        tree = tree_from_messages(data.get("messages", []), sid or "")
+        tree = tree_from_messages(data.get("messages", []), sid or "", checked=True)
         return header_from_dict(data, tree), tree
     except SessionDataError as exc:
         raise SessionDataError(f"{where}: {exc}") from None

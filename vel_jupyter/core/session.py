@@ -7,10 +7,11 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, TurnInterrupted
+from ..formats.text import clean_text
 from .context import SummaryRecord
 from .message import Message, Usage
 from .response import Response, StreamEvent
-from .secrets import KEYRING
+from .secrets import KEYRING, redact_url
 from .serialize import FORMAT_VERSION, node_to_dict
 from .structured import check_schema
 from .tools import as_tools
@@ -187,7 +188,7 @@ class Session:
 
     @system.setter
     def system(self, text: str | None) -> None:
-        self._update_header(system=text)
+        self._update_header(system=clean_text(text) if isinstance(text, str) else text)
 
     @property
     def model(self) -> str:
@@ -594,8 +595,10 @@ class Session:
         if isinstance(url, str) and (
             "@" in url or "?" in url
         ):  # (every turn passes here: parse only a URL that may hold a key)
-            shown = KEYRING.keep(url)
-            if shown != url:  # written before keys were kept out of stored settings
+            # A key in a stored URL (written before keys were kept out of stored settings, or
+            # planted) is dropped, never kept: a URL from data is not the user's to trust.
+            shown = redact_url(url)
+            if shown != url:
                 header = {**header, "settings": {**header["settings"], "base_url": shown}}
         if header.get("summaries") is not self._h.get("summaries"):
             self._summaries = {s["covers"]: SummaryRecord.from_dict(s) for s in header.get("summaries") or []}

@@ -73,6 +73,7 @@ from ..core.serialize import (
 from ..core.session import Session
 from ..core.tree import validate_session_id
 from ..errors import ConfigurationError, InvalidSessionIdError, SessionDataError
+from ..formats import check_links, check_record, check_turn_payload, load_json
 from ..jupyter.display import PAYLOAD_VERSION
 
 if TYPE_CHECKING:
@@ -224,6 +225,9 @@ def read_sessions(source: str | os.PathLike[str] | Any) -> dict[str, dict[str, A
                 f"output was cleared), so the turn cannot be placed; run `%chat export {turn.session_id}` in the "
                 "kernel that has the session and save the notebook again"
             )
+    # Turns from different cells can still chain into a loop (a crafted notebook): refused
+    # here, so every walk up the parents below ends.
+    check_links({mid: entry.get("parent_id") for mid, (entry, _) in pool.items()}, "notebook")
     found: list[tuple[int, str]] = [(e.order, e.header["session_id"]) for e in exports]
     found += [(t.order, t.session_id) for t in turns]
     ids = list(dict.fromkeys(sid for _, sid in sorted(found)))
@@ -376,12 +380,12 @@ def _collect(notebook: Any) -> tuple[list[_Export], list[_Turn]]:
 
 def _json_value(value: Any, where: str) -> Any:
     """Plain JSON (dicts and lists, no NotebookNode); a JSON string is parsed."""
+    if isinstance(value, str):
+        return load_json(value, where)
     try:
-        if isinstance(value, str):
-            return json.loads(value)
         return json.loads(json.dumps(value))
-    except (TypeError, ValueError) as exc:
-        raise SessionDataError(f"{where}: not JSON ({exc})") from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise SessionDataError(f"{where}: not JSON ({str(exc)[:200]})") from None
 
 
 def _check_version(value: dict[str, Any], where: str, newest: int) -> None:
@@ -461,6 +465,7 @@ def _parse_turn(value: dict[str, Any], where: str, order: int) -> _Turn:
         raise SessionDataError(f"{where_s}: a message id appears twice in one turn")
     if head != messages[-1]["id"]:
         raise SessionDataError(f"{where_s}: head {head!r} is not the turn's last message {messages[-1]['id']!r}")
+    check_turn_payload(value, where_s)  # and the one validator: every type, size and bound
     return _Turn(where, order, sid, branch, branches, head, messages, max(times))
 
 
@@ -477,8 +482,9 @@ def _parse_export(value: Any, where: str, order: int) -> _Export:
     if not isinstance(entries, list):
         raise SessionDataError(f"{where_s}: 'messages' must be a list, got {type(entries).__name__}")
     messages = [_check_message(entry, where_s, i, sid) for i, entry in enumerate(entries)]
+    check_record(value, where_s)  # and the one validator: every type, size, bound and link
     try:
-        header = header_from_dict(value, tree_from_messages(messages, sid))
+        header = header_from_dict(value, tree_from_messages(messages, sid, checked=True))
     except SessionDataError as exc:
         raise SessionDataError(f"{where_s}: {exc}") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:

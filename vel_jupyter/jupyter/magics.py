@@ -26,6 +26,7 @@ from ..errors import (
     StoreError,
     TurnInterrupted,
 )
+from ..formats.text import clean_text
 from .display import LiveView, extract_code, final_bundle, finish_note
 from .interpolate import interpolate
 from .registry import registry, turn_parent
@@ -167,8 +168,9 @@ class ChatMagics(Magics):
         args = self.chat.parser.parse_args(words)
         ns = self._shell.user_ns
         # The body ends with the cell's newline; leading blank lines are not part of the prompt.
-        body = cell.lstrip("\n").rstrip()
-        prompt = body if args.raw else interpolate(body, ns)
+        body = clean_text(cell.lstrip("\n").rstrip())
+        # (interpolated values are text from anywhere: the one rule for unstorable characters)
+        prompt = body if args.raw else clean_text(interpolate(body, ns))
         if not prompt.strip():
             raise UsageError("the cell is empty: write the prompt below the %%chat line")
         session, undo = self._session_for(args)

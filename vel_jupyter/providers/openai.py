@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from ..core.message import ToolCall, Usage
 from ..core.response import StreamEvent
-from ..core.secrets import KEYRING, Secret, guard_logs
+from ..core.secrets import KEYRING, Secret, env_key_for, guard_logs, redact_text
 from ..errors import (
     AuthenticationError,
     BadRequestError,
@@ -67,7 +66,6 @@ _OPTION_PARAMS = frozenset({"extra_headers", "extra_query", "extra_body", "timeo
 # What create() passes as security=; older clients (1.x) have no such option and ignore the key.
 _SECURITY = {"bearer_auth": True}
 _NO_KEY = "not-needed"  # local servers need no key, but the client insists on one
-_KEY_PATTERN = re.compile(r"\b(sk-[A-Za-z0-9_*-]{4,}|Bearer\s+\S+)")
 
 
 class OpenAIProvider:
@@ -86,7 +84,9 @@ class OpenAIProvider:
         # Keys (an api_key, or one inside the URL) are Secrets: no repr or vars() shows them;
         # base_url is the URL as it may be shown, ``***`` where a key was.
         self._base_url = Secret(url, KEYRING.keep(url)) if url else None
-        key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        # OPENAI_API_KEY goes only to the server it belongs to (core/secrets.py): an api_key
+        # given with this URL is the caller's word that it is this server's.
+        key = api_key or env_key_for(url)
         KEYRING.keep_value(key)
         self._api_key = Secret(key) if key else None
         self.timeout = timeout
@@ -237,9 +237,6 @@ class OpenAIProvider:
             raise self._translate(exc, request, assembler) from None
         yield assembler.completion(request.model)
 
-    def _redact(self, text: str) -> str:
-        return _KEY_PATTERN.sub("***", KEYRING.scrub(text))
-
     def _translate(self, exc: Exception, request: ProviderRequest, assembler: ChunkAssembler) -> Exception:
         """Turn an ``openai`` exception into ours, with a message that says what to do."""
         import openai
@@ -247,13 +244,18 @@ class OpenAIProvider:
         if isinstance(exc, ProviderError):
             return exc
         partial = "".join(assembler.text_parts)
-        server_message = self._redact(_server_message(exc))
+        server_message = redact_text(_server_message(exc))
         where = self._where
         status = getattr(exc, "status_code", None)
         common: dict[str, Any] = {"partial_text": partial, "status_code": status, "provider": self.name}
         if isinstance(exc, (openai.AuthenticationError, openai.PermissionDeniedError)):
-            if not self._api_key:
-                hint = "no API key is set: set OPENAI_API_KEY (or pass api_key=...)"
+            if self._base_url and "@" in self._base_url.shown:
+                hint = "check the credentials in the server URL"
+            elif not self._api_key:
+                hint = (
+                    "no API key was sent: OPENAI_API_KEY goes only to OPENAI_BASE_URL's server (OpenAI's when it "
+                    "is unset), so set OPENAI_BASE_URL to this server or pass api_key= with base_url="
+                )
             else:
                 hint = "check the key in OPENAI_API_KEY (or api_key=...) is valid for this server"
             return AuthenticationError(f"{where} rejected the request ({status}: {server_message}); {hint}.", **common)
