@@ -164,7 +164,9 @@ def test_chat_restore_notebook_in_a_fresh_kernel(ran: Ran) -> None:
         allow_errors=True,
     )
     cells = notebook.cells
-    assert stdout_of(cells[1]).strip() == f"restored 3 sessions from {ran.path}: x, y, z"
+    said = stdout_of(cells[1]).splitlines()
+    assert said[0] == f"restored 3 sessions from {ran.path}: x, y, z"
+    assert said[1].split() == ["session", "server"] and len(said) == 5, "then each session's server"
     restored = last_json(cells[2])
     assert restored["x"] == ran.live["x"]  # exported: identical, header and all
     for sid in ("x", "y", "z"):

@@ -383,8 +383,8 @@ class TestSettingsThatFail:
     ) -> None:
         from .conftest import TEST_KEY
 
-        monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)  # the user's environment: a key, no base URL
-        monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+        monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)  # the user's environment: a key for their server
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)  # (keys go only to the server they are for)
         set_registry(Registry())  # no provider forced: what a fresh kernel has
         chat(ip, f"good -m gpt-4o --base-url {server.base_url}", "hello")  # works: sticks
         before = session("good").to_dict()
@@ -442,7 +442,7 @@ def test_a_keyed_url_from_the_namespace_is_used_and_shown_without_its_key(
     capsys.readouterr()
     ip.run_line_magic("chat", "config nsurl")
     shown = capsys.readouterr().out
-    assert f"http://user:***@{host}?api-key=***" in shown and "kNS" not in shown
+    assert f"http://***:***@{host}?api-key=***" in shown and "kNS" not in shown
     ip.run_line_magic("config", 'ChatMagics.base_url = "http://u:kCFGsecret99@example.invalid/v1"')
-    assert ip.find_magic("chat").__self__.base_url == "http://u:***@example.invalid/v1", "what %config shows"
+    assert ip.find_magic("chat").__self__.base_url == "http://***:***@example.invalid/v1", "what %config shows"
     ip.run_line_magic("config", "ChatMagics.base_url = None")

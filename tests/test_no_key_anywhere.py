@@ -109,11 +109,11 @@ def test_no_planted_key_in_any_artifact_of_a_notebook(open_server: OpenAIServer,
     errors = {m["content"]["ename"]: m["content"]["traceback"] for m in messages if m["msg_type"] == "error"}
     assert "ProviderUnavailableError" in errors, "the failing cell failed"
     assert errors["ProviderUnavailableError"][0].startswith(
-        "ProviderUnavailableError: cannot reach http://u:***@127.0.0.1:"
+        "ProviderUnavailableError: cannot reach http://***:***@127.0.0.1:"
     ), errors
     # (a UsageError: IPython prints it as one line on stderr, and the cell fails)
     said = "".join(m["content"].get("text", "") for m in after if m["msg_type"] == "stream")
-    assert said.startswith("UsageError: session 'gw' talks to http://user:***@"), said
+    assert said.startswith("UsageError: session 'gw' talks to http://***:***@"), said
     assert "--base-url" in said and len(said.strip().splitlines()) == 1
     answer = [m for m in again if m["msg_type"] in ("display_data", "update_display_data")]
     assert answer and not [m for m in again if m["msg_type"] == "error" or m["content"].get("name") == "stderr"]
@@ -133,7 +133,7 @@ def test_no_planted_key_in_any_artifact_of_a_notebook(open_server: OpenAIServer,
     for path in sorted(tmp_path.iterdir()):  # sessions.db, -wal, -shm, the export, the log
         leaks += found(path.read_bytes(), path.name)
     assert {p.name for p in tmp_path.iterdir()} >= {"sessions.db", "kernel.log", "export.json"}
-    assert "HTTP Request: POST http://user:***@" in log.read_text(), "the log has the requests, redacted"
+    assert "HTTP Request: POST http://***:***@" in log.read_text(), "the log has the requests, redacted"
     kinds = {m["msg_type"] for m in messages}
     assert {"display_data", "update_display_data", "execute_result", "stream", "error"} <= kinds
     assert leaks == []

@@ -62,6 +62,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..core.secrets import KEYRING
 from ..core.serialize import (
     FORMAT_VERSION,
     header_from_dict,
@@ -86,6 +87,7 @@ __all__ = [
     "SESSION_KIND",
     "TURN_KIND",
     "export_bundle",
+    "is_trusted",
     "read_sessions",
     "restore_notebook",
     "write_session",
@@ -275,7 +277,8 @@ def restore_notebook(
     from ..core.agent import Agent
 
     agent = target if isinstance(target, Agent) else target.agent
-    records = read_sessions(source)
+    notebook = _read_notebook(Path(source)) if isinstance(source, (str, os.PathLike)) else source
+    records = read_sessions(notebook)
     existing = set(agent.list_sessions()) & set(records)
     if existing and not replace:
         raise ConfigurationError(
@@ -288,7 +291,25 @@ def restore_notebook(
     position = {sid: index for index, sid in enumerate(records)}
     for sid in sorted(records, key=lambda s: (len(records[s].get("lineage") or []), position[s])):
         Session.from_dict(records[sid], agent)  # with a store, this writes the session there too
+    if is_trusted(notebook):  # Jupyter's own trust: the user signed it, so its servers are theirs
+        for record in records.values():
+            url = (record.get("settings") or {}).get("base_url")
+            if url:
+                KEYRING.accept(url)
     return list(records)
+
+
+def is_trusted(notebook: Any) -> bool:
+    """Whether Jupyter trusts ``notebook``: its signature is in this user's database
+    (``jupyter trust``, or saved by this user's Jupyter). A mailed notebook is not."""
+    import nbformat
+    from nbformat.sign import NotebookNotary
+
+    try:
+        node = notebook if isinstance(notebook, nbformat.NotebookNode) else nbformat.from_dict(notebook)  # type: ignore[no-untyped-call]
+        return bool(NotebookNotary().check_signature(node))  # type: ignore[no-untyped-call]
+    except Exception:  # no signature database, an unreadable one: not trusted
+        return False
 
 
 # -- collecting payloads ----------------------------------------------------------------------

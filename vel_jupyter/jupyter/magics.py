@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import re
 import shlex
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -45,7 +47,8 @@ HELP = """\
 %chat help | list | show ID | history ID [--branches] | get ID | fork SRC [NEW] [--at MESSAGE_ID]
 %chat branches ID | checkout ID N (branches count from 1) | clear ID | delete ID | system ID TEXT
 %chat store [URL] | restore | restore --notebook PATH [--replace] | export ID [--file PATH]
-%chat config ID [--reset [SETTING ...]]  a session's sticky settings; --reset removes them
+%chat config ID [--base-url URL] [-m NAME] [-p NAME] [--reset [SETTING ...]]
+                                   a session's sticky settings: set them, or --reset removes them
 %chat tree [ID] [--widget]         the fork tree of a session and its forks (--widget: an anywidget)"""
 
 SUBCOMMANDS = (
@@ -53,6 +56,59 @@ SUBCOMMANDS = (
     "restore", "show", "store", "system", "tree",
 )  # fmt: skip
 SETTINGS = ("model", "provider", "base_url", "params", "ttl")  # what sticks to a session (Session.configure)
+
+
+def _ascii_int(text: str) -> int:
+    """A positive count written in ASCII digits (argparse turns the ValueError into a usage line)."""
+    if not re.fullmatch(r"[0-9]{1,9}", text) or int(text) < 1:
+        raise ValueError(text)
+    return int(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # NaN and inf are no JSON a server reads
+        raise ValueError(text)
+    return value
+
+
+_ascii_int.__name__ = "positive whole number"  # how argparse names the type in its error line
+_finite_float.__name__ = "finite number"
+
+
+def _config_parser(usage: str) -> Any:
+    """``%chat config ID``'s flags (argparse, failing with a UsageError instead of exiting)."""
+    import argparse
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> Any:
+            raise UsageError(f"{message}; usage: %chat {usage}")
+
+    parser = Parser(prog="%chat config", add_help=False)
+    parser.add_argument("--base-url", dest="base_url")
+    parser.add_argument("-m", "--model")
+    parser.add_argument("-p", "--provider")
+    parser.add_argument("--reset", nargs="*")
+    return parser
+
+
+def _print_servers(ids: list[str]) -> None:
+    """Each restored session and the server it talks to; one that came with the data (not
+    named in this process) is said to wait until the user names it."""
+    from ..core.secrets import KEYRING
+
+    rows = []
+    for sid in ids:
+        session = registry().get(sid)
+        url = session.settings.get("base_url")
+        if url is None:
+            rows.append((sid, f"{session.provider_name} (this kernel's default)"))
+        elif KEYRING.accepted(url):
+            rows.append((sid, str(url)))
+        else:
+            rows.append((sid, f"{url}: not contacted until you name it (%chat config {sid} --base-url {url})"))
+    if rows:
+        _print_table([("session", "server"), *rows], indent="  ")
 
 
 def _short_error(exc: BaseException, more: str = "", *, own_hint: bool = False) -> BaseException:
@@ -143,8 +199,8 @@ class ChatMagics(Magics):
     @argument("-m", "--model", help="model (sticks to the session)")
     @argument("-p", "--provider", help="provider: openai, echo, ... (sticks to the session)")
     @argument("--base-url", help="OpenAI-compatible server (sticks to the session)")
-    @argument("-t", "--temperature", type=float, help="sampling temperature")
-    @argument("--max-tokens", type=int, help="answer length limit")
+    @argument("-t", "--temperature", type=_finite_float, help="sampling temperature")
+    @argument("--max-tokens", type=_ascii_int, help="answer length limit")
     @argument("-f", "--format", choices=FORMATS, default="markdown", help="how to show the answer")
     @argument("--schema", help="a pydantic model in your namespace: structured output")
     @argument("--tools", help="comma-separated functions in your namespace the model may call")
@@ -410,11 +466,12 @@ class ChatMagics(Magics):
         sid, target = self._expect(rest, 2, "checkout ID BRANCH (a branch number from %chat branches, or a message id)")
         session = registry().get(sid)
         count = len(session.heads)
-        if target.lstrip("-").isdigit():
-            number = int(target)
+        if re.fullmatch(r"-?[0-9]+", target):  # ASCII digits only: '²'.isdigit() is True, int('²') fails
+            number = int(target) if len(target) <= 9 else count + 1
             if not 1 <= number <= count:
+                shown = target if len(target) <= 12 else target[:9] + "…"
                 raise UsageError(
-                    f"no branch {number}: session {sid!r} has {count} (numbered 1 to {count}; "
+                    f"no branch {shown}: session {sid!r} has {count} (numbered 1 to {count}; "
                     f"%chat branches {sid} lists them)"
                     if count
                     else f"session {sid!r} has no branches yet: run a %%chat {sid} cell first"
@@ -432,20 +489,29 @@ class ChatMagics(Magics):
         )
 
     def _cmd_config(self, rest: list[str]) -> None:
-        usage = f"config ID [--reset [{' '.join(SETTINGS)}]]"
+        usage = f"config ID [--base-url URL] [-m NAME] [-p NAME] [--reset [{' '.join(SETTINGS)}]]"
         if not rest or rest[0].startswith("-"):
             raise UsageError(f"usage: %chat {usage}")
         sid, words = rest[0], rest[1:]
         session = registry().get(sid)
-        if words:
-            if words[0] != "--reset":
-                raise UsageError(f"usage: %chat {usage}")
-            names = words[1:] or [k for k in SETTINGS if k in session.settings]
+        args = _config_parser(usage).parse_args(words)
+        if args.reset is not None:
+            names = args.reset or [k for k in SETTINGS if k in session.settings]
             unknown = [n for n in names if n not in SETTINGS]
             if unknown:
                 raise UsageError(f"unknown setting {unknown[0]!r}; a session's settings are {', '.join(SETTINGS)}")
             session.configure(**dict.fromkeys(names))
             print(f"reset {', '.join(names) if names else 'nothing (no settings were set)'} of session {sid!r}")
+        chosen = {
+            k: v for k, v in (("base_url", args.base_url), ("model", args.model), ("provider", args.provider)) if v
+        }
+        if chosen.get("base_url") and not chosen["base_url"].startswith(("http://", "https://")):
+            raise UsageError(
+                f"--base-url {chosen['base_url']!r} must be an http(s) URL, e.g. http://localhost:11434/v1"
+            )
+        if chosen:  # naming a URL here is what lets a restored session talk to it (core/secrets.py)
+            session.configure(**chosen)
+            print(f"session {sid!r} now uses " + ", ".join(f"{k} {session.settings.get(k)}" for k in chosen))
         print(f"session {sid!r} (a cell's -m/-p/--base-url sticks here; %chat config {sid} --reset removes it):")
         _print_table([("setting", "value", "from"), *config_rows(session)], indent="  ")
 
@@ -510,10 +576,12 @@ class ChatMagics(Magics):
             except (SessionDataError, StoreError, OSError) as exc:
                 raise UsageError(f"cannot restore from {path}: {exc}") from None
             print(f"restored {len(ids)} sessions from {path}: {', '.join(ids)}" if ids else f"no sessions in {path}")
+            _print_servers(ids)
             return
         self._expect(rest, 0, "restore [--notebook PATH [--replace]]")
         ids = registry().restore()
         print(f"restored {len(ids)} sessions: {', '.join(ids)}" if ids else "no stored sessions to restore")
+        _print_servers(ids)
 
     def _cmd_export(self, rest: list[str]) -> None:
         path = None

@@ -1,0 +1,190 @@
+"""Data from outside is untrusted (issue 19): a mailed notebook, a planted store row or a
+``from_dict`` record cannot aim the user's key, history or prompt at another server; keys go
+only to the origin they were given for. Over real HTTP, with loopback servers that count
+every request they get (the "attacker" and the user's own server)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+from nbformat.sign import NotebookNotary
+
+from vel_jupyter import Agent, Session
+from vel_jupyter.errors import UnconfirmedServerError
+from vel_jupyter.export.notebook import export_bundle
+from vel_jupyter.jupyter.registry import Registry, registry, set_registry
+from vel_jupyter.stores import SQLiteStore
+from vel_jupyter.testing import OpenAIServer
+
+USER_KEY = "sk-user-secret-0123456789"
+
+
+@pytest.fixture
+def attacker() -> Iterator[OpenAIServer]:
+    """A server the data names; a fresh port (origin) each test, so nothing accepted it before."""
+    with OpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def own() -> Iterator[OpenAIServer]:
+    """The user's own server."""
+    with OpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def ip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InteractiveShell]:
+    """A shell whose user has an OpenAI key in the environment (for api.openai.com)."""
+    monkeypatch.setenv("OPENAI_API_KEY", USER_KEY)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))  # this user's notebook signatures
+    shell = InteractiveShell.instance()
+    set_registry(Registry())
+    shell.extension_manager.load_extension("vel_jupyter")
+    yield shell
+    shell.extension_manager.unload_extension("vel_jupyter")
+
+
+def mailed_notebook(path: Path, base_url: str, *, sign: bool = False) -> Path:
+    """A notebook whose `%chat export analysis` output says the session talks to ``base_url``."""
+    session = Agent(provider="echo").session(session_id="analysis")
+    session.run("Our Q3 numbers are confidential.")
+    bundle = export_bundle(session)
+    record = bundle["application/vnd.vel.session+json"]
+    record["settings"] = {"base_url": base_url}
+    output = nbformat.v4.new_output("display_data", data=bundle)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%chat export analysis", outputs=[output])])
+    if sign:
+        NotebookNotary().sign(notebook)
+    nbformat.write(notebook, path)
+    return path
+
+
+class TestAMailedNotebook:
+    def test_restores_but_sends_nothing_to_its_server_until_the_user_names_it(
+        self, ip: InteractiveShell, attacker: OpenAIServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        path = mailed_notebook(tmp_path / "mailed.ipynb", attacker.base_url)
+        ip.run_line_magic("chat", f"restore --notebook {path}")
+        said = capsys.readouterr().out
+        assert "analysis" in said and f"{attacker.base_url}: not contacted until you name it" in said
+        with pytest.raises(UsageError) as caught:
+            ip.run_cell_magic("chat", "analysis", "and the Q4 numbers?")
+        message = str(caught.value)
+        assert attacker.base_url in message and f"%chat config analysis --base-url {attacker.base_url}" in message
+        assert "\n" not in message
+        assert attacker.requests == [], "no key, no history, no prompt reached the notebook's server"
+        assert len(registry().get("analysis").messages) == 2, "the failed turn changed nothing"
+
+    def test_naming_the_server_sends_the_turn_there_without_the_users_openai_key(
+        self, ip: InteractiveShell, attacker: OpenAIServer, tmp_path: Path
+    ) -> None:
+        ip.run_line_magic("chat", f"restore --notebook {mailed_notebook(tmp_path / 'm.ipynb', attacker.base_url)}")
+        ip.run_line_magic("chat", f"config analysis --base-url {attacker.base_url}")
+        ip.run_cell_magic("chat", "analysis", "hello")
+        assert len(attacker.requests) == 1
+        headers = attacker.requests[0].headers
+        assert USER_KEY not in repr(headers), "OPENAI_API_KEY belongs to api.openai.com, not to this server"
+
+    def test_a_notebook_jupyter_trusts_keeps_its_servers(
+        self, ip: InteractiveShell, own: OpenAIServer, tmp_path: Path
+    ) -> None:
+        path = mailed_notebook(tmp_path / "mine.ipynb", own.base_url, sign=True)
+        ip.run_line_magic("chat", f"restore --notebook {path}")
+        ip.run_cell_magic("chat", "analysis", "continue")
+        assert len(own.requests) == 1, "a notebook this user signed (jupyter trust) names servers the user chose"
+
+    def test_a_self_parented_message_is_one_line_not_a_hang(self, ip: InteractiveShell, tmp_path: Path) -> None:
+        session = Agent(provider="echo").session(session_id="loop")
+        session.run("hi")
+        bundle = export_bundle(session)
+        record = bundle["application/vnd.vel.session+json"]
+        record["messages"][0]["parent_id"] = record["messages"][0]["id"]
+        output = nbformat.v4.new_output("display_data", data=bundle)
+        path = tmp_path / "loop.ipynb"
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("", outputs=[output])]), path)
+        with pytest.raises(UsageError, match="its parent links loop"):
+            ip.run_line_magic("chat", f"restore --notebook {path}")
+
+
+class TestStoredData:
+    def test_a_planted_store_header_does_not_redirect_a_session(self, attacker: OpenAIServer, tmp_path: Path) -> None:
+        store = SQLiteStore(tmp_path / "shared.db")
+        writer = Agent(provider="echo", session_storage=store).session(session_id="team")
+        writer.run("shared history")
+        data = writer.to_dict()
+        data["settings"] = {"base_url": attacker.base_url}
+        store.save("team", data)  # what anyone who can write the shared store can do
+
+        reader = Agent(api_key=USER_KEY, session_storage=SQLiteStore(tmp_path / "shared.db")).session(session_id="team")
+        with pytest.raises(UnconfirmedServerError) as caught:
+            reader.run("what next?")
+        assert caught.value.session_id == "team" and caught.value.url == attacker.base_url
+        assert attacker.requests == []
+        assert len(reader.messages) == 2
+
+    def test_a_from_dict_record_is_data_too(self, attacker: OpenAIServer) -> None:
+        source = Agent(provider="echo").session(session_id="rec")
+        source.run("hi")
+        data: dict[str, Any] = source.to_dict()
+        data["settings"] = {"base_url": attacker.base_url}
+        restored = Session.from_dict(data, Agent(api_key=USER_KEY))
+        with pytest.raises(UnconfirmedServerError):
+            restored.run("again")
+        assert attacker.requests == []
+        restored.configure(base_url=attacker.base_url)  # the user names it: from now on it is theirs
+        restored.run("again")
+        assert len(attacker.requests) == 1
+        assert USER_KEY not in repr(attacker.requests[0].headers), "an api_key= belongs to the server it came with"
+
+    def test_request_headers_are_never_read_from_data(self) -> None:
+        from vel_jupyter.errors import SessionDataError
+
+        source = Agent(provider="echo").session(session_id="hdr")
+        data = source.to_dict()
+        data["settings"] = {"params": {"extra_headers": {"Authorization": "Bearer attacker-key"}}}
+        with pytest.raises(SessionDataError, match=r"settings\.params\.extra_headers"):
+            Session.from_dict(data, Agent(provider="echo"))
+
+
+class TestKeysGoOnlyWhereTheyWereGiven:
+    def test_openai_api_key_goes_to_openai_base_url_and_nowhere_else(
+        self, own: OpenAIServer, attacker: OpenAIServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("OPENAI_API_KEY", USER_KEY)
+        monkeypatch.setenv("OPENAI_BASE_URL", own.base_url)
+        Agent().session().run("to my server")
+        assert own.requests[-1].headers["authorization"] == f"Bearer {USER_KEY}"
+        Agent(base_url=attacker.base_url).session().run("to another server")
+        assert USER_KEY not in repr(attacker.requests[-1].headers)
+
+    def test_an_api_key_goes_only_to_the_url_it_was_given_with(self, own: OpenAIServer, attacker: OpenAIServer) -> None:
+        agent = Agent(base_url=own.base_url, api_key="k-for-own-server")
+        session = agent.session(session_id="s")
+        session.run("one")
+        assert own.requests[-1].headers["authorization"] == "Bearer k-for-own-server"
+        session.configure(base_url=attacker.base_url)
+        session.run("two")
+        assert "k-for-own-server" not in repr(attacker.requests[-1].headers)
+        agent.reconfigure(base_url=attacker.base_url)
+        agent.session().run("three")
+        assert "k-for-own-server" not in repr(attacker.requests[-1].headers)
+
+    def test_a_rejected_request_without_a_key_says_where_keys_go(
+        self, attacker: OpenAIServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from vel_jupyter.errors import AuthenticationError
+        from vel_jupyter.testing import Reply
+
+        monkeypatch.setenv("OPENAI_API_KEY", USER_KEY)
+        monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+        attacker.enqueue(Reply.http_error(401, "missing key"))
+        with pytest.raises(AuthenticationError, match="OPENAI_API_KEY goes only to OPENAI_BASE_URL's server"):
+            Agent(base_url=attacker.base_url, max_retries=0).session().run("hi")
