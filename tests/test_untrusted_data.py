@@ -188,3 +188,19 @@ class TestKeysGoOnlyWhereTheyWereGiven:
         attacker.enqueue(Reply.http_error(401, "missing key"))
         with pytest.raises(AuthenticationError, match="OPENAI_API_KEY goes only to OPENAI_BASE_URL's server"):
             Agent(base_url=attacker.base_url, max_retries=0).session().run("hi")
+
+
+class TestTextEveryStoreKeeps:
+    def test_nul_and_lone_surrogates_in_an_interpolated_prompt_become_replacement_characters(
+        self, ip: InteractiveShell, own: OpenAIServer
+    ) -> None:
+        from vel_jupyter.testing import Reply
+
+        own.enqueue(Reply.text("model says \x00 and \ud800 too"))
+        ip.user_ns["vel_bad"] = "a\x00b\ud800c"
+        ip.run_line_magic("config", f"ChatMagics.base_url = '{own.base_url}'")
+        ip.run_cell_magic("chat", "text", "look: {vel_bad}")
+        question, answer = registry().get("text").messages
+        assert question.content == "look: a\ufffdb\ufffdc"
+        assert answer.content == "model says \ufffd and \ufffd too", "streamed text follows the same rule"
+        assert own.requests[-1].body["messages"][-1]["content"] == "look: a\ufffdb\ufffdc"

@@ -32,6 +32,8 @@ import html
 from functools import lru_cache
 from typing import Any
 
+from .formats.text import clean_text
+
 __all__ = [
     "ALLOWED_ATTRIBUTES",
     "ALLOWED_CLASSES",
@@ -116,7 +118,7 @@ def sanitize(fragment: str) -> str:
     except ImportError:
         raise _missing() from None
     return nh3.clean(
-        fragment,
+        clean_text(fragment),  # (nh3 cannot encode a lone surrogate: the one text rule first)
         tags=set(ALLOWED_TAGS),
         attributes={tag: set(names) for tag, names in ALLOWED_ATTRIBUTES.items()},
         allowed_classes={tag: set(names) for tag, names in ALLOWED_CLASSES.items()},

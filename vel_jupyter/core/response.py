@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ..formats.text import clean_text
 from .message import INCOMPLETE_REASONS, Message, ToolCall, Usage
 
 EventType = Literal["text_delta", "tool_call", "tool_result", "turn_end"]
@@ -78,6 +79,12 @@ class StreamEvent:
     is_error: bool = False
     step: int = 0
     response: Response | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # Streamed text is shown before any Message holds it: the same rule (formats/text.py),
+        # so a live view never meets a NUL or a lone surrogate the final answer would not have.
+        if self.text:
+            object.__setattr__(self, "text", clean_text(self.text))
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"type": self.type, "step": self.step}
