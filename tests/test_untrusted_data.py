@@ -46,10 +46,12 @@ def ip(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[InteractiveS
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path / "jupyter-data"))  # this user's notebook signatures
     shell = InteractiveShell.instance()
+    shell.config.pop("ChatMagics", None)  # (%config writes the shell's config: no test sees another's)
     set_registry(Registry())
     shell.extension_manager.load_extension("vel_jupyter")
     yield shell
     shell.extension_manager.unload_extension("vel_jupyter")
+    shell.config.pop("ChatMagics", None)
 
 
 def mailed_notebook(path: Path, base_url: str, *, sign: bool = False) -> Path:
@@ -204,3 +206,29 @@ class TestTextEveryStoreKeeps:
         assert question.content == "look: a\ufffdb\ufffdc"
         assert answer.content == "model says \ufffd and \ufffd too", "streamed text follows the same rule"
         assert own.requests[-1].body["messages"][-1]["content"] == "look: a\ufffdb\ufffdc"
+
+
+class TestStorePasswords:
+    def test_config_shows_the_store_url_without_its_password(
+        self, ip: InteractiveShell, postgres_dsn: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        keyed = postgres_dsn.replace("postgres@", "postgres:kSTOREpw42@")  # (the test server trusts loopback)
+        ip.run_line_magic("config", f"ChatMagics.store = '{keyed}'")
+        ip.run_cell_magic("chat", "stored -p echo", "hello")
+        ip.run_line_magic("config", "ChatMagics")
+        ip.run_line_magic("chat", "store")
+        print(repr(registry()), vars(registry()))
+        shown = capsys.readouterr().out
+        assert "postgres:***@" in shown or "***:***@" in shown
+        assert "kSTOREpw42" not in shown
+        assert registry().agent.store is not None and registry().get("stored").messages
+
+    def test_a_store_that_fails_to_open_leaves_no_password_in_config(
+        self, ip: InteractiveShell, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # (%config logs the error instead of raising it)
+        ip.run_line_magic("config", "ChatMagics.store = 'redis://:kREDISpw77@127.0.0.1:9/0'")
+        assert "cannot open Redis store at redis://:***@127.0.0.1:9/0" in caplog.text
+        ip.run_line_magic("config", "ChatMagics")
+        assert "kREDISpw77" not in caplog.text + capsys.readouterr().out
+        assert registry().agent.store is None, "the kernel keeps the store it had"

@@ -79,7 +79,7 @@ class SettingsShape(TypedDict, total=False):
     provider: Name | None
     base_url: Annotated[str, StringConstraints(max_length=4096), AfterValidator(_http_url)] | None
     params: dict[str, Json] | None
-    ttl: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None
+    ttl: Annotated[float, Field(gt=0, le=LIMITS.ttl_seconds, allow_inf_nan=False)] | None
 
 
 class SummaryShape(TypedDict):

@@ -164,8 +164,10 @@ class ChatMagics(Magics):
                 reg.set_default(name, value)
         if self.context_window is not None and self.context_window != reg.context_window:
             reg.set_context_window(self.context_window)
-        if self.store is not None and self.store != reg.store_spec:
+        if self.store is not None and KEYRING.keep(self.store) != reg.store_spec:
             self._switch_store(self.store)
+        if self.store is not None and KEYRING.keep(self.store) != self.store:
+            self.store = KEYRING.keep(self.store)  # what %config shows keeps no password
 
     @property
     def _shell(self) -> Any:
@@ -185,7 +187,17 @@ class ChatMagics(Magics):
 
     @observe("store")
     def _store_changed(self, change: Any) -> None:
-        self._switch_store(change["new"] or "memory")
+        new = change["new"]
+        if new is not None and new == registry().store_spec:  # the shown form of the store in use
+            return
+        try:
+            self._switch_store(new or "memory")
+        except UsageError:
+            spec = registry().store_spec  # the trait shows the store still in use, never the failed URL
+            self.store = spec if isinstance(spec, str) else None
+            raise
+        if new is not None and KEYRING.keep(new) != new:
+            self.store = KEYRING.keep(new)  # %config shows the URL with *** for its password; observed again
 
     @observe("context_window")
     def _window_changed(self, change: Any) -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..core.agent import Agent
 from ..core.context import ContextManager
 from ..core.repository import SessionSummary
+from ..core.secrets import KEYRING
 from ..core.session import Session
 from ..core.tree import Node
 from ..errors import SessionNotFoundError
@@ -33,10 +34,11 @@ class Registry:
         self.defaults: dict[str, Any] = {k: v for k, v in defaults.items() if v is not None}
         self.context_window = context_window
         self._lock = threading.RLock()
-        self.store_spec: Any = store if store is not None else os.environ.get("VEL_STORE") or "memory"
+        spec: Any = store if store is not None else os.environ.get("VEL_STORE") or "memory"
         self.shown = ShownTurns()  # %%chat outputs, redrawn when their session moves off (or back on) them
         self.shown_trees = ShownTrees()  # %chat tree outputs, redrawn when their family changes
-        self.agent = self._make_agent(self.store_spec)
+        self.agent = self._make_agent(spec)
+        self.store_spec = _shown(spec)
 
     def __repr__(self) -> str:
         store = self.agent.store
@@ -126,7 +128,7 @@ class Registry:
                 if session.session_id not in stored:
                     Session.from_dict(session.to_dict(), agent)
             self.agent = agent
-            self.store_spec = store
+            self.store_spec = _shown(store)
 
     def set_context_window(self, messages: int | None) -> None:
         """Send at most ``messages`` history messages from now on (None: all); sessions stay as they are."""
@@ -186,3 +188,9 @@ def set_registry(new: Registry) -> None:
 def sessions() -> dict[str, Session]:
     """Every session of this kernel's registry, by id."""
     return registry().sessions()
+
+
+def _shown(spec: Any) -> Any:
+    """A store URL as it may be kept and shown (its password ``***``, the whole URL only in
+    this process's key ring); any other spec as it is."""
+    return KEYRING.keep(spec) if isinstance(spec, str) else spec
