@@ -232,3 +232,11 @@ class TestStorePasswords:
         ip.run_line_magic("config", "ChatMagics")
         assert "kREDISpw77" not in caplog.text + capsys.readouterr().out
         assert registry().agent.store is None, "the kernel keeps the store it had"
+
+    def test_a_key_interpolated_into_a_prompt_is_masked_before_it_goes_anywhere(self, ip: InteractiveShell) -> None:
+        import os
+
+        ip.user_ns["os"] = os  # a mailed notebook's cell: %%chat s / Summarize {os.environ}
+        ip.run_cell_magic("chat", "leak -p echo", "Summarize {os.environ}")
+        sent = registry().get("leak").messages[0].content
+        assert "OPENAI_API_KEY" in sent and USER_KEY not in sent

@@ -237,8 +237,10 @@ class ChatMagics(Magics):
         ns = self._shell.user_ns
         # The body ends with the cell's newline; leading blank lines are not part of the prompt.
         body = clean_text(cell.lstrip("\n").rstrip())
-        # (interpolated values are text from anywhere: the one rule for unstorable characters)
-        prompt = body if args.raw else clean_text(interpolate(body, ns))
+        # Interpolated values are text from anywhere: the one rule for unstorable characters,
+        # and no key this process holds ({os.environ} in a mailed notebook's cell) is ever
+        # sent, stored or shown.
+        prompt = KEYRING.scrub(body if args.raw else clean_text(interpolate(body, ns)))
         if not prompt.strip():
             raise UsageError("the cell is empty: write the prompt below the %%chat line")
         session, undo = self._session_for(args)
