@@ -190,3 +190,21 @@ class TestToolLoop:
         assert response.text == "Tool results: 18 C in Lima"
         session.run("call get_weather")  # no arguments: echo fills them from the schema
         assert session.messages[-2].content.startswith("18 C in echo")
+
+
+def test_tool_choice_steers_only_the_first_request() -> None:
+    """``tool_choice="required"`` forces a call on the turn's first request; the request that
+    carries the tool's result leaves the model free to answer (over real HTTP)."""
+    from vel_jupyter.testing import OpenAIServer
+
+    def lookup(q: str) -> str:
+        """Look something up."""
+        return f"found {q}"
+
+    with OpenAIServer() as server:
+        server.enqueue(Reply.tool_calls([("lookup", '{"q": "x"}')]), Reply.text("done"))
+        session = Agent(base_url=server.base_url, tools=[lookup], max_retries=0).session()
+        assert session.run("go", tool_choice="required").text == "done"
+        first, second = (request.body for request in server.requests)
+        assert first["tool_choice"] == "required"
+        assert "tool_choice" not in second and second["messages"][-1]["content"] == "found x"

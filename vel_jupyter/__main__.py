@@ -1,15 +1,20 @@
 """``python -m vel_jupyter demo``: a short streamed, multi-turn conversation, printed.
 
 With ``--notebook PATH`` it executes that notebook headless on a real kernel instead,
-prints its conversation and writes the executed copy to ``--output``. Uses the offline
-``echo`` provider unless OPENAI_API_KEY or OPENAI_BASE_URL is set.
+prints its conversation cell by cell and writes the executed copy to ``--output``. The model:
+OPENAI_API_KEY / OPENAI_BASE_URL when set; else ``--llama-server BIN --model-file GGUF`` (what
+``make demo`` passes: a local instruct model, served for the run and stopped after it); else, or
+with ``--offline``, the offline ``echo`` provider.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from . import Agent
 
@@ -40,41 +45,97 @@ def demo(model: str | None) -> int:
     return 0
 
 
-def demo_notebook(path: str, output: str) -> int:
-    """Run a notebook like a user would (Run All), print its %%chat turns, save the result."""
+def demo_notebook(path: str, output: str, *, timeout: int = 300) -> int:
+    """Run a notebook like a user would (Run All), print each %%chat turn as its cell finishes,
+    save the result. A failure is one line on stderr and exit status 1, never a traceback."""
     import nbformat
     from nbclient import NotebookClient
-
-    from .jupyter.display import ECHO_NOTE, SESSION_MIME
-    from .jupyter.tree_data import TREE_MIME
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
-    echo_noted = False
-    for cell in notebook.cells:
+    printer = _TurnPrinter()
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        on_cell_executed=lambda cell, cell_index, execute_reply: printer.cell(cell),
+    )
+    try:
+        client.execute()
+    except CellTimeoutError:
+        cell = _running_cell(notebook)
+        print(
+            f"demo: a cell took longer than {timeout} s ({cell}); the model may be slow on a busy machine: "
+            "run `make demo` again, or set OPENAI_BASE_URL to a faster server",
+            file=sys.stderr,
+        )
+        return 1
+    except DeadKernelError:
+        print("demo: the notebook's kernel died (out of memory?); run `make demo` again", file=sys.stderr)
+        return 1
+    except CellExecutionError as exc:
+        print(f"demo: {_first_line(exc)}; the executed notebook shows the cell", file=sys.stderr)
+        _save(notebook, output)
+        return 1
+    _save(notebook, output)
+    return 0
+
+
+def _save(notebook: object, output: str) -> None:
+    import nbformat
+
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, output)
+    print(f"executed notebook written to {output}")
+
+
+def _running_cell(notebook: object) -> str:
+    """The first code cell with no outputs yet: the one that was running (its first line)."""
+    for index, cell in enumerate(getattr(notebook, "cells", [])):
+        if cell.cell_type == "code" and cell.get("execution_count") is None and cell.source.strip():
+            return f"cell {index}: {cell.source.strip().splitlines()[0][:60]}"
+    return "a cell"
+
+
+def _first_line(exc: BaseException) -> str:
+    """A cell's error as its exception line (nbclient's message also quotes the cell and a traceback)."""
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    named = [line for line in lines if ("Error:" in line or "Exception:" in line) and not line.startswith(" ")]
+    return (named[-1] if named else lines[-1] if lines else type(exc).__name__).strip()[:300]
+
+
+class _TurnPrinter:
+    """Prints what each executed cell shows of the conversation: turns, exports, trees."""
+
+    def __init__(self) -> None:
+        self.echo_noted = False
+
+    def cell(self, cell: Any) -> None:
+        from .jupyter.display import ECHO_NOTE, SESSION_MIME
+        from .jupyter.tree_data import TREE_MIME
+
         if cell.cell_type != "code":
-            continue
+            return
         for output_ in cell.outputs:
             data = output_.get("data", {})
             turn = data.get(SESSION_MIME)
             if TREE_MIME in data:
-                print(f"[{data[TREE_MIME]['focus']}] {data['text/plain']}\n")
+                print(f"[{data[TREE_MIME]['focus']}] {data['text/plain']}\n", flush=True)
             elif turn and turn.get("kind") == "vel_jupyter.session":
                 branches = len(turn["heads"])
                 print(f"[{turn['session_id']}] exported: {len(turn['messages'])} messages, {branches} branches\n")
-            elif turn:
-                if turn.get("provider") == "echo" and not echo_noted:
-                    echo_noted = True  # as the notebook's badge says: these answers are no model's
+            elif turn and not turn.get("live"):
+                if turn.get("provider") == "echo" and not self.echo_noted:
+                    self.echo_noted = True  # as the notebook's badge says: these answers are no model's
                     print(f"(answers below: {ECHO_NOTE})\n")
                 for message in turn["messages"]:
                     calls = ", ".join(f"{c['name']}({c['arguments']})" for c in message.get("tool_calls", []))
                     text = message["content"].strip() or f"[calls {calls}]"
                     print(f"[{turn['session_id']}] {message['role']}> {text}")
-                print()
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, output)
-    print(f"executed notebook written to {output}")
-    return 0
+                finish = (turn["messages"][-1].get("meta") or {}).get("finish_reason")
+                if finish == "length":
+                    print(f"[{turn['session_id']}] (cut off at the token limit)")
+                print(flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,10 +145,45 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--model", default=None, help="model name (default: the provider's)")
     demo_parser.add_argument("--notebook", help="execute this notebook headless instead and print its conversation")
     demo_parser.add_argument("--output", default="build/demo.ipynb", help="where the executed notebook is written")
+    demo_parser.add_argument("--llama-server", type=Path, help="serve --model-file with this llama-server binary")
+    demo_parser.add_argument("--model-file", type=Path, help="a GGUF instruct model for --llama-server")
+    demo_parser.add_argument("--offline", action="store_true", help="use the offline echo provider")
+    demo_parser.add_argument("--timeout", type=int, default=300, help="seconds a notebook cell may take")
     args = parser.parse_args(argv)
-    if args.command == "demo":
-        return demo_notebook(args.notebook, args.output) if args.notebook else demo(args.model)
-    return 2  # pragma: no cover - argparse rejects unknown commands
+    if args.command != "demo":  # pragma: no cover - argparse rejects unknown commands
+        return 2
+    configured = os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")
+    if args.offline:  # the echo provider: no server, no key (the notebook says its answers are no model's)
+        for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+            os.environ.pop(name, None)
+    elif not configured and args.llama_server and args.model_file:
+        return _with_local_model(args)
+    if not args.notebook:
+        return demo(args.model)
+    return demo_notebook(args.notebook, args.output, timeout=args.timeout)
+
+
+def _with_local_model(args: argparse.Namespace) -> int:
+    """Serve the local model for the demo's kernel (which inherits this environment), then stop it."""
+    from ._local_model import MODEL_NAME, LocalModel, LocalModelError
+
+    started = time.monotonic()
+    try:
+        with LocalModel(args.llama_server, args.model_file) as model:
+            print(
+                f"local model: {MODEL_NAME} on llama-server at {model.base_url} (loaded in {time.monotonic() - started:.1f} s)\n"
+            )
+            os.environ["OPENAI_BASE_URL"] = model.base_url
+            os.environ["VEL_MODEL"] = MODEL_NAME
+            if not args.notebook:
+                return demo(args.model or MODEL_NAME)
+            return demo_notebook(args.notebook, args.output, timeout=args.timeout)
+    except LocalModelError as exc:
+        print(f"demo: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ndemo: stopped (the local model server was stopped too)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

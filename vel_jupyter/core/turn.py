@@ -109,6 +109,9 @@ def turn_program(session: Session, spec: TurnSpec) -> Generator[Effect, Any, Res
         tool_specs = [t.to_openai() for t in tools.values()]
         fmt = response_format(spec.schema) if spec.schema is not None else None
         params = {**agent.params, **session.params, **spec.params}
+        # tool_choice ("required", "none", "auto") steers the turn's first request only: after
+        # the tools answered, the model must be free to reply (and the last step forbids calls).
+        first_choice = params.pop("tool_choice", None)
         max_steps = agent.max_steps
         usage = Usage()
         ttft: float | None = None
@@ -119,7 +122,7 @@ def turn_program(session: Session, spec: TurnSpec) -> Generator[Effect, Any, Res
                 model=session.model,
                 messages=ctx.messages_for_llm(run.run_id, session.session_id),
                 tools=tool_specs,
-                tool_choice="none" if (last and tool_specs) else None,
+                tool_choice="none" if (last and tool_specs) else (first_choice if step == 0 else None),
                 response_format=fmt,
                 params=params,
             )

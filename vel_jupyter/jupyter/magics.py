@@ -40,6 +40,7 @@ HELP = """\
   -s/--system TEXT   -m/--model NAME   -p/--provider NAME   --base-url URL
   -t/--temperature X   --max-tokens N   -f/--format markdown|text|code|json
   --schema NAME (a pydantic model: structured output)   --tools a,b (functions)
+  --tool-choice auto|required|none (must the model call a tool first?)
   -o/--out VAR (the Response)   --no-stream   --fork-from SRC   --append   --raw
   {name}, {name.attr}, {name[key]} are replaced from your namespace; {{ }} are braces.
   Re-running a cell regenerates its turn as a new branch (--append adds a turn instead).
@@ -216,6 +217,7 @@ class ChatMagics(Magics):
     @argument("-f", "--format", choices=FORMATS, default="markdown", help="how to show the answer")
     @argument("--schema", help="a pydantic model in your namespace: structured output")
     @argument("--tools", help="comma-separated functions in your namespace the model may call")
+    @argument("--tool-choice", choices=("auto", "required", "none"), help="whether the model must call a tool first")
     @argument("-o", "--out", help="variable that receives the Response")
     @argument("--no-stream", action="store_true", help="show the answer only when complete")
     @argument("--fork-from", help="create SESSION_ID as a fork of this session first")
@@ -251,6 +253,10 @@ class ChatMagics(Magics):
             params["max_tokens"] = args.max_tokens
         if args.tools:
             params["tools"] = [self._from_namespace(name, "tool", callable) for name in args.tools.split(",")]
+        if args.tool_choice is not None:
+            if not args.tools and args.tool_choice == "required":
+                raise UsageError("--tool-choice required needs --tools NAME[,NAME]: the functions it may call")
+            params["tool_choice"] = args.tool_choice
         schema = self._from_namespace(args.schema, "schema", _is_model) if args.schema else None
         cell_id = self._cell_id(line, cell)
         params.update(turn_parent(session, cell_id, args.append))

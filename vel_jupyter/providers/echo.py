@@ -75,6 +75,9 @@ def plan_answer(request: ProviderRequest) -> tuple[list[str], Completion]:
         text = _report_tool_results(messages)
     else:
         call = _requested_call(latest, tool_names) if request.tool_choice != "none" else None
+        if call is None and request.tool_choice == "required" and tool_names:  # as a server's grammar forces one
+            name = next(iter(tool_names))
+            call = _requested_call(f"call {name}", tool_names)
         if call is not None:
             usage = Usage(prompt_tokens, 1)
             return [], Completion("", "tool_calls", (call,), usage, request.model or "echo")
