@@ -316,8 +316,6 @@ export interface TreeNode {
   children: TreeNode[];
   /** Messages in the subtree rooted here (this one included). */
   size: number;
-  /** Indexes (into `heads`) of the branch heads in the subtree rooted here. */
-  headsBelow: number[];
 }
 
 export interface MessageTree {
@@ -326,25 +324,53 @@ export interface MessageTree {
 }
 
 /**
- * Link messages into a tree. Order-independent; a message whose parent is missing is a
- * root; duplicate ids keep the first entry; parent cycles are broken (such nodes
- * become roots). Iterative: safe at any depth.
+ * Link messages into a tree. Order-independent; a message whose parent is missing, or
+ * that is its own parent, is a root; duplicate ids keep the first entry; a parent cycle is
+ * broken at its member that comes last (it becomes a root). O(n) and iterative, so a
+ * crafted payload (a long chain, a cycle) cannot stall the page.
  */
-export function buildTree(messages: MessageData[], heads: (string | null)[] = []): MessageTree {
+export function buildTree(messages: MessageData[]): MessageTree {
   const byId = new Map<string, TreeNode>();
   const order: TreeNode[] = [];
+  const index = new Map<TreeNode, number>(); // position in the input
   for (const message of messages) {
     if (!byId.has(message.id)) {
-      const node: TreeNode = { message, parent: null, children: [], size: 1, headsBelow: [] };
+      const node: TreeNode = { message, parent: null, children: [], size: 1 };
       byId.set(message.id, node);
+      index.set(node, order.length);
       order.push(node);
     }
   }
+  const parentOf = (node: TreeNode): TreeNode | undefined => {
+    const id = node.message.parent_id;
+    const parent = typeof id === 'string' ? byId.get(id) : undefined;
+    return parent === node ? undefined : parent;
+  };
+  // A message has one parent, so a walk up from each message ends at a root, at a message
+  // an earlier walk passed (stop: what is above is known), or back on itself: a cycle. Each
+  // message is walked once. (Asking of every link whether it closes a cycle, by walking up
+  // its ancestors, was O(n²): 24 s for a chain of 100,000 messages; scripts/bench-tree.mjs.)
+  const walkOf = new Map<TreeNode, number>();
+  const cut = new Set<TreeNode>();
+  order.forEach((start, walk) => {
+    const path: TreeNode[] = [];
+    let node: TreeNode | undefined = start;
+    while (node && !walkOf.has(node)) {
+      walkOf.set(node, walk);
+      path.push(node);
+      node = parentOf(node);
+    }
+    if (node && walkOf.get(node) === walk) {
+      // The cycle is `path` from `node` on; its member that comes last in the input is cut
+      // (linking in input order and refusing the link that would close it does the same).
+      const cycle = path.slice(path.indexOf(node));
+      cut.add(cycle.reduce((a, b) => (index.get(a)! > index.get(b)! ? a : b)));
+    }
+  });
   const roots: TreeNode[] = [];
   for (const node of order) {
-    const parentId = node.message.parent_id;
-    const parent = typeof parentId === 'string' ? byId.get(parentId) : undefined;
-    if (parent && parent !== node && !isAncestor(node, parent)) {
+    const parent = cut.has(node) ? undefined : parentOf(node);
+    if (parent) {
       node.parent = parent;
       parent.children.push(node);
     } else {
@@ -357,7 +383,9 @@ export function buildTree(messages: MessageData[], heads: (string | null)[] = []
   while (stack.length) {
     const node = stack.pop()!;
     postorder.push(node);
-    stack.push(...node.children);
+    for (const child of node.children) {
+      stack.push(child); // not push(...children): a message may have 100,000 answers
+    }
   }
   for (let i = postorder.length - 1; i >= 0; i--) {
     const node = postorder[i];
@@ -365,24 +393,7 @@ export function buildTree(messages: MessageData[], heads: (string | null)[] = []
       node.parent.size += node.size;
     }
   }
-  heads.forEach((head, index) => {
-    let node = typeof head === 'string' ? byId.get(head) : undefined;
-    while (node) {
-      node.headsBelow.push(index);
-      node = node.parent ?? undefined;
-    }
-  });
   return { byId, roots };
-}
-
-function isAncestor(candidate: TreeNode, node: TreeNode): boolean {
-  // Is `candidate` already among `node`'s ancestors (would linking make a cycle)?
-  for (let p: TreeNode | null = node; p; p = p.parent) {
-    if (p === candidate) {
-      return true;
-    }
-  }
-  return false;
 }
 
 /** The messages from the root down to `head` (empty for a null or unknown head). */
@@ -614,6 +625,9 @@ function metaLine(message: MessageData): string {
 }
 
 const MARKDOWN_ROLES = new Set(['user', 'assistant']);
+
+/** Answer formats shown verbatim (magics.py FORMATS but markdown; an unknown one is text). */
+const VERBATIM_FORMATS = new Set(['text', 'code', 'json']);
 
 /** One message of a transcript; user and assistant text is Markdown (through `md`). */
 export function renderMessage(doc: Document, message: MessageData, md: MarkdownQueue = new MarkdownQueue(undefined)): HTMLElement {
@@ -901,6 +915,8 @@ function turnBody(
   const list = h(doc, 'div', { class: 'vel-transcript-list' });
   const shown = view.messages.filter(m => m.role !== 'user');
   const format = str(view.format) || 'markdown';
+  // The format names a class: one of ours, never the payload's word (it could be any class).
+  const formatClass = `vel-format-${VERBATIM_FORMATS.has(format) ? format : 'text'}`;
   const answer = [...shown].reverse().find(m => m.role === 'assistant');
   for (const message of shown) {
     const role = roleClass(message.role);
@@ -909,7 +925,7 @@ function turnBody(
     if (role === 'tool') {
       el.appendChild(toolResult(doc, message));
     } else if (content && message === answer && format !== 'markdown') {
-      el.appendChild(h(doc, 'pre', { class: `vel-msg-content vel-verbatim vel-format-${format}` }, content));
+      el.appendChild(h(doc, 'pre', { class: `vel-msg-content vel-verbatim ${formatClass}` }, content));
     } else if (content) {
       el.appendChild(messageContent(doc, content, role === 'assistant' ? md : null));
     }

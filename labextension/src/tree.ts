@@ -55,8 +55,8 @@ export interface TurnNode {
   children: TurnNode[];
   /** Turns in the subtree rooted here (this one included). */
   size: number;
-  /** Indexes (into `heads`) of the branch heads in the subtree rooted here. */
-  headsBelow: number[];
+  /** Position in a preorder walk of all turns: the subtree is `order` to `order + size - 1`. */
+  order: number;
   tokens: number;
   /** Position on its path, from 1 (a turn that starts with an answer shares its question's). */
   number: number;
@@ -67,9 +67,15 @@ export interface TurnTree {
   /** Turn of every message id. */
   turnOf: Map<string, TurnNode>;
   messages: MessageTree;
+  /** Indexes (into `heads`) of the branch heads in the subtree rooted at `turn`, ascending. */
+  headsBelow(turn: TurnNode): number[];
 }
 
-/** Group a message tree into turns (iterative: safe at any depth). */
+/**
+ * Group a message tree into turns. Iterative (safe at any depth) and O(n): heads are found
+ * below a turn by its preorder range, not by walking up from every head (which costs
+ * heads × depth, and lists each head on every turn above it).
+ */
 export function buildTurnTree(messages: MessageTree, heads: (string | null)[] = []): TurnTree {
   const turnOf = new Map<string, TurnNode>();
   const roots: TurnNode[] = [];
@@ -82,7 +88,7 @@ export function buildTurnTree(messages: MessageTree, heads: (string | null)[] = 
     let turn: TurnNode;
     if (!parentTurn || m.role === 'user' || node.parent!.children.length > 1) {
       const number = (parentTurn?.number ?? 0) + (m.role === 'user' ? 1 : 0);
-      turn = { id: m.id, messages: [], last: m.id, parent: parentTurn ?? null, children: [], size: 1, headsBelow: [], tokens: 0, number };
+      turn = { id: m.id, messages: [], last: m.id, parent: parentTurn ?? null, children: [], size: 1, order: all.length, tokens: 0, number };
       (parentTurn ? parentTurn.children : roots).push(turn);
       all.push(turn);
     } else {
@@ -99,21 +105,36 @@ export function buildTurnTree(messages: MessageTree, heads: (string | null)[] = 
       stack.push(node.children[i]);
     }
   }
-  // `all` lists parents before children: sizes bottom-up.
+  // `all` is a preorder walk (a turn's subtree follows it): sizes bottom-up.
   for (let i = all.length - 1; i >= 0; i--) {
     const t = all[i];
     if (t.parent) {
       t.parent.size += t.size;
     }
   }
-  heads.forEach((head, index) => {
-    let t = typeof head === 'string' ? turnOf.get(head) : undefined;
-    while (t) {
-      t.headsBelow.push(index);
-      t = t.parent ?? undefined;
+  // Heads by the preorder position of their turn; a turn's are one run of this list.
+  const placed = heads
+    .map((head, index) => ({ index, order: typeof head === 'string' ? (turnOf.get(head)?.order ?? -1) : -1 }))
+    .filter(p => p.order >= 0)
+    .sort((a, b) => a.order - b.order || a.index - b.index);
+  const headsBelow = (turn: TurnNode): number[] => {
+    let lo = 0;
+    let hi = placed.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (placed[mid].order < turn.order) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
     }
-  });
-  return { roots, turnOf, messages };
+    const out: number[] = [];
+    for (let i = lo; i < placed.length && placed[i].order < turn.order + turn.size; i++) {
+      out.push(placed[i].index);
+    }
+    return out.sort((a, b) => a - b);
+  };
+  return { roots, turnOf, messages, headsBelow };
 }
 
 /** What a row shows of a turn: the question and the answer, one plain line each. */
@@ -195,7 +216,12 @@ export function renderTree(el: HTMLElement, tree: MessageTree, options: TreeOpti
   heads.forEach((head, index) => {
     const t = typeof head === 'string' ? turns.turnOf.get(head) : undefined;
     if (t) {
-      headIndex.set(t, [...(headIndex.get(t) ?? []), index]);
+      const list = headIndex.get(t);
+      if (list) {
+        list.push(index);
+      } else {
+        headIndex.set(t, [index]);
+      }
     }
   });
   const currentHead = options.currentHead ?? null;
@@ -380,7 +406,7 @@ export function renderTree(el: HTMLElement, tree: MessageTree, options: TreeOpti
   const branchBlock = (start: TurnNode, continuing: { question: string } | null, level: number): HTMLElement => {
     const block = h(doc, 'div', { class: 'vel-ft-branch', 'data-start': start.id });
     const text = rowText(start);
-    const labels = [...new Set(start.headsBelow.map(headLabel))];
+    const labels = [...new Set(turns.headsBelow(start).map(headLabel))];
     const isOpen = open.has(start.id) || guide.has(start);
     const toggle = h(doc, 'button', {
       class: 'vel-ft-toggle',
@@ -554,10 +580,20 @@ export function treeStats(data: TreeStatePayload): string {
   return `fork tree · ${count(data.turns.length, 'turn')} · ${count(data.sessions.length, 'session')}`;
 }
 
-/** The current head of session `sid` in a tree payload (its message id), or null. */
-function currentHeadOf(data: TreeStatePayload, sid: string): string | null {
-  const current = data.heads.find(hd => hd.current && str(hd.session_id) === sid);
-  return current ? str(current.message) || str(current.turn) || null : null;
+/** Each session's current head in a tree payload (the first marked current), by session id. */
+function currentHeads(data: TreeStatePayload): Map<string, TreeStateHead> {
+  const out = new Map<string, TreeStateHead>();
+  for (const hd of data.heads) {
+    if (hd.current && !out.has(str(hd.session_id))) {
+      out.set(str(hd.session_id), hd);
+    }
+  }
+  return out;
+}
+
+/** The message id a head entry points at, or null. */
+function headMessage(head: TreeStateHead | undefined): string | null {
+  return head ? str(head.message) || str(head.turn) || null : null;
 }
 
 /**
@@ -578,12 +614,12 @@ export function treeStateView(data: TreeStatePayload, focus = str(data.focus)): 
     branches.set(str(hd.session_id), (branches.get(str(hd.session_id)) ?? 0) + 1);
   }
   return {
-    tree: buildTree(data.turns.flatMap(t => t.messages), heads),
+    tree: buildTree(data.turns.flatMap(t => t.messages)),
     options: {
       heads,
       // A session with one branch is named alone; otherwise which branch of it.
       headLabels: labelled.map(hd => ((branches.get(str(hd.session_id)) ?? 0) > 1 ? treeHeadLabel(hd) : str(hd.session_id))),
-      currentHead: currentHeadOf(data, focus),
+      currentHead: headMessage(currentHeads(data).get(focus)),
       rows
     }
   };
@@ -653,9 +689,10 @@ function buildTreeView(el: HTMLElement, data: TreeStatePayload, options: TreeVie
   const chips = h(doc, 'div', { class: 'vel-tree-sessions', role: 'toolbar', 'aria-label': 'sessions of this tree' });
   chips.appendChild(h(doc, 'span', { class: 'vel-tree-sessions-label' }, 'sessions'));
   const turnsById = new Map(data.turns.map(t => [t.id, t]));
+  const current = currentHeads(data);
   for (const sid of sessions) {
-    const head = currentHeadOf(data, sid);
-    const turn = data.heads.find(hd => hd.current && str(hd.session_id) === sid);
+    const turn = current.get(sid);
+    const head = headMessage(turn);
     const number = turn ? num(turnsById.get(str(turn.turn))?.number) : null;
     numbers.set(sid, number ?? 0);
     const chip = h(

@@ -4,9 +4,11 @@
  */
 import {
   MarkdownQueue,
+  MessageData,
   MessageTree,
   RenderOptions,
   SessionPayload,
+  TreeNode,
   buildTree,
   classify,
   clear,
@@ -50,31 +52,50 @@ export function branchChoices(session: SessionPayload, tree: MessageTree): Branc
   const heads = Array.isArray(session.heads) ? session.heads : [];
   const head = typeof session.head === 'string' ? session.head : null;
   const current = num(session.current);
+  const paths = pathFacts(tree);
+  const facts = (id: string | null) => (id === null ? undefined : paths.get(id));
   const choices: BranchChoice[] = heads.map((h, index) => {
-    const path = pathTo(tree, typeof h === 'string' ? h : null);
-    const last = [...path].reverse().find(m => str(m.content));
+    const id = typeof h === 'string' ? h : null;
+    const path = facts(id);
     return {
       index,
-      head: typeof h === 'string' ? h : null,
-      label: `branch ${index + 1}: ${last ? preview(last.content, 50) : '(empty)'}`,
-      current: index === current && (typeof h === 'string' ? h : null) === head,
-      length: path.length
+      head: id,
+      label: `branch ${index + 1}: ${path?.said ? preview(path.said.content, 50) : '(empty)'}`,
+      current: index === current && id === head,
+      length: path?.length ?? 0
     };
   });
   if (!choices.some(c => c.current) && (head !== null || !choices.length)) {
-    const path = pathTo(tree, head);
-    const last = [...path].reverse().find(m => str(m.content));
+    const path = facts(head);
     choices.push({
       index: -1,
       head,
-      label: `detached head: ${last ? preview(last.content, 50) : '(empty)'}`,
+      label: `detached head: ${path?.said ? preview(path.said.content, 50) : '(empty)'}`,
       current: true,
-      length: path.length
+      length: path?.length ?? 0
     });
   }
   return choices;
 }
 
+/**
+ * For every message: the length of its path from the root and the last message with text
+ * on it, in one walk down the tree, so labelling heads costs O(n), not heads × depth.
+ */
+function pathFacts(tree: MessageTree): Map<string, { length: number; said?: MessageData }> {
+  const out = new Map<string, { length: number; said?: MessageData }>();
+  const stack: TreeNode[] = [...tree.roots];
+  while (stack.length) {
+    const node = stack.pop()!;
+    const above = node.parent ? out.get(node.parent.message.id) : undefined;
+    const said = str(node.message.content) ? node.message : above?.said;
+    out.set(node.message.id, { length: (above?.length ?? 0) + 1, said });
+    for (const child of node.children) {
+      stack.push(child);
+    }
+  }
+  return out;
+}
 
 /**
  * A whole session: header, branch navigation, the fork tree (collapsible) and the
@@ -87,7 +108,7 @@ export function renderSession(el: HTMLElement, data: SessionPayload, options: Se
 
 function buildSession(doc: Document, data: SessionPayload, options: SessionOptions, md: MarkdownQueue): HTMLElement {
   const heads = headsOf(data);
-  const tree = buildTree(data.messages, heads);
+  const tree = buildTree(data.messages);
   const choices = branchChoices(data, tree);
   const currentHead = typeof data.head === 'string' ? data.head : null;
   let selected = Math.max(0, choices.findIndex(c => c.current));

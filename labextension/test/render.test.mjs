@@ -221,14 +221,14 @@ test('src never assigns HTML; markdown.ts is the one way to HTML, always untrust
       .replace(/\/\*[\s\S]*?\*\//g, '')
       .replace(/\/\/.*$/gm, ''); // the header comments name them; code must not use them
   const names = readdirSync(new URL('src/', here));
-  assert.deepEqual(names.sort(), ['index.ts', 'markdown.ts', 'render.ts', 'tree.ts', 'views.ts']);
+  assert.deepEqual(names.sort(), ['index.ts', 'markdown.ts', 'render.ts', 'scrub.ts', 'tree.ts', 'views.ts']);
   for (const name of names) {
     const code = codeOf(name);
     for (const bad of ['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'document.write', 'eval(', 'new Function', 'renderHTML', 'trusted: true']) {
       assert.ok(!code.includes(bad), `${name} uses ${bad}`);
     }
-    if (name !== 'markdown.ts') {
-      // Only markdown.ts makes markup from text (through JupyterLab), and only it touches links.
+    if (name !== 'markdown.ts' && name !== 'scrub.ts') {
+      // Only markdown.ts makes markup from text (through JupyterLab), and only it and its last pass touch links.
       for (const bad of ['href', 'renderMarkdown', '@jupyterlab/rendermime\'']) assert.ok(!code.includes(bad), `${name} uses ${bad}`);
     }
   }
@@ -236,6 +236,13 @@ test('src never assigns HTML; markdown.ts is the one way to HTML, always untrust
   assert.equal(markdown.match(/renderMarkdown\(/g).length, 1, 'one call of JupyterLab\'s renderMarkdown');
   assert.match(markdown, /trusted: false,/);
   assert.match(markdown, /createHTMLDocument\(/, 'rendered in an inert document');
+  // Our allowlist pass runs on every render, between JupyterLab's and the page.
+  assert.match(markdown, /await renderMarkdown\(\{[^}]*\}\);\s*scrubModelHtml\(scratch\);\s*[^\n]*\n\s*const nodes = Array\.from\(scratch\.childNodes\)/);
+  assert.ok(!/^import /m.test(codeOf('scrub.ts')), 'scrub.ts imports nothing (it is tested in node)');
+  // The parser never sees a ```mermaid block (it would draw it in the live page).
+  assert.match(markdown, /source: withoutDiagrams\(source\),/);
+  assert.match(markdown, /parser\.render\(withoutDiagrams\(/);
+  assert.equal(markdown.match(/parser\.render\(/g).length, 1, 'one direct call of the parser');
 });
 
 test('classify: turn, session, export, garbage', () => {
@@ -251,14 +258,18 @@ test('classify: turn, session, export, garbage', () => {
   assert.equal(R.classify({ kind: 'vel_jupyter.turn', messages: [null, 1, { role: 'user' }, msg('ok', null, 'user', '')] }).turn.messages.length, 1);
 });
 
-test('buildTree: roots, orphans, duplicates, cycles, sizes, heads', () => {
-  const t = R.buildTree(
-    [msg('a', null, 'user', ''), msg('b', 'a', 'assistant', ''), msg('c', 'a', 'assistant', ''), msg('o', 'missing', 'user', ''), msg('b', 'zzz', 'user', 'dup'), msg('x', 'y', 'user', ''), msg('y', 'x', 'user', '')],
-    ['b', 'c', null]
-  );
+test('buildTree: roots, orphans, duplicates, cycles, sizes', () => {
+  const t = R.buildTree([
+    msg('a', null, 'user', ''),
+    msg('b', 'a', 'assistant', ''),
+    msg('c', 'a', 'assistant', ''),
+    msg('o', 'missing', 'user', ''),
+    msg('b', 'zzz', 'user', 'dup'),
+    msg('x', 'y', 'user', ''),
+    msg('y', 'x', 'user', '')
+  ]);
   assert.deepEqual(t.roots.map(n => n.message.id), ['a', 'o', 'y']);
   assert.equal(t.byId.get('a').size, 3);
-  assert.deepEqual(t.byId.get('a').headsBelow, [0, 1]);
   assert.deepEqual(R.pathTo(t, 'c').map(m => m.id), ['a', 'c']);
   assert.deepEqual(R.pathTo(t, 'x').map(m => m.id), ['y', 'x']);
   assert.deepEqual(R.pathTo(t, null), []);
@@ -276,14 +287,16 @@ test('buildTurnTree: a turn is a user message and what follows; forks split turn
     msg('y1', 'u1', 'assistant', 'second answer'),
     msg('u2', 'y1', 'user', 'more')
   ];
-  const turns = R.buildTurnTree(R.buildTree(messages, ['x1', 'u2']), ['x1', 'u2']);
+  const turns = R.buildTurnTree(R.buildTree(messages), ['x1', 'u2']);
   const show = t => [t.messages.map(m => m.id).join(','), t.children.map(show)];
   assert.deepEqual(turns.roots.map(show), [['u0,a0,t0,b0', [['u1', [['x1', []], ['y1', [['u2', []]]]]]]]]);
   const first = turns.roots[0];
   assert.equal(first.last, 'b0');
   assert.equal(first.tokens, 18);
   assert.equal(first.size, 5);
-  assert.deepEqual(first.headsBelow, [0, 1]);
+  assert.deepEqual(turns.headsBelow(first), [0, 1]);
+  assert.deepEqual(turns.headsBelow(turns.turnOf.get('y1')), [1]);
+  assert.deepEqual(turns.headsBelow(turns.turnOf.get('x1')), [0]);
   assert.equal(turns.turnOf.get('t0'), first);
 });
 
@@ -368,7 +381,7 @@ test('session view: branch navigation switches the transcript; the tree is turns
 test('1,000 turns: pure functions are fast and the DOM stays small until asked', () => {
   const data = bigSession(1000);
   let t0 = performance.now();
-  const tree = R.buildTree(data.messages, data.heads);
+  const tree = R.buildTree(data.messages);
   assert.equal(R.pathTo(tree, data.head).length, 2000);
   const pureMs = performance.now() - t0;
   assert.ok(pureMs < 500, `buildTree+pathTo took ${pureMs} ms`);
@@ -599,6 +612,108 @@ test('tree view: 1,000 turns build a few hundred rows, and HEAD shows whatever i
   all(el, '.vel-ft-more')[0].click();
   assert.ok(rowsOf(el).length > rows.length + 400);
   console.log(`tree view of 1,001 turns: ${rows.length} rows, ${ms.toFixed(1)} ms (fake DOM)`);
+});
+
+test('buildTree: a self-parented message and every parent cycle become roots, each cycle cut once, at its last member', () => {
+  const t = R.buildTree([
+    msg('self', 'self', 'user', ''),
+    msg('c1', 'c3', 'user', ''),
+    msg('c2', 'c1', 'assistant', ''),
+    msg('c3', 'c2', 'user', ''),
+    msg('leaf', 'c2', 'assistant', ''),
+    msg('r2', 'r1', 'user', ''),
+    msg('r1', 'r2', 'assistant', '')
+  ]);
+  assert.deepEqual(t.roots.map(n => n.message.id), ['self', 'c3', 'r1']);
+  assert.deepEqual(R.pathTo(t, 'leaf').map(m => m.id), ['c3', 'c1', 'c2', 'leaf']);
+  assert.deepEqual(R.pathTo(t, 'r2').map(m => m.id), ['r1', 'r2']);
+  assert.equal(t.byId.get('c3').size, 4);
+  assert.equal(t.byId.get('self').size, 1);
+});
+
+/** `items` in a fixed pseudo-random order (a small LCG: the same every run). */
+function shuffled(items) {
+  const out = [...items];
+  let seed = 19;
+  for (let i = out.length - 1; i > 0; i--) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    const j = seed % (i + 1);
+    [out[i], out[j]] = [out[j], out[i]];
+  }
+  return out;
+}
+
+test('100,000 messages: a chain in any order, and a chain closed into one cycle, build whole (O(n): scripts/bench-tree.mjs times it)', () => {
+  const n = 100000;
+  const chain = Array.from({ length: n }, (_, i) => msg(`m${i}`, i ? `m${i - 1}` : null, i % 2 ? 'assistant' : 'user', `message ${i}`));
+  for (const messages of [chain, [...chain].reverse(), shuffled(chain)]) {
+    const tree = R.buildTree(messages);
+    assert.deepEqual(tree.roots.map(r => r.message.id), ['m0']);
+    assert.equal(tree.roots[0].size, n);
+    assert.equal(R.pathTo(tree, `m${n - 1}`).length, n);
+  }
+  // m0's parent is the last message: one cycle through all of them, cut at its last member.
+  const ring = R.buildTree(chain.map((m, i) => (i ? m : { ...m, parent_id: `m${n - 1}` })));
+  assert.deepEqual(ring.roots.map(r => r.message.id), [`m${n - 1}`]);
+  assert.deepEqual(R.pathTo(ring, `m${n - 2}`).slice(0, 3).map(m => m.id), [`m${n - 1}`, 'm0', 'm1']);
+  assert.equal(R.pathTo(ring, `m${n - 2}`).length, n);
+  // Turns, with a head every 100 messages: each head is found below the turns above it.
+  const heads = Array.from({ length: n / 100 }, (_, i) => `m${i * 100 + 99}`);
+  const turns = R.buildTurnTree(R.buildTree(chain), heads);
+  assert.equal(turns.roots.length, 1);
+  assert.equal(turns.roots[0].size, n / 2);
+  assert.equal(turns.headsBelow(turns.roots[0]).length, heads.length);
+  assert.deepEqual(turns.headsBelow(turns.turnOf.get(`m${n - 2}`)), [heads.length - 1]);
+  // The session view (1,000 branches) and a `%chat tree` payload of the same chain draw.
+  const el = host();
+  R.render(el, { kind: 'vel_jupyter.session', session_id: 'long', messages: chain, heads, head: heads.at(-1), current: heads.length - 1 });
+  assert.equal(all(el, '.vel-branch-select')[0].childNodes.length, heads.length);
+  assert.equal(all(el, '.vel-branch-marker')[0].textContent, `branch ${heads.length} of ${heads.length} (current)`);
+  assert.equal(all(el, '.vel-msg').length, 50);
+  const turnRows = Array.from({ length: n / 2 }, (_, i) => [`t${i}`, i ? `t${i - 1}` : null, `q${i}`, `a${i}`, i + 1]);
+  const tree = host();
+  R.render(tree, treePayload('long', turnRows, [{ session_id: 'long', turn: `t${n / 2 - 1}` }]));
+  assert.ok(all(tree, '.vel-session-header')[0].textContent.includes(`${R.formatCount(n / 2)} turns`));
+  assert.ok(rowsOf(tree).includes(`t${n / 2 - 1}`), 'HEAD is drawn');
+});
+
+test('a crafted tree payload (self-parented and cyclic turns) draws every message once, and stops', () => {
+  const data = treePayload(
+    'loop',
+    [
+      ['t1', 't3', 'first', 'one', 1],
+      ['t2', 't1', 'second', 'two', 2],
+      ['t3', 't2', 'third', 'three', 3]
+    ],
+    [{ session_id: 'loop', turn: 't2' }]
+  );
+  data.turns.push({ id: 'me', messages: [msg('me', 'me', 'user', 'my own parent')] });
+  const messages = data.turns.flatMap(t => t.messages);
+  // The cycle t1 → … → t3-a → t1 is cut at its last message; `me` is a root of its own.
+  const turns = R.buildTurnTree(R.buildTree(messages));
+  assert.deepEqual(turns.roots.map(t => t.id), ['t3-a', 'me']);
+  assert.equal(turns.turnOf.size, messages.length, 'every message in one turn');
+  assert.deepEqual(R.pathTo(turns.messages, 't2-a').map(m => m.id), ['t3-a', 't1', 't1-a', 't2', 't2-a']);
+  const el = host();
+  R.render(el, data);
+  assert.deepEqual(rowsOf(el), ['t3-a', 't1', 't2'], 'the path to HEAD');
+  assert.deepEqual(all(el, '.vel-ft-branch').map(b => b.getAttribute('data-start')).sort(), ['me', 't3'], 'the rest folded');
+});
+
+test('absurd counts in a payload are words, never sizes', () => {
+  const el = host();
+  const turn = (extra = {}) => ({ kind: 'vel_jupyter.turn', session_id: 's', messages: [msg('a', null, 'assistant', 'hi', { meta: { prompt_tokens: 1e12, completion_tokens: 1e300 } })], ...extra });
+  R.render(el, turn({ branch: 0, branches: 30000000 }));
+  assert.equal(all(el, '.vel-branch-marker')[0].textContent, 'branch 1 of 30000000');
+  R.render(el, turn({ branch: 1e12, branches: 1e12, usage: { prompt_tokens: 1e12, completion_tokens: -5 }, latency_ms: 1e300 }));
+  assert.ok(all(el, '.vel-usage')[0].textContent.startsWith(`${R.formatCount(1e12)} → -5 tokens`));
+  R.render(el, { kind: 'vel_jupyter.session', session_id: 's', messages: [msg('a', null, 'user', 'q')], heads: ['a'], head: 'a', current: 3e7 });
+  assert.equal(all(el, '.vel-branch-select')[0].childNodes.length, 2, 'the branch and the detached head it names');
+  const data = familyTree();
+  for (const t of data.turns) Object.assign(t, { number: 1e12, tokens: 1e300 });
+  data.heads[0].branch = 3e7;
+  R.render(el, data);
+  assert.equal(all(el, '.vel-ft-node').length > 0, true);
 });
 
 test('forkLabel and treeHeadLabel: the words Python uses too', () => {

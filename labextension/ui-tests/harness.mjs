@@ -14,6 +14,7 @@
 // Never run `npx playwright install`: playwright-core drives the system Chromium.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, symlinkSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -133,6 +134,32 @@ export function tempRoot(prefix) {
   const root = mkdtempSync(join(tmpdir(), prefix));
   onStop(() => rmSync(root, { recursive: true, force: true }));
   return root;
+}
+
+/**
+ * An HTTP server on 127.0.0.1 that answers 204 to everything and records each request
+ * ("GET /path?query"): where model HTML points, so a test can tell whether the page ever
+ * fetched it. Resolves to { url, hits }; closed at stopAll().
+ */
+export async function startRecorder() {
+  const hits = [];
+  const server = createHttpServer((req, res) => {
+    hits.push(`${req.method} ${req.url}`);
+    res.writeHead(204, { 'Access-Control-Allow-Origin': '*' });
+    res.end();
+  });
+  await new Promise((ok, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', ok);
+  });
+  onStop(
+    () =>
+      new Promise(done => {
+        server.close(() => done());
+        server.closeAllConnections(); // a browser's keep-alive connections would hold close() open
+      })
+  );
+  return { url: `http://127.0.0.1:${server.address().port}`, hits };
 }
 
 /**

@@ -7,7 +7,8 @@
 //   other variables; VEL_SCREENSHOTS=1 writes pictures to test-results/)
 //
 // Scenarios: a live %%chat cell streams and ends in our renderer; a saved notebook renders
-// with no kernel; hostile model output stays inert everywhere it is shown; the fork-tree
+// with no kernel; hostile model output stays inert everywhere it is shown, and makes the
+// browser fetch nothing (a recording server on loopback sees no request); the fork-tree
 // widget forks a session and, saved, shows its last state with no kernel; a 5,000-token
 // answer arrives whole. The run ends with the line
 // "ui-test: N passed, N failed" (then node's own summary).
@@ -35,6 +36,7 @@ import {
   startCell,
   startLab,
   startLoopback,
+  startRecorder,
   stopAll,
   tempRoot,
   versions,
@@ -56,6 +58,36 @@ const HOSTILE = [
   '[y](JaVaScRiPt:window.__pwned=7) <javascript:window.__pwned=8>',
   '**done**'
 ].join(' ');
+// Model HTML that names the recording server `r` in every way we know to make a browser
+// fetch (issue 19); each path says which way. Blank lines keep each HTML block apart for
+// the Markdown parser; the words and the code block must still read well.
+const fetchingAnswer = r =>
+  [
+    'Here is the answer, **in bold**, with its HTML.',
+    `<span style="background-image:url(${r}/style-background-image?secret=s3cr3t)">styled span</span>`,
+    `<div style="background:url('${r}/style-background')">styled div</div>`,
+    `<ul style="list-style-image:url(${r}/style-list-style-image)"><li style="list-style:url(${r}/style-list-style)">listed item</li></ul>`,
+    `<div style="cursor:url(${r}/style-cursor),auto;border-image:url(${r}/style-border-image) 30 round;border:5px solid">bordered</div>`,
+    `<div style="position:absolute;top:0;left:0;width:100%;height:100%;z-index:1000;background:#fff" class="jp-Dialog">FAKE OVERLAY</div>`,
+    `<img src="${r}/img-src" alt="tracking pixel"> <img src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7" srcset="${r}/img-srcset 2x" alt="dot">`,
+    `<picture><source srcset="${r}/picture-source"><img src="${r}/picture-img" alt="pic"></picture>`,
+    `<svg width="20" height="20"><image href="${r}/svg-image" width="20" height="20"/><image xlink:href="${r}/svg-xlink-image"/><use href="${r}/svg-use#x"/><filter id="f"><feImage href="${r}/svg-feimage"/></filter><rect width="5" height="5" filter="url(#f)" fill="url(${r}/svg-fill)"/></svg>`,
+    `<link rel="stylesheet" href="${r}/link-stylesheet"><link rel="preload" as="image" href="${r}/link-preload">`,
+    `<style>@import url(${r}/style-import); .jp-Notebook { background: url(${r}/style-rule) }</style>`,
+    `<meta http-equiv="refresh" content="0;url=${r}/meta-refresh">`,
+    `<base href="${r}/base/"><a href="relative-after-base">relative link</a>`,
+    `<video poster="${r}/video-poster" src="${r}/video-src" autoplay></video><audio src="${r}/audio-src" autoplay></audio>`,
+    `<iframe src="${r}/iframe"></iframe><object data="${r}/object"></object><embed src="${r}/embed">`,
+    `<table background="${r}/table-background"><tr><td background="${r}/td-background">cell</td></tr></table>`,
+    `<input type="image" src="${r}/input-image" alt="input">`,
+    `<form action="${r}/form"><button formaction="${r}/formaction" data-commandlinker-command="help:about">Submit</button></form>`,
+    `<a href="${r}/link-click" ping="${r}/ping">a plain link</a> and ![markdown image](${r}/markdown-image)`,
+    `Math: $\\style{background-image:url(${r}/mathjax-style)}{x} + \\href{${r}/mathjax-href}{y}$ and $\\unicode[Arial; src:url(${r}/mathjax-font)]{x41}$.`,
+    '```python\nimport os\n\ndef size(path):\n    return os.path.getsize(path)  # bytes\n```',
+    `\`\`\`mermaid\nflowchart TD\n  A@{ img: "${r}/mermaid-image-shape", label: "pic", pos: "t", h: 60 } --> B["<img src='${r}/mermaid-label-img'> label"]\n\`\`\``,
+    'The end.'
+  ].join('\n\n');
+
 // A Markdown-rich answer, as models write them (issue 11's screenshots).
 const RICH = [
   '## Grouping in pandas',
@@ -83,6 +115,7 @@ const RICH = [
 let lab;
 let browser;
 let urls;
+let recorder;
 let fixture;
 let setupError = null;
 let scenarios = 0;
@@ -101,14 +134,16 @@ before(async () => {
       proc.once('error', fail);
       proc.once('exit', code => (code === 0 ? ok() : fail(new Error(`make_fixture.py exited with ${code}`))));
     });
-    const [slow, hostile, big, echo, rich] = await Promise.all([
+    recorder = await startRecorder();
+    const [slow, hostile, big, echo, rich, fetching] = await Promise.all([
       startLoopback({ words: SLOW_WORDS, delay: 0.02 }),
       startLoopback({ text: HOSTILE, delay: 0.1 }),
       startLoopback({ words: BIG_WORDS }),
       startLoopback(), // "Echo: <the prompt>", at once
-      startLoopback({ text: RICH, delay: 0.04 })
+      startLoopback({ text: RICH, delay: 0.04 }),
+      startLoopback({ text: fetchingAnswer(recorder.url), delay: 0.01 })
     ]);
-    urls = { slow, hostile, big, echo, rich };
+    urls = { slow, hostile, big, echo, rich, fetching };
     // Kernels started by this server use the openai provider against the slow server;
     // cells reach the others with --base-url.
     [lab, browser] = await Promise.all([
@@ -383,6 +418,96 @@ scenario('hostile model output stays inert: streaming, final output, tree widget
     assert.deepEqual(await madeOf(reader, 1), []);
     assert.deepEqual(await pwned(reader), [undefined, undefined]);
   }, 3); // without the control
+});
+
+/** What our pass left of a rendered answer: its words, highlighting, and anything styled, classed or fetching. */
+const answerReport = locator =>
+  locator.evaluate(el => {
+    const ours = [...el.querySelectorAll('*')].filter(e => !e.closest('mjx-container')); // MathJax styles its own output
+    const spans = [...el.querySelectorAll('pre span')].filter(s => /ͼ/.test(s.className));
+    const overlay = [...el.querySelectorAll('div')].find(d => d.textContent.trim() === 'FAKE OVERLAY');
+    return {
+      text: el.innerText,
+      highlighted: spans.length,
+      colours: new Set(spans.map(s => getComputedStyle(s).color)).size,
+      styled: ours.filter(e => e.hasAttribute('style')).map(e => e.outerHTML.slice(0, 120)),
+      classes: [...new Set(ours.flatMap(e => [...e.classList]))],
+      overlay: overlay ? getComputedStyle(overlay).position : null,
+      fetching: ours.filter(e => e.matches('img, svg, picture, source, video, audio, iframe, object, embed, link, style, meta, base, form, input[type=image], [srcset], [background], [poster]')).map(e => e.outerHTML.slice(0, 120))
+    };
+  });
+
+scenario('model HTML makes the browser fetch nothing: live, final, %chat tree, %chat export, saved with no kernel', async (page, paths) => {
+  const r = recorder.url;
+  // Control (run last): a trusted HTML output with the same CSS does fetch, so the recorder hears the page.
+  const control = `from IPython.display import HTML, display\ndisplay(HTML('<span style="background-image:url(${r}/control)">control</span>'))`;
+  const path = await liveNotebook(page, paths, 'fetches', [`%%chat leak --base-url ${urls.fetching}\nAnswer with HTML.`, '%chat tree leak', '%chat export leak', control]);
+  recorder.hits.length = 0;
+  /** Give the page time to fetch whatever it would, then check that it fetched nothing. */
+  const nothingFetched = async (where, on = page) => {
+    await on.waitForTimeout(1500);
+    assert.deepEqual(recorder.hits, [], `${where}: the page fetched URLs from model text`);
+    log(`${where}: no request reached the recorder`);
+  };
+  const assertReads = (report, where) => {
+    const about = `${where}: ${JSON.stringify({ ...report, text: report.text.slice(0, 200) })}`;
+    const words = ['in bold', 'styled span', 'listed item', 'bordered', 'FAKE OVERLAY', 'image: tracking pixel', 'image: dot', 'a plain link', 'import os', 'flowchart TD', 'The end.'];
+    for (const word of words) {
+      assert.ok(report.text.includes(word), `"${word}" is shown: ${about}`);
+    }
+    assert.ok(report.highlighted >= 3 && report.colours >= 2, `the code is highlighted: ${about}`);
+    assert.deepEqual(report.styled, [], `no style attribute: ${about}`);
+    assert.ok(report.classes.every(c => /^ͼ[0-9a-z]+$/.test(c)), `only the highlighter's classes: ${about}`);
+    assert.equal(report.overlay, 'static', `the "overlay" is in the flow: ${about}`);
+    assert.deepEqual(report.fetching, [], `nothing that fetches: ${about}`);
+  };
+
+  // Live and final.
+  const key = await watch(page, path, 1, { keep: true });
+  await runCell(page, path, 1);
+  await waitVel(page, path, 1);
+  const rec = await record(page, key);
+  assert.ok(rec.liveOurs >= 2, 'the answer streamed through our renderer');
+  assert.deepEqual(rec.unsafe, [], 'no live markup while streaming');
+  const answer = outputOf(page, 1).locator('.vel-role-assistant .vel-msg-content');
+  await answer.locator('strong', { hasText: 'in bold' }).waitFor();
+  await nothingFetched('live and final answer');
+  assertReads(await answerReport(answer), 'final answer');
+  await shot(outputOf(page, 1), 'no-fetch-1-answer');
+
+  // `%chat tree`: the turn read in full in the detail pane.
+  await runCell(page, path, 2);
+  const tree = outputOf(page, 2);
+  await tree.locator('.vel-tree-view .vel-ft-node').first().click({ timeout: 60000 });
+  const detail = tree.locator('.vel-tree-detail .vel-role-assistant .vel-msg-content');
+  await detail.locator('strong', { hasText: 'in bold' }).waitFor();
+  await nothingFetched('%chat tree detail pane');
+  assertReads(await answerReport(detail), 'tree detail');
+  await shot(tree, 'no-fetch-2-tree-detail');
+
+  // `%chat export`: the session's transcript.
+  await runCell(page, path, 3);
+  const transcript = outputOf(page, 3).locator('.vel-session .vel-transcript .vel-role-assistant .vel-msg-content');
+  await transcript.locator('strong', { hasText: 'in bold' }).waitFor({ timeout: 60000 });
+  await nothingFetched('%chat export transcript');
+  assertReads(await answerReport(transcript), 'transcript');
+
+  // Saved, reopened with no kernel (without the control cell).
+  await readSaved(page, paths, lab, path, 'fetches-saved.ipynb', async reader => {
+    const saved = outputOf(reader, 1).locator('.vel-role-assistant .vel-msg-content');
+    await saved.locator('strong', { hasText: 'in bold' }).waitFor({ timeout: 60000 });
+    await outputOf(reader, 3).locator('.vel-transcript .vel-role-assistant .vel-msg-content strong', { hasText: 'in bold' }).waitFor({ timeout: 60000 });
+    await outputOf(reader, 2).locator('.vel-tree-view .vel-ft-node').first().click({ timeout: 30000 });
+    await outputOf(reader, 2).locator('.vel-tree-detail .vel-role-assistant .vel-msg-content strong', { hasText: 'in bold' }).waitFor();
+    await nothingFetched('saved notebook, no kernel (answer, tree detail, transcript)', reader);
+    assertReads(await answerReport(saved), 'saved answer');
+    await shot(outputOf(reader, 1), 'no-fetch-3-saved-no-kernel');
+  }, 4);
+
+  // The control: the same CSS in a trusted HTML output (no sanitizer, no pass of ours) is fetched.
+  await runCell(page, path, 4);
+  for (let i = 0; i < 50 && !recorder.hits.length; i++) await page.waitForTimeout(100);
+  assert.deepEqual(recorder.hits, ['GET /control'], 'the recorder hears what the page fetches');
 });
 
 /** What a person reads in a tree output: header, sessions, rows (number, question, answer, labels), folds. */

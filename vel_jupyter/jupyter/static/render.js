@@ -145,25 +145,53 @@ function branchLabel(branch, branches) {
     return `branch ${index + 1} of ${count ?? index + 1}`;
 }
 /**
- * Link messages into a tree. Order-independent; a message whose parent is missing is a
- * root; duplicate ids keep the first entry; parent cycles are broken (such nodes
- * become roots). Iterative: safe at any depth.
+ * Link messages into a tree. Order-independent; a message whose parent is missing, or
+ * that is its own parent, is a root; duplicate ids keep the first entry; a parent cycle is
+ * broken at its member that comes last (it becomes a root). O(n) and iterative, so a
+ * crafted payload (a long chain, a cycle) cannot stall the page.
  */
-function buildTree(messages, heads = []) {
+function buildTree(messages) {
     const byId = new Map();
     const order = [];
+    const index = new Map(); // position in the input
     for (const message of messages) {
         if (!byId.has(message.id)) {
-            const node = { message, parent: null, children: [], size: 1, headsBelow: [] };
+            const node = { message, parent: null, children: [], size: 1 };
             byId.set(message.id, node);
+            index.set(node, order.length);
             order.push(node);
         }
     }
+    const parentOf = (node) => {
+        const id = node.message.parent_id;
+        const parent = typeof id === 'string' ? byId.get(id) : undefined;
+        return parent === node ? undefined : parent;
+    };
+    // A message has one parent, so a walk up from each message ends at a root, at a message
+    // an earlier walk passed (stop: what is above is known), or back on itself: a cycle. Each
+    // message is walked once. (Asking of every link whether it closes a cycle, by walking up
+    // its ancestors, was O(n²): 24 s for a chain of 100,000 messages; scripts/bench-tree.mjs.)
+    const walkOf = new Map();
+    const cut = new Set();
+    order.forEach((start, walk) => {
+        const path = [];
+        let node = start;
+        while (node && !walkOf.has(node)) {
+            walkOf.set(node, walk);
+            path.push(node);
+            node = parentOf(node);
+        }
+        if (node && walkOf.get(node) === walk) {
+            // The cycle is `path` from `node` on; its member that comes last in the input is cut
+            // (linking in input order and refusing the link that would close it does the same).
+            const cycle = path.slice(path.indexOf(node));
+            cut.add(cycle.reduce((a, b) => (index.get(a) > index.get(b) ? a : b)));
+        }
+    });
     const roots = [];
     for (const node of order) {
-        const parentId = node.message.parent_id;
-        const parent = typeof parentId === 'string' ? byId.get(parentId) : undefined;
-        if (parent && parent !== node && !isAncestor(node, parent)) {
+        const parent = cut.has(node) ? undefined : parentOf(node);
+        if (parent) {
             node.parent = parent;
             parent.children.push(node);
         }
@@ -177,7 +205,9 @@ function buildTree(messages, heads = []) {
     while (stack.length) {
         const node = stack.pop();
         postorder.push(node);
-        stack.push(...node.children);
+        for (const child of node.children) {
+            stack.push(child); // not push(...children): a message may have 100,000 answers
+        }
     }
     for (let i = postorder.length - 1; i >= 0; i--) {
         const node = postorder[i];
@@ -185,23 +215,7 @@ function buildTree(messages, heads = []) {
             node.parent.size += node.size;
         }
     }
-    heads.forEach((head, index) => {
-        let node = typeof head === 'string' ? byId.get(head) : undefined;
-        while (node) {
-            node.headsBelow.push(index);
-            node = node.parent ?? undefined;
-        }
-    });
     return { byId, roots };
-}
-function isAncestor(candidate, node) {
-    // Is `candidate` already among `node`'s ancestors (would linking make a cycle)?
-    for (let p = node; p; p = p.parent) {
-        if (p === candidate) {
-            return true;
-        }
-    }
-    return false;
 }
 /** The messages from the root down to `head` (empty for a null or unknown head). */
 function pathTo(tree, head) {
@@ -395,6 +409,8 @@ function metaLine(message) {
     return parts.join(' · ');
 }
 const MARKDOWN_ROLES = new Set(['user', 'assistant']);
+/** Answer formats shown verbatim (magics.py FORMATS but markdown; an unknown one is text). */
+const VERBATIM_FORMATS = new Set(['text', 'code', 'json']);
 /** One message of a transcript; user and assistant text is Markdown (through `md`). */
 function renderMessage(doc, message, md = new MarkdownQueue(undefined)) {
     const role = roleClass(message.role);
@@ -616,6 +632,8 @@ function turnBody(doc, data, md, stale, alternatives, own, index, showing = -1, 
     const list = h(doc, 'div', { class: 'vel-transcript-list' });
     const shown = view.messages.filter(m => m.role !== 'user');
     const format = str(view.format) || 'markdown';
+    // The format names a class: one of ours, never the payload's word (it could be any class).
+    const formatClass = `vel-format-${VERBATIM_FORMATS.has(format) ? format : 'text'}`;
     const answer = [...shown].reverse().find(m => m.role === 'assistant');
     for (const message of shown) {
         const role = roleClass(message.role);
@@ -625,7 +643,7 @@ function turnBody(doc, data, md, stale, alternatives, own, index, showing = -1, 
             el.appendChild(toolResult(doc, message));
         }
         else if (content && message === answer && format !== 'markdown') {
-            el.appendChild(h(doc, 'pre', { class: `vel-msg-content vel-verbatim vel-format-${format}` }, content));
+            el.appendChild(h(doc, 'pre', { class: `vel-msg-content vel-verbatim ${formatClass}` }, content));
         }
         else if (content) {
             el.appendChild(messageContent(doc, content, role === 'assistant' ? md : null));
@@ -790,7 +808,11 @@ const generations = new WeakMap();
  *
  * As in ./render: payload text only ever becomes text nodes; Markdown goes through the hook.
  */
-/** Group a message tree into turns (iterative: safe at any depth). */
+/**
+ * Group a message tree into turns. Iterative (safe at any depth) and O(n): heads are found
+ * below a turn by its preorder range, not by walking up from every head (which costs
+ * heads × depth, and lists each head on every turn above it).
+ */
 function buildTurnTree(messages, heads = []) {
     const turnOf = new Map();
     const roots = [];
@@ -803,7 +825,7 @@ function buildTurnTree(messages, heads = []) {
         let turn;
         if (!parentTurn || m.role === 'user' || node.parent.children.length > 1) {
             const number = (parentTurn?.number ?? 0) + (m.role === 'user' ? 1 : 0);
-            turn = { id: m.id, messages: [], last: m.id, parent: parentTurn ?? null, children: [], size: 1, headsBelow: [], tokens: 0, number };
+            turn = { id: m.id, messages: [], last: m.id, parent: parentTurn ?? null, children: [], size: 1, order: all.length, tokens: 0, number };
             (parentTurn ? parentTurn.children : roots).push(turn);
             all.push(turn);
         }
@@ -821,21 +843,37 @@ function buildTurnTree(messages, heads = []) {
             stack.push(node.children[i]);
         }
     }
-    // `all` lists parents before children: sizes bottom-up.
+    // `all` is a preorder walk (a turn's subtree follows it): sizes bottom-up.
     for (let i = all.length - 1; i >= 0; i--) {
         const t = all[i];
         if (t.parent) {
             t.parent.size += t.size;
         }
     }
-    heads.forEach((head, index) => {
-        let t = typeof head === 'string' ? turnOf.get(head) : undefined;
-        while (t) {
-            t.headsBelow.push(index);
-            t = t.parent ?? undefined;
+    // Heads by the preorder position of their turn; a turn's are one run of this list.
+    const placed = heads
+        .map((head, index) => ({ index, order: typeof head === 'string' ? (turnOf.get(head)?.order ?? -1) : -1 }))
+        .filter(p => p.order >= 0)
+        .sort((a, b) => a.order - b.order || a.index - b.index);
+    const headsBelow = (turn) => {
+        let lo = 0;
+        let hi = placed.length;
+        while (lo < hi) {
+            const mid = (lo + hi) >> 1;
+            if (placed[mid].order < turn.order) {
+                lo = mid + 1;
+            }
+            else {
+                hi = mid;
+            }
         }
-    });
-    return { roots, turnOf, messages };
+        const out = [];
+        for (let i = lo; i < placed.length && placed[i].order < turn.order + turn.size; i++) {
+            out.push(placed[i].index);
+        }
+        return out.sort((a, b) => a - b);
+    };
+    return { roots, turnOf, messages, headsBelow };
 }
 const ROW_LIMIT = 160;
 function questionOf(t) {
@@ -879,7 +917,13 @@ function renderTree(el, tree, options = {}) {
     heads.forEach((head, index) => {
         const t = typeof head === 'string' ? turns.turnOf.get(head) : undefined;
         if (t) {
-            headIndex.set(t, [...(headIndex.get(t) ?? []), index]);
+            const list = headIndex.get(t);
+            if (list) {
+                list.push(index);
+            }
+            else {
+                headIndex.set(t, [index]);
+            }
         }
     });
     const currentHead = options.currentHead ?? null;
@@ -1056,7 +1100,7 @@ function renderTree(el, tree, options = {}) {
     const branchBlock = (start, continuing, level) => {
         const block = h(doc, 'div', { class: 'vel-ft-branch', 'data-start': start.id });
         const text = rowText(start);
-        const labels = [...new Set(start.headsBelow.map(headLabel))];
+        const labels = [...new Set(turns.headsBelow(start).map(headLabel))];
         const isOpen = open.has(start.id) || guide.has(start);
         const toggle = h(doc, 'button', {
             class: 'vel-ft-toggle',
@@ -1224,10 +1268,19 @@ function treeStats(data) {
     const count = (n, noun) => `${formatCount(n)} ${noun}${n === 1 ? '' : 's'}`;
     return `fork tree · ${count(data.turns.length, 'turn')} · ${count(data.sessions.length, 'session')}`;
 }
-/** The current head of session `sid` in a tree payload (its message id), or null. */
-function currentHeadOf(data, sid) {
-    const current = data.heads.find(hd => hd.current && str(hd.session_id) === sid);
-    return current ? str(current.message) || str(current.turn) || null : null;
+/** Each session's current head in a tree payload (the first marked current), by session id. */
+function currentHeads(data) {
+    const out = new Map();
+    for (const hd of data.heads) {
+        if (hd.current && !out.has(str(hd.session_id))) {
+            out.set(str(hd.session_id), hd);
+        }
+    }
+    return out;
+}
+/** The message id a head entry points at, or null. */
+function headMessage(head) {
+    return head ? str(head.message) || str(head.turn) || null : null;
 }
 /**
  * A tree payload as `renderTree` input: the message tree, every session's heads labelled
@@ -1247,12 +1300,12 @@ function treeStateView(data, focus = str(data.focus)) {
         branches.set(str(hd.session_id), (branches.get(str(hd.session_id)) ?? 0) + 1);
     }
     return {
-        tree: buildTree(data.turns.flatMap(t => t.messages), heads),
+        tree: buildTree(data.turns.flatMap(t => t.messages)),
         options: {
             heads,
             // A session with one branch is named alone; otherwise which branch of it.
             headLabels: labelled.map(hd => ((branches.get(str(hd.session_id)) ?? 0) > 1 ? treeHeadLabel(hd) : str(hd.session_id))),
-            currentHead: currentHeadOf(data, focus),
+            currentHead: headMessage(currentHeads(data).get(focus)),
             rows
         }
     };
@@ -1289,9 +1342,10 @@ function buildTreeView(el, data, options, state, md) {
     const chips = h(doc, 'div', { class: 'vel-tree-sessions', role: 'toolbar', 'aria-label': 'sessions of this tree' });
     chips.appendChild(h(doc, 'span', { class: 'vel-tree-sessions-label' }, 'sessions'));
     const turnsById = new Map(data.turns.map(t => [t.id, t]));
+    const current = currentHeads(data);
     for (const sid of sessions) {
-        const head = currentHeadOf(data, sid);
-        const turn = data.heads.find(hd => hd.current && str(hd.session_id) === sid);
+        const turn = current.get(sid);
+        const head = headMessage(turn);
         const number = turn ? num(turnsById.get(str(turn.turn))?.number) : null;
         numbers.set(sid, number ?? 0);
         const chip = h(doc, 'button', {
