@@ -261,6 +261,27 @@ class TestListing:
             assert fresh.loaded_sessions() == []  # headers only: no session (and no message) was read
 
 
+class TestTextEveryStoreKeeps:
+    """NUL and lone surrogates become U+FFFD in every message (``formats.text``): PostgreSQL's jsonb
+    refuses both and UTF-8 cannot hold a lone surrogate, so a conversation works on every store."""
+
+    def test_a_prompt_with_nul_and_a_lone_surrogate_works_and_reads_back_identically(self, store: Any) -> None:
+        agent = agent_on(store)
+        session = agent.session(session_id="text", system="be\x00brief\udfff")
+        session.run("a\x00b\ud800c")
+        fork = session.fork("text-fork")
+        fork.run("\udc80tail\x00")
+        assert session.system == "be\ufffdbrief\ufffd"
+        assert session.messages[0].text == "a\ufffdb\ufffdc"
+        assert fork.messages[-2].text == "\ufffdtail\ufffd"
+        fresh = agent_on(store)
+        assert snapshot(fresh.session(session_id="text")) == snapshot(session)
+        assert snapshot(fresh.session(session_id="text-fork")) == snapshot(fork)
+        data = store.load("text")
+        assert data is not None and "\x00" not in json.dumps(data, ensure_ascii=False)
+        assert Session.from_dict(data, Agent(provider="echo")).messages == session.messages
+
+
 class TestIncrementalStores:
     """What built-in stores add: compare-and-swap appends and O(1) forks."""
 

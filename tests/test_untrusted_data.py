@@ -240,3 +240,27 @@ class TestStorePasswords:
         ip.run_cell_magic("chat", "leak -p echo", "Summarize {os.environ}")
         sent = registry().get("leak").messages[0].content
         assert "OPENAI_API_KEY" in sent and USER_KEY not in sent
+
+
+def test_list_shows_a_damaged_stored_session_beside_the_others(
+    ip: InteractiveShell, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another process wrote ``settings.model = ["x"]`` into a shared store: %chat list used to
+    fail for everyone; now that session is listed with what is wrong, the others as before."""
+    import sqlite3
+
+    db = tmp_path / "shared.db"
+    ip.run_line_magic("config", f"ChatMagics.store = 'sqlite:///{db}'")
+    ip.run_cell_magic("chat", "good -p echo", "hello")
+    ip.run_cell_magic("chat", "bad -p echo", "hello")
+    with sqlite3.connect(db) as connection:  # the foreign writer, with the driver itself
+        connection.execute(
+            """UPDATE vel_sessions SET context = json_set(context, '$.settings.model', json('["x"]')),
+               summary = NULL WHERE id = 'bad'"""  # (a foreign writer that knows no listing line)
+        )
+    set_registry(Registry(store=f"sqlite:///{db}"))  # another kernel sharing the store
+    capsys.readouterr()
+    ip.run_line_magic("chat", "list")
+    shown = capsys.readouterr().out
+    assert "good" in shown and "bad  damaged: see below" in shown.replace("   ", "  ")
+    assert "bad: session 'bad': settings.model: Input should be a valid string" in shown

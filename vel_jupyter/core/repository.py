@@ -23,13 +23,15 @@ import time
 import weakref
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ..errors import AgentError, SessionDataError, StoreError
-from ..stores.base import TurnStore
+from ..formats import check_links, check_message, check_record, clean_text
+from ..stores.base import TurnStore, damaged, stored_header, summary_line
 from .message import Message
+from .secrets import redact_text
 from .serialize import new_header, node_from_dict, node_to_dict, parse_record
 from .tree import MessageTree, Node, new_id, utcnow
 
@@ -61,7 +63,11 @@ Steps = Generator[_Io | _Pause, Any, T]
 
 
 class SessionSummary(NamedTuple):
-    """What ``%chat list`` shows of a session, read from its header alone (a tuple: listings are long)."""
+    """What ``%chat list`` shows of a session, read from its header alone (a tuple: listings are long).
+
+    ``damaged`` is why a stored session cannot be loaded (one line naming the field, as loading
+    it would raise), or None: a listing shows a damaged session beside the others.
+    """
 
     session_id: str
     model: str
@@ -69,10 +75,15 @@ class SessionSummary(NamedTuple):
     branches: int
     tokens: int
     updated: str  # ISO 8601, as stored; ``updated_at`` parses it
+    damaged: str | None = None
 
     @property
     def updated_at(self) -> datetime:
-        return datetime.fromisoformat(self.updated)
+        """When it was last written (``datetime.min``, in UTC, when a damaged header does not say)."""
+        try:
+            return datetime.fromisoformat(self.updated)
+        except ValueError:
+            return datetime.min.replace(tzinfo=timezone.utc)
 
 
 def _backoff(attempt: int) -> float:
@@ -165,7 +176,7 @@ class Repository:
         if store is None:
             return None
         data = _store_call(session_id, lambda: store.load(session_id))
-        return None if data is None else self._session_from_record(data, source="the store")
+        return None if data is None else self._session_from_record(session_id, data)
 
     def exists(self, session_id: str) -> bool:
         if self.cached(session_id) is not None:
@@ -174,9 +185,12 @@ class Repository:
         if store is None:
             return False
         turns = self._turns
-        if turns is not None:
-            return _store_call(session_id, lambda: turns.read_header(session_id)) is not None
-        return _store_call(session_id, lambda: store.load(session_id)) is not None
+        try:
+            if turns is not None:
+                return _store_call(session_id, lambda: turns.read_header(session_id)) is not None
+            return _store_call(session_id, lambda: store.load(session_id)) is not None
+        except SessionDataError:
+            return True  # stored, though damaged
 
     def list_ids(self) -> list[str]:
         """Ids of the sessions in this process and, with a store, every stored one."""
@@ -187,19 +201,26 @@ class Repository:
         return sorted(live | set(stored))
 
     def summaries(self) -> list[SessionSummary]:
-        """A line per session for listings, from headers only where the store can (no messages)."""
+        """A line per session for listings, from headers only where the store can (no messages).
+
+        A session whose stored data is damaged is listed with its problem (``damaged``), never
+        left out, and never stops the listing of the others.
+        """
         from ..stores.base import summary_of
 
         lines: dict[str, dict[str, Any]] = {}
         store = self.store
         if self._turns is not None:
-            for line in _store_call("*", self._turns.list_summaries):
-                lines[line["session_id"]] = line
+            for raw in _store_call("*", self._turns.list_summaries):
+                sid = raw.get("session_id") if isinstance(raw, dict) else None
+                if isinstance(sid, str):  # (built-in stores check their lines; a store of the user's may not)
+                    lines[sid] = summary_line(sid, raw) or {
+                        **summary_of({}, session_id=sid),
+                        "damaged": f"session {sid!r}: the store gave an unreadable listing line",
+                    }
         elif store is not None:  # a four-method store: only whole records can be read
             for sid in _store_call("*", store.list_sessions):
-                data = _store_call(sid, lambda sid=sid: store.load(sid))  # type: ignore[misc]
-                if data is not None:
-                    lines[sid] = summary_of({"stats": _stats_of_record(data), **data, "session_id": sid})
+                lines[sid] = self._summary_of_record(store, sid)
         for session in self.loaded():  # what this process holds is at least as fresh
             if session.persistent:
                 lines[session.session_id] = summary_of(session.header())
@@ -212,17 +233,39 @@ class Repository:
                 line["branches"],
                 line["tokens"],
                 line["updated_at"] or "",
+                line.get("damaged"),
             )
             for line in (lines[sid] for sid in sorted(lines))
+            if line
         ]
 
-    def _session_from_record(self, data: Any, *, source: str) -> Session:
+    @staticmethod
+    def _summary_of_record(store: SessionStore, sid: str) -> dict[str, Any]:
+        """The listing line of a four-method store's session: its whole record, checked."""
+        from ..stores.base import summary_of
+
+        data: Any = None
+        try:
+            data = _store_call(sid, lambda: store.load(sid))
+            if data is None:
+                return {}  # deleted meanwhile
+            check_record({**data, "session_id": sid} if isinstance(data, dict) else data, f"session {sid!r}")
+        except (SessionDataError, StoreError) as exc:
+            return {**summary_of(data if isinstance(data, dict) else {}, session_id=sid), "damaged": str(exc)}
+        return summary_of({"stats": _stats_of_record(data), **data, "session_id": sid}, session_id=sid, check=True)
+
+    def _session_from_record(self, session_id: str, data: Any) -> Session:
+        """The session a store's record holds (the record is data from outside: checked whole)."""
         from .session import Session
 
+        if isinstance(data, dict) and data.get("session_id") != session_id:
+            data = {**data, "session_id": session_id}  # a record saved under another id is that session
         try:
             header, parsed = parse_record(data)
         except SessionDataError as exc:
-            raise StoreError(f"{source} holds unreadable data: {exc}") from None
+            raise damaged(exc, session_id) from None
+        if isinstance(header.get("system"), str):  # the one text rule (formats.text), as for every message
+            header["system"] = clean_text(header["system"])
         with self._lock:
             existing = self._sessions.get(header["session_id"])
             if existing is not None:
@@ -325,11 +368,19 @@ class Repository:
         turns, store = self._turns, self.store
         assert store is not None
         for attempt in range(MAX_CONFLICT_RETRIES):
+            # What is stored is data from outside: checked before it is merged with the record.
             if turns is not None:
                 stored = yield _Io(_reader(sid, partial(turns.read_header, sid)))
+                stored = None if stored is None else _checked_header(sid, stored)
                 stored_messages: list[dict[str, Any]] = []
             else:
                 whole = yield _Io(_reader(sid, partial(store.load, sid)))
+                if whole is not None:
+                    whole = {**whole, "session_id": sid} if isinstance(whole, dict) else whole
+                    try:
+                        check_record(whole, f"session {sid!r}")
+                    except SessionDataError as exc:
+                        raise damaged(exc, sid) from None
                 stored = None if whole is None else {k: v for k, v in whole.items() if k != "messages"}
                 stored_messages = [] if whole is None else list(whole.get("messages") or [])
             header = {**record, "updated_at": utcnow().isoformat()}
@@ -346,7 +397,7 @@ class Repository:
                     tree.add(node)
                 for entry in stored_messages:
                     if entry.get("id") not in tree:
-                        tree.add(node_from_dict(entry, sid))
+                        tree.add(node_from_dict(entry, sid, checked=True))
             session = Session(self.agent, {**header, "rev": expected or 0}, tree)
             try:
                 if turns is not None:
@@ -508,14 +559,16 @@ class Repository:
         except StoreError as exc:
             if repr(sid) in str(exc):
                 raise
-            raise StoreError(f"could not save session {sid!r}: {exc}") from exc
+            raise StoreError(redact_text(f"could not save session {sid!r}: {exc}")) from _chainable(exc)
         except AgentError:
             raise
         except Exception as exc:
             raise StoreError(
-                f"could not save session {sid!r} ({type(exc).__name__}: {exc}); "
-                "nothing was changed: check the store, then retry"
-            ) from exc
+                redact_text(
+                    f"could not save session {sid!r} ({type(exc).__name__}: {exc}); "
+                    "nothing was changed: check the store, then retry"
+                )
+            ) from _chainable(exc)
 
     def _sync_steps(self, session: Session) -> Steps[None]:
         turns = self._turns
@@ -528,6 +581,7 @@ class Repository:
                 f"session {sid!r} is no longer in the store (deleted or expired); start it again with "
                 f"agent.session({sid!r}), or restore it with Session.from_dict(data, agent)"
             )
+        header = _checked_header(sid, header)
         if header.get("rev") != session.rev:
             yield from self._absorb_steps(session, header)
 
@@ -540,30 +594,53 @@ class Repository:
         header = yield _Io(lambda: _store_call(sid, lambda: turns.read_header(sid)))
         if header is None:
             raise StoreError(f"session {sid!r} was deleted from the store by another process")
-        yield from self._absorb_steps(session, header)
+        yield from self._absorb_steps(session, _checked_header(sid, header))
 
     def _absorb_steps(self, session: Session, header: dict[str, Any]) -> Steps[None]:
+        """Take a checked stored header, and the messages it needs, as the session's state.
+
+        Rows are data from outside: each is checked and their parent links must reach the
+        tree without a loop, before anything changes in memory.
+        """
+        from ..stores.base import tree_of
+
         turns = self._turns
         assert turns is not None
         sid = session.session_id
-        tree_id = header["tree"]
+        tree_id = tree_of(header)
         restarted = tree_id != session.tree_id
         tree = self.tree_for(tree_id) if restarted else session._tree
         fetched: dict[str, Node] = {}
         wanted = [h for h in [header.get("head"), *(header.get("heads") or [])] if h and h not in tree]
         while wanted:
             batch = list(dict.fromkeys(wanted))
-            rows: list[dict[str, Any]] = yield _Io(_reader(sid, partial(turns.read_messages, tree_id, batch)))
-            missing = set(batch) - {row["id"] for row in rows}
+            rows: list[Any] = yield _Io(_reader(sid, partial(turns.read_messages, tree_id, batch)))
+            found: dict[str, dict[str, Any]] = {}
+            for row in rows:
+                mid = row.get("id") if isinstance(row, dict) else None
+                try:
+                    check_message(row, f"session {sid!r}: message {mid!r}")
+                except SessionDataError as exc:
+                    raise damaged(exc, sid) from None
+                if row["id"] in batch:
+                    found[row["id"]] = row
+            missing = set(batch) - set(found)
             if missing:
                 raise StoreError(f"session {sid!r}: messages {sorted(missing)} are missing from its tree")
             wanted = []
-            for row in rows:
-                node = node_from_dict(row, sid)
+            for row in found.values():
+                node = node_from_dict(row, sid, checked=True)
                 fetched[node.id] = node
                 parent = node.parent_id
                 if parent is not None and parent not in tree and parent not in fetched:
                     wanted.append(parent)
+        parents = {node.id: node.parent_id for node in fetched.values()}
+        try:
+            check_links(
+                parents, f"session {sid!r}", outside=[p for p in parents.values() if p is not None and p in tree]
+            )
+        except SessionDataError as exc:
+            raise damaged(exc, sid) from None
         if restarted:
             # Deleted and started again (or replaced) elsewhere: a new conversation under the same
             # id. Take it, and refuse the action that was meant for the old one.
@@ -596,21 +673,38 @@ def _reader(session_id: str, call: Callable[[], T]) -> Callable[[], T]:
     return lambda: _store_call(session_id, call)
 
 
+def _checked_header(session_id: str, header: Any) -> dict[str, Any]:
+    """A header a TurnStore read back (data from outside: a user's store may not check it)."""
+    if not isinstance(header, dict):
+        raise damaged(SessionDataError(f"session {session_id!r}: its stored header is not an object"), session_id)
+    return stored_header(session_id, header)
+
+
 def _store_call(session_id: str, call: Callable[[], T]) -> T:
-    """Run a store read; any failure becomes a StoreError naming the session."""
+    """Run a store read; any failure becomes a StoreError naming the session (SessionDataError
+    for data that fails the validator), its text redacted."""
     try:
         return call()
+    except SessionDataError as exc:
+        raise damaged(exc, None if session_id == "*" else session_id) from None
     except StoreError as exc:
         if session_id == "*" or repr(session_id) in str(exc):
             raise
-        raise StoreError(f"could not read session {session_id!r}: {exc}") from exc
+        raise StoreError(redact_text(f"could not read session {session_id!r}: {exc}")) from exc
     except AgentError:
         raise
     except Exception as exc:
         raise StoreError(
-            f"could not read session {session_id!r} from the store ({type(exc).__name__}: {exc}); "
-            "check that the store is reachable, then retry"
-        ) from exc
+            redact_text(
+                f"could not read session {session_id!r} from the store ({type(exc).__name__}: {exc}); "
+                "check that the store is reachable, then retry"
+            )
+        ) from _chainable(exc)
+
+
+def _chainable(exc: BaseException) -> BaseException | None:
+    """``exc`` as a cause to chain, unless its text holds a credential (a traceback would show it)."""
+    return exc if redact_text(str(exc)) == str(exc) else None
 
 
 def _parents_first(nodes: dict[str, Node], tree: MessageTree) -> list[Node]:

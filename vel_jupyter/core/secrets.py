@@ -85,7 +85,10 @@ def redact_url(url: str) -> str:
     query = "&".join(_redact_param(piece) for piece in parts.query.split("&")) if parts.query else parts.query
     if netloc == parts.netloc and query == parts.query:
         return url
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    shown = urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    if not netloc and url[len(parts.scheme) + 1 :].startswith("//"):  # unix:///path keeps its //
+        shown = f"{parts.scheme}://{shown[len(parts.scheme) + 1 :]}"
+    return shown
 
 
 def _harmless(name: str) -> bool:
@@ -241,7 +244,7 @@ KEYRING = KeyRing()
 # Credentials inside free text: URLs (any scheme, DSNs included), libpq conninfo passwords,
 # HTTP auth values and OpenAI-style keys.
 _URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>`]+")
-_CONNINFO_SECRET = re.compile(r"\b(password|passwd|pwd|sslpassword)\s*=\s*('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+_CONNINFO_SECRET = re.compile(r"\b(password|passwd|pwd|sslpassword)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]+)", re.IGNORECASE)
 _AUTH_VALUE = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=\-]{4,}")
 _KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{4,}")
 

@@ -119,6 +119,8 @@ def header_from_dict(data: dict[str, Any], tree: MessageTree) -> dict[str, Any]:
         datetime.fromisoformat(header[key])
     if not isinstance(header["rev"], int):
         raise SessionDataError(f"rev must be an int, got {header['rev']!r}")
+    if isinstance(header["system"], str):
+        header["system"] = clean_text(header["system"])  # (the one text rule: formats/text.py)
     return header
 
 

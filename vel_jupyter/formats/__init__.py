@@ -11,6 +11,7 @@ from __future__ import annotations
 from .text import clean_text
 from .validate import (
     LIMITS,
+    check_header,
     check_links,
     check_message,
     check_record,
@@ -21,6 +22,7 @@ from .validate import (
 
 __all__ = [
     "LIMITS",
+    "check_header",
     "check_links",
     "check_message",
     "check_record",

@@ -5,6 +5,9 @@ PostgreSQL's ``jsonb`` refuses NUL (``\\u0000``) and no UTF-8 encoder takes a lo
 SQLite and Redis keep both. So before a turn commits and when data is read, both become
 U+FFFD REPLACEMENT CHARACTER, the character Unicode reserves for text that could not be
 represented: a conversation that works on one store works on every store, and renders.
+
+Data from outside that holds a lone surrogate (which no vel_jupyter ever stored) is refused by
+the validator in one line: it could not be encoded to UTF-8 anywhere further on.
 """
 
 from __future__ import annotations

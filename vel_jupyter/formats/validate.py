@@ -45,7 +45,7 @@ class Limits:
     json_depth: int = 32  # nesting of free-form values (params)
     json_items: int = 10_000  # keys and items of free-form values
     count: int = 10**15  # token counts, revisions
-    ttl_seconds: int = 100 * 365 * 86400  # a stored expiry must stay a date
+    ttl_seconds: int = 1000 * 366 * 86400  # a stored expiry must stay a date (year 9999 is the limit)
 
 
 LIMITS = Limits()

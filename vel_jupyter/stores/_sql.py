@@ -15,6 +15,10 @@ session reads. A trigger deletes a tree's messages when its last session row goe
 guide B's cleanup SQL run from any client. A turn inserts its message rows and rewrites the
 header in one transaction, after checking the header's revision (compare-and-swap): O(1) in
 history length.
+
+Every row read back is data from outside (``base.stored_header``, ``base.summary_line``): JSON
+columns are read as text and decoded here, so bad JSON or JSON nested past the decoder's
+limits is one SessionDataError line naming the session, as is any malformed field.
 """
 
 from __future__ import annotations
@@ -26,23 +30,28 @@ from datetime import datetime
 from typing import Any
 
 from ..core.tree import utcnow, validate_session_id
-from ..errors import StoreError
+from ..errors import SessionDataError, StoreError
+from ..formats import load_json
 from .base import (
     HeadConflict,
     SessionStore,
+    damaged,
     expiry,
     header_heads,
     join_record,
     outside_parents,
     split_record,
+    stored_header,
+    summary_line,
     summary_of,
+    summary_pairs,
     tree_of,
 )
 
 Row = Sequence[Any]
 Migration = tuple[str, Callable[[Any], None]]
 
-_MESSAGE_COLUMNS = "tree_id, id, parent_id, role, content, usage, created_at"
+_MESSAGE_COLUMNS = "tree_id, id, parent_id, role, content, usage, created_at"  # (the insert's)
 _ROW_KEYS = ("id", "parent_id", "role", "created_at", "meta")
 
 
@@ -88,8 +97,13 @@ class SQLStore(SessionStore):
     def json_in(self, value: Any) -> Any:
         return json.dumps(value)
 
-    def json_out(self, value: Any) -> Any:
-        return json.loads(value) if isinstance(value, (str, bytes)) else value
+    def json_out(self, value: Any, where: str) -> Any:
+        """A JSON column's value, read as text (``json_text``): every failure is one SessionDataError line."""
+        return load_json(value, where) if isinstance(value, (str, bytes)) else value
+
+    def json_text(self, column: str) -> str:
+        """SQL reading a JSON column as text, which ``json_out`` decodes."""
+        return column
 
     def ts_in(self, value: datetime | None) -> Any:
         return value
@@ -143,24 +157,55 @@ class SQLStore(SessionStore):
             self.ts_in(created),
         )
 
-    def _message_dict(self, row: Row) -> dict[str, Any]:
-        _tree, message_id, parent_id, role, content, usage, created_at = row
-        data: dict[str, Any] = self.json_out(content)
+    def _json(self, value: Any, where: str, session_id: str | None) -> Any:
+        try:
+            return self.json_out(value, where)
+        except SessionDataError as exc:
+            raise damaged(exc, session_id) from None
+
+    def message_columns(self) -> str:
+        """The select list of a message row (``_message_dict`` reads it)."""
+        return f"tree_id, id, parent_id, role, {self.json_text('content')}, {self.json_text('usage')}, created_at"
+
+    def _message_dict(self, row: Row, session_id: str | None) -> dict[str, Any]:
+        # The common case costs what it did before rows were checked: one decode per column; the
+        # error text naming the session and the message is built only when a row fails.
+        tree, message_id, parent_id, role, content, usage, created_at = row
+        try:
+            data = json.loads(content) if isinstance(content, (str, bytes)) else content
+            meta = json.loads(usage) if isinstance(usage, (str, bytes)) else usage
+            created = self.ts_out(created_at)
+            if not isinstance(data, dict):
+                raise ValueError("its content column is not a JSON object")
+        except (TypeError, ValueError, RecursionError):
+            whose = f"session {session_id!r}" if session_id is not None else f"tree {tree!r}"
+            where = f"{whose}: message {message_id!r}"
+            data = self._json(content, where, session_id)
+            meta = self._json(usage, f"{where}: meta", session_id)
+            if not isinstance(data, dict):
+                raise damaged(
+                    SessionDataError(f"{where}: its content column is not a JSON object"), session_id
+                ) from None
+            raise damaged(
+                SessionDataError(f"{where}: created_at {created_at!r:.60} is not a time"), session_id
+            ) from None
         data.update(id=message_id, parent_id=parent_id, role=role)
-        created = self.ts_out(created_at)
         data["created_at"] = created.isoformat() if created else None
-        if usage is not None:
-            data["meta"] = self.json_out(usage)
+        if meta is not None:
+            data["meta"] = meta
         return data
 
     def _header_of(self, session_id: str, context: Any, tree: Any = None) -> dict[str, Any]:
-        header = self.json_out(context)
+        header = self._json(context, f"session {session_id!r}: its header", session_id)
         if not isinstance(header, dict) or header.get("kind") != "vel_jupyter.session":
             raise StoreError(
                 f"session {session_id!r}: the vel_sessions row is not a vel_jupyter session "
                 "(foreign data, perhaps from another tool sharing the table); rename or delete it"
             )
-        header["tree"] = tree if tree is not None else tree_of(header)
+        if tree is not None:
+            header["tree"] = tree
+        header = stored_header(session_id, header)
+        header["tree"] = tree_of(header)
         return header
 
     # -- the four-method contract ------------------------------------------------------------
@@ -179,8 +224,10 @@ class SQLStore(SessionStore):
             header = self._read_header(tx, session_id)
             if header is None:
                 return None
-            rows = tx.all(f"SELECT {_MESSAGE_COLUMNS} FROM vel_messages WHERE tree_id = {self.P}", (header["tree"],))
-            return join_record(header, [self._message_dict(r) for r in rows])
+            rows = tx.all(
+                f"SELECT {self.message_columns()} FROM vel_messages WHERE tree_id = {self.P}", (header["tree"],)
+            )
+            return join_record(header, [self._message_dict(r, session_id) for r in rows])
 
     def delete(self, session_id: str) -> bool:
         validate_session_id(session_id)
@@ -206,10 +253,11 @@ class SQLStore(SessionStore):
         with self.transaction() as tx:
             self.lock_tree(tx, header["tree"])
             row = tx.one(
-                f"SELECT context, expires_at, tree_id FROM vel_sessions WHERE id = {self.P}{self.lock_suffix()}",
+                f"SELECT {self.json_text('context')}, expires_at, tree_id FROM vel_sessions "
+                f"WHERE id = {self.P}{self.lock_suffix()}",
                 (session_id,),
             )
-            live = row is not None and not self._is_expired(row[1])
+            live = row is not None and not self._is_expired(session_id, row[1])
             found: int | None = self._header_of(session_id, row[0], row[2]).get("rev", 0) if live and row else None
             if found != expected_rev or (live and row is not None and row[2] != header["tree"]):
                 raise HeadConflict(session_id, expected_rev, found)
@@ -229,27 +277,63 @@ class SQLStore(SessionStore):
             for start in range(0, len(wanted), 500):
                 clause, params = self.where_in("id", wanted[start : start + 500])
                 rows = tx.all(
-                    f"SELECT {_MESSAGE_COLUMNS} FROM vel_messages WHERE tree_id = {self.P} AND {clause}",
+                    f"SELECT {self.message_columns()} FROM vel_messages WHERE tree_id = {self.P} AND {clause}",
                     [tree, *params],
                 )
-                out.extend(self._message_dict(r) for r in rows)
+                out.extend(self._message_dict(r, None) for r in rows)
         return out
 
     def list_summaries(self) -> list[dict[str, Any]]:
         # Each row keeps its listing line as a small JSON text (``summary``), and the database
-        # joins them into one array: 10,000 sessions are one value to decode, no header is read.
+        # joins them into one text: 10,000 sessions are one value to decode, no header is read.
+        # Lines are data too: a row without a readable line is listed from its header, checked,
+        # and a damaged header is listed with its problem (``damaged``).
         now = self.ts_in(self.clock())
+        live = f"(expires_at IS NULL OR expires_at > {self.P})"
         with self.transaction() as tx:
-            row = tx.one(
-                f"SELECT {self.json_array_of('summary')} FROM vel_sessions "
-                f"WHERE (expires_at IS NULL OR expires_at > {self.P}) AND summary IS NOT NULL",
+            count, joined = tx.one(
+                f"SELECT count(*), {self.json_pairs_of('id', 'summary')} FROM vel_sessions "
+                f"WHERE {live} AND summary IS NOT NULL",
+                (now,),
+            ) or (0, None)
+            lines = summary_pairs(joined, count)
+            if lines is None:  # one line that is not JSON spoils the join: read them one by one
+                lines = {}
+                query = f"SELECT id, summary FROM vel_sessions WHERE {live} AND summary IS NOT NULL"
+                for sid, text in tx.all(query, (now,)):
+                    try:
+                        lines[_sid(sid)] = summary_line(_sid(sid), load_json(text, "summary"))
+                    except SessionDataError:
+                        lines[_sid(sid)] = None
+            unlisted = [sid for sid, line in lines.items() if line is None]
+            rows = tx.all(
+                f"SELECT id, {self.json_text('context')}, tree_id FROM vel_sessions WHERE {live} AND summary IS NULL",
                 (now,),
             )
-        lines: list[dict[str, Any]] = json.loads(row[0]) if row is not None and row[0] else []
-        return lines
+            for start in range(0, len(unlisted), 500):
+                clause, params = self.where_in("id", unlisted[start : start + 500])
+                rows += tx.all(
+                    f"SELECT id, {self.json_text('context')}, tree_id FROM vel_sessions WHERE {clause}", params
+                )
+        for sid, context, tree in rows:
+            lines[_sid(sid)] = self._summary_from_header(_sid(sid), context, tree)
+        return [line for _, line in sorted(lines.items()) if line is not None]
 
-    def json_array_of(self, column: str) -> str:
-        """SQL aggregating the JSON texts of ``column`` into one JSON array text."""
+    def _summary_from_header(self, session_id: str, context: Any, tree: Any) -> dict[str, Any]:
+        """The listing line of a row that has none (written by another tool) or an unreadable one."""
+        try:
+            header = self.json_out(context, f"session {session_id!r}: its header")
+        except SessionDataError as exc:
+            return {**summary_of({}, session_id=session_id), "damaged": str(exc)}
+        if not isinstance(header, dict) or header.get("kind") != "vel_jupyter.session":
+            return {
+                **summary_of({}, session_id=session_id),
+                "damaged": f"session {session_id!r}: the vel_sessions row is not a vel_jupyter session",
+            }
+        return summary_of({**header, "tree": tree} if tree is not None else header, session_id=session_id, check=True)
+
+    def json_pairs_of(self, key: str, column: str) -> str:
+        """SQL aggregating rows into one JSON text ``[[key, <column's JSON text>], ...]``."""
         raise NotImplementedError
 
     # -- expiry ----------------------------------------------------------------------------------------
@@ -264,13 +348,21 @@ class SQLStore(SessionStore):
 
     # -- internals --------------------------------------------------------------------------------------
 
-    def _is_expired(self, expires_at: Any) -> bool:
-        when = self.ts_out(expires_at)
+    def _is_expired(self, session_id: str, expires_at: Any) -> bool:
+        try:
+            when = self.ts_out(expires_at)
+        except (TypeError, ValueError):
+            raise damaged(
+                SessionDataError(f"session {session_id!r}: expires_at {expires_at!r:.60} is not a time"), session_id
+            ) from None
         return when is not None and when <= self.clock()
 
     def _read_header(self, tx: Tx, session_id: str) -> dict[str, Any] | None:
-        row = tx.one(f"SELECT context, expires_at, tree_id FROM vel_sessions WHERE id = {self.P}", (session_id,))
-        if row is None or self._is_expired(row[1]):
+        row = tx.one(
+            f"SELECT {self.json_text('context')}, expires_at, tree_id FROM vel_sessions WHERE id = {self.P}",
+            (session_id,),
+        )
+        if row is None or self._is_expired(session_id, row[1]):
             return None
         return self._header_of(session_id, row[0], row[2])
 
@@ -329,3 +421,8 @@ class SQLStore(SessionStore):
             "ON CONFLICT (tree_id, id) DO NOTHING",
             [self._message_row(tree, writer, m) for m in messages],
         )
+
+
+def _sid(value: Any) -> str:
+    """A row's id as text (SQLite keeps whatever another program gave it: a number, a blob)."""
+    return value if isinstance(value, str) else str(value)

@@ -8,15 +8,27 @@ Built-in stores keep messages by *conversation tree* (the header's ``tree``), no
 a session and its forks share one tree, a session's row is only its header, and a tree's
 messages go when its last session goes. Deleting, re-saving, copying or expiring one session
 therefore never removes a message another session can reach.
+
+What a store reads back is data from outside — another process, another tool or a person may
+have written it — so every header read passes ``formats`` (``stored_header``) and every
+listing line is checked (``summary_line``): a damaged row is one ``SessionDataError`` line
+naming the session and the field, and a listing shows it with its problem, never a traceback.
+Store URLs and DSNs are ``Secret`` values (``secret_dsn``): no repr, error or log line shows
+their passwords.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import unquote, urlsplit
 
-from ..errors import StoreError
+from ..core.secrets import KEYRING, Secret, redact_text, redact_url
+from ..errors import SessionDataError, StoreError
+from ..formats import LIMITS, check_record, check_summary_header, clean_text, load_json
+from ..formats.validate import SESSION_ID, check_header
 
 HEADER_KEYS = (
     "version", "kind", "session_id", "tree", "system", "head", "heads", "current", "settings",
@@ -211,33 +223,207 @@ def outside_parents(messages: Iterable[dict[str, Any]]) -> list[str]:
     return sorted({m["parent_id"] for m in messages if m.get("parent_id") is not None and m["parent_id"] not in ids})
 
 
-def summary_of(header: dict[str, Any]) -> dict[str, Any]:
+def summary_of(header: Any, *, session_id: str | None = None, check: bool = False) -> dict[str, Any]:
     """What a listing shows of a session: ``session_id``, ``model`` (None: the agent's),
-    ``messages`` and ``tokens`` on its current path, ``branches``, ``updated_at`` (ISO text)."""
-    stats = header.get("stats") or {}
-    return {
-        "session_id": header["session_id"],
-        "model": (header.get("settings") or {}).get("model"),
-        "messages": int(stats.get("messages") or 0),
-        "tokens": int(stats.get("tokens") or 0),
-        "branches": len(header.get("heads") or []),
-        "updated_at": header.get("updated_at"),
+    ``messages`` and ``tokens`` on its current path, ``branches``, ``updated_at`` (ISO text),
+    and — with ``check``, for a header read from a store — ``damaged``: why the session cannot
+    be loaded (``formats.check_summary_header``), or None.
+
+    A damaged header is still summarised, from the fields that can be read, so that a listing
+    shows it beside the others.
+    """
+    h = header if isinstance(header, dict) else {}
+    sid = session_id if session_id is not None else h.get("session_id")
+    problem = None
+    if check:
+        if not isinstance(sid, str) or not SESSION_ID.fullmatch(sid):
+            problem = f"{clean_text(str(sid))[: LIMITS.id_chars]!r} is not a valid session id (it cannot be loaded)"
+        elif not isinstance(header, dict):
+            problem = f"session {sid!r}: its header is a {type(header).__name__}, not an object"
+        else:
+            problem = check_summary_header({**h, "session_id": sid})
+    stats = h.get("stats")
+    stats = stats if isinstance(stats, dict) else {}
+    settings = h.get("settings")
+    model = settings.get("model") if isinstance(settings, dict) else None
+    heads = h.get("heads")
+    line: dict[str, Any] = {
+        "session_id": sid if isinstance(sid, str) else str(sid),
+        "model": model if isinstance(model, str) else None,
+        "messages": _count(stats.get("messages")),
+        "tokens": _count(stats.get("tokens")),
+        "branches": len(heads) if isinstance(heads, list) else 0,
+        "updated_at": _iso(h.get("updated_at")),
     }
+    if problem is not None:
+        line["damaged"] = problem
+    return line
+
+
+def summary_line(session_id: str, raw: Any) -> dict[str, Any] | None:
+    """A listing line a store kept (``summary_of``'s dict, read back as data), checked: None when
+    it is missing or unreadable, and the caller lists the session from its header instead.
+
+    The row's id is the session's (a line copied with its row may name another).
+    """
+    if not isinstance(raw, dict):
+        return None
+    model, problem = raw.get("model"), raw.get("damaged")
+    counts = [raw.get(key) for key in ("messages", "tokens", "branches")]
+    updated = raw.get("updated_at")
+    if (
+        not (model is None or (isinstance(model, str) and len(model) <= LIMITS.id_chars))
+        or not all(_count(value, None) is not None for value in counts)
+        or not (updated is None or _iso(updated) is not None)
+        or not (problem is None or isinstance(problem, str))
+    ):
+        return None
+    line = {
+        "session_id": session_id,
+        "model": model,
+        "messages": counts[0],
+        "tokens": counts[1],
+        "branches": counts[2],
+        "updated_at": updated,
+    }
+    if not isinstance(session_id, str) or not SESSION_ID.fullmatch(session_id):
+        line["session_id"] = clean_text(str(session_id))[: LIMITS.id_chars]
+        problem = f"{line['session_id']!r} is not a valid session id (it cannot be loaded)"
+    if problem is not None:
+        line["damaged"] = clean_text(problem)[:1000]
+    return line
+
+
+def summary_pairs(joined: Any, count: int) -> dict[str, dict[str, Any] | None] | None:
+    """Listing lines a database joined into one JSON text ``[[id, line], ...]`` (one value to
+    decode for 10,000 sessions), as id -> checked line (None: unreadable, see ``summary_line``).
+
+    None if the text as a whole cannot be trusted — not JSON, or not ``count`` pairs (a line
+    that is not JSON broke out of its pair): the caller reads the lines one by one.
+    """
+    if not joined:
+        return {} if not count else None
+    try:
+        pairs = load_json(joined, "summaries")
+    except SessionDataError:
+        return None
+    if not isinstance(pairs, list) or len(pairs) != count:
+        return None
+    lines: dict[str, dict[str, Any] | None] = {}
+    for pair in pairs:
+        if not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[0], str) or pair[0] in lines:
+            return None
+        lines[pair[0]] = summary_line(pair[0], pair[1])
+    return lines
+
+
+def _count(value: Any, default: int | None = 0) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= LIMITS.count:
+        return value
+    return default
+
+
+def _iso(value: Any) -> str | None:
+    """``value`` if it is an ISO 8601 time (what a listing may show), else None."""
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return value
+
+
+_DAMAGED = "the stored session is damaged"
+
+
+def damaged(exc: SessionDataError, session_id: str | None) -> SessionDataError:
+    """``exc`` (a stored row that fails the validator) naming the session and saying what to do
+    about it (once); ``session_id`` None: the caller names the session (``exc`` as it is)."""
+    if session_id is None or _DAMAGED in str(exc):
+        return exc
+    text = str(exc) if repr(session_id) in str(exc) else f"session {session_id!r}: {exc}"
+    return SessionDataError(
+        f"{text}; {_DAMAGED} (written outside vel_jupyter?) and nothing was changed: "
+        f"repair it, or delete it with agent.delete_session({session_id!r})"
+    )
+
+
+def stored_header(session_id: str, header: dict[str, Any]) -> dict[str, Any]:
+    """A header read from a store, checked by ``formats.check_header``; the row's id is its session id.
+
+    NUL, which PostgreSQL refuses, becomes U+FFFD in the system prompt as in every message
+    (``formats.text``; the validator refuses a lone surrogate). Raises SessionDataError (see
+    ``damaged``).
+    """
+    if header.get("session_id") != session_id:
+        header = {**header, "session_id": session_id}  # a row copied under another id is that session
+    try:
+        check_header(header, f"session {session_id!r}")
+    except SessionDataError as exc:
+        raise damaged(exc, session_id) from None
+    system = header.get("system")
+    if system is not None and clean_text(system) is not system:
+        header = {**header, "system": clean_text(system)}
+    return header
+
+
+# -- store URLs and DSNs ----------------------------------------------------------------------
+
+# libpq conninfo (``host=h password=secret``) and URL query parameters that carry a password.
+_CONNINFO_PASSWORD = re.compile(r"\b(?:password|passwd|pwd|sslpassword)\s*=\s*('(?:[^'\\]|\\.)*'|[^\s&]+)", re.I)
+_USERINFO_PASSWORD = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://[^@/?#]*?:([^@]*)@")
+
+
+def dsn_passwords(dsn: str) -> list[str]:
+    """The passwords in a store URL or libpq DSN (userinfo, ``password=`` parameters), as written and decoded."""
+    found: list[str] = []
+    try:
+        parts = urlsplit(dsn) if "://" in dsn else None
+    except ValueError:
+        parts = None
+    if parts is not None and parts.password is not None:
+        found.append(parts.password)
+    match = _USERINFO_PASSWORD.match(dsn)
+    if match:
+        found.append(match.group(1))
+    found += [m.group(1).strip("'") for m in _CONNINFO_PASSWORD.finditer(dsn)]
+    return [value for value in dict.fromkeys([*found, *(unquote(v) for v in found)]) if value]
+
+
+def secret_dsn(dsn: str) -> Secret:
+    """A store URL or DSN as a Secret shown with ``***`` for every credential (``redact_url``;
+    ``password=`` of a libpq DSN too).
+
+    Its passwords join this process's keyring, so ``redact_text`` — every store error, and the
+    log filter on psycopg's and redis' loggers — removes them wherever a driver quotes them
+    (libpq quotes a malformed DSN whole in its errors).
+    """
+    for password in dsn_passwords(dsn):
+        KEYRING.keep_value(password)
+    return Secret(dsn, redact_url(dsn) if "://" in dsn else redact_text(dsn))
+
+
+def store_error(text: str) -> StoreError:
+    """A StoreError whose text went through ``redact_text`` (it may quote a driver's error)."""
+    return StoreError(redact_text(text))
 
 
 def split_record(session_id: str, data: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Header and messages of a ``to_dict()`` record, checked enough to store safely."""
+    """Header and messages of a ``to_dict()`` record, checked by ``formats.check_record``: what
+    ``save`` stores is what a load accepts, so one bad record cannot break a shared store."""
     if not isinstance(data, dict) or not isinstance(data.get("messages", []), list):
         raise StoreError(f"session {session_id!r}: save() needs the dict from Session.to_dict()")
+    try:
+        check_record({**data, "session_id": session_id}, f"session {session_id!r}")
+    except SessionDataError as exc:
+        raise SessionDataError(f"{exc} (save() stored nothing)") from None
     header = {k: data[k] for k in HEADER_KEYS if k in data}
     header["session_id"] = session_id
     header["tree"] = tree_of(header)
     header.setdefault("kind", "vel_jupyter.session")
     header.setdefault("version", 1)
     messages = data.get("messages") or []
-    for message in messages:
-        if not isinstance(message, dict) or not isinstance(message.get("id"), str):
-            raise StoreError(f"session {session_id!r}: a message without an id cannot be stored")
     known = {m["id"] for m in messages}
     missing = [h for h in header_heads(header) if h not in known]
     if missing:
@@ -249,24 +435,38 @@ def join_record(header: dict[str, Any], messages: Iterable[dict[str, Any]]) -> d
     """The ``to_dict()`` form: the header plus the messages on the session's branches.
 
     ``messages`` are (at least) the rows of the session's tree. A message that cannot be
-    found is an error, never skipped: the stores' invariant is that it cannot happen.
+    found is an error, never skipped: the stores' invariant is that it cannot happen. Rows
+    are data from outside: one without a text id or parent is a SessionDataError here, and the
+    rest of each message is checked where the record is read (``formats.check_record``).
     """
-    by_id = {m["id"]: m for m in messages}
+    sid = str(header.get("session_id"))
+    by_id: dict[str, dict[str, Any]] = {}
+    for message in messages:
+        mid = message.get("id") if isinstance(message, dict) else None
+        if not isinstance(mid, str) or not isinstance(message.get("parent_id"), (str, type(None))):
+            raise damaged(
+                SessionDataError(
+                    f"session {sid!r}: a message row of tree {header.get('tree')!r} has no valid "
+                    f"{'parent_id' if isinstance(mid, str) else 'id'} ({clean_text(repr(message))[:100]})"
+                ),
+                sid,
+            )
+        by_id[mid] = message
     seen: set[str] = set()
     ordered: list[dict[str, Any]] = []
     for head in header_heads(header):
         chain = []
         current: str | None = head
         while current is not None and current not in seen:
-            message = by_id.get(current)
-            if message is None:
+            found = by_id.get(current)
+            if found is None:
                 raise StoreError(
-                    f"session {header.get('session_id')!r}: message {current!r} is missing from its tree "
+                    f"session {sid!r}: message {current!r} is missing from its tree "
                     f"{header.get('tree')!r} (the store was changed outside vel_jupyter)"
                 )
             seen.add(current)
-            chain.append(message)
-            current = message.get("parent_id")
+            chain.append(found)
+            current = found.get("parent_id")
         ordered.extend(reversed(chain))
     return {**header, "messages": ordered}
 

@@ -18,6 +18,7 @@ from .base import (
     join_record,
     outside_parents,
     split_record,
+    stored_header,
     summary_of,
     tree_of,
 )
@@ -39,6 +40,7 @@ class MemoryStore(SessionStore):
         self._expires: dict[str, datetime | None] = {}
         self._trees: dict[str, dict[str, dict[str, Any]]] = {}  # tree -> message id -> message
         self._members: dict[str, set[str]] = {}  # tree -> the sessions pointing into it
+        self._lines: dict[str, dict[str, Any]] = {}  # session -> its listing line, made as it is written
 
     def __repr__(self) -> str:
         return f"MemoryStore(sessions={len(self._headers)})"
@@ -57,7 +59,8 @@ class MemoryStore(SessionStore):
             header = self._live_header(session_id)
             if header is None:
                 return None
-            tree = self._trees.get(header["tree"], {})
+            header = stored_header(session_id, header)
+            tree = self._trees.get(tree_of(header), {})
             return copy.deepcopy(join_record(header, tree.values()))
 
     def delete(self, session_id: str) -> bool:
@@ -67,7 +70,8 @@ class MemoryStore(SessionStore):
             if header is None:
                 return False
             self._expires.pop(session_id, None)
-            self._leave(header["tree"], session_id)
+            self._lines.pop(session_id, None)
+            self._leave(header.get("tree"), session_id)
             return True
 
     def list_sessions(self) -> list[str]:
@@ -98,7 +102,7 @@ class MemoryStore(SessionStore):
     def read_header(self, session_id: str) -> dict[str, Any] | None:
         with self._lock:
             header = self._live_header(session_id)
-            return copy.deepcopy(header) if header is not None else None
+            return copy.deepcopy(stored_header(session_id, header)) if header is not None else None
 
     def read_messages(self, tree: str, ids: Iterable[str]) -> list[dict[str, Any]]:
         with self._lock:
@@ -107,7 +111,12 @@ class MemoryStore(SessionStore):
 
     def list_summaries(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [summary_of(self._headers[sid]) for sid in self.list_sessions()]
+            # As in the other stores: a line made when the session was written, else (a header put
+            # there some other way) one from its header, checked, naming its problem if it has one.
+            return [
+                dict(self._lines.get(sid) or summary_of(self._headers[sid], session_id=sid, check=True))
+                for sid in self.list_sessions()
+            ]
 
     # -- expiry (ExpiringStore) --------------------------------------------------------------
 
@@ -136,12 +145,13 @@ class MemoryStore(SessionStore):
             )
         old = self._headers.get(session_id)
         self._headers[session_id] = header
+        self._lines[session_id] = summary_of(header)
         self._expires[session_id] = expiry(self.clock(), header, self.ttl)
         self._members.setdefault(tree_id, set()).add(session_id)
         if old is not None and old["tree"] != tree_id:  # re-saved into another tree
             self._leave(old["tree"], session_id)
 
-    def _leave(self, tree_id: str, session_id: str) -> None:
+    def _leave(self, tree_id: Any, session_id: str) -> None:
         """``session_id`` no longer points into ``tree_id``; the last one out frees the tree."""
         members = self._members.get(tree_id, set())
         members.discard(session_id)

@@ -4,6 +4,10 @@ Guide B's ``vel_sessions`` table as printed (``context`` holds the session heade
 ``vel_messages`` rows, so guide B's cleanup SQL works unchanged and cascades::
 
     DELETE FROM vel_sessions WHERE updated_at < NOW() - INTERVAL '7 days';
+
+The DSN is a ``Secret``: the store's repr and errors show it with ``***`` for its password,
+and psycopg's loggers (the pool's warnings quote a DSN it cannot parse) pass the redacting
+filter (``core.secrets.guard_logs``).
 """
 
 from __future__ import annotations
@@ -16,10 +20,11 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from ..core.secrets import guard_logs, redact_text
 from ..core.tree import utcnow
-from ..errors import ConfigurationError, StoreError
+from ..errors import ConfigurationError
 from ._sql import Migration, SQLStore, Tx
-from .base import place_in_trees, summary_of
+from .base import place_in_trees, secret_dsn, store_error, summary_of
 
 INSTALL_HINT = "pip install 'vel-jupyter[postgres]' (psycopg[binary,pool])"
 
@@ -126,10 +131,7 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
-def redact_dsn(dsn: str) -> str:
-    """The DSN without its password, for error messages."""
-    dsn = re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", dsn)
-    return re.sub(r"(password\s*=\s*)\S+", r"\1***", dsn)
+_URL_SCHEME = re.compile(r"(?i)(postgres(?:ql)?)://")
 
 
 class PostgresStore(SQLStore):
@@ -161,11 +163,13 @@ class PostgresStore(SQLStore):
             raise ConfigurationError(f"PostgresStore needs psycopg: {INSTALL_HINT}") from None
         self._psycopg = psycopg
         self._jsonb = Jsonb
-        self.dsn_shown = redact_dsn(dsn)
+        # libpq reads only lower-case schemes: 'PostgreSQL://' is the same URL.
+        dsn = _URL_SCHEME.sub(lambda m: f"{m.group(1).lower()}://", dsn, count=1) if _URL_SCHEME.match(dsn) else dsn
+        self._dsn = secret_dsn(dsn)
         self.ttl = ttl
         self.clock = clock
         self._pool = ConnectionPool(
-            dsn,
+            self._dsn.get(),
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
@@ -173,14 +177,20 @@ class PostgresStore(SQLStore):
             check=ConnectionPool.check_connection,  # a server restart leaves dead connections behind
             name="vel_jupyter",
         )
+        guard_logs()  # the pool's workers log each failed attempt, quoting the DSN when they cannot parse it
         try:
             self._pool.open(wait=True, timeout=timeout)
             self.migrate()
         except Exception as exc:
             self._pool.close()
-            raise StoreError(
-                f"cannot open PostgreSQL store at {self.dsn_shown} ({exc}); is the server running?"
-            ) from exc
+            raise store_error(
+                f"cannot open PostgreSQL store at {self.dsn_shown} ({_detail(exc)}); is the server running?"
+            ) from _chain(exc)
+
+    @property
+    def dsn_shown(self) -> str:
+        """The DSN as it may be shown: ``***`` for its password."""
+        return self._dsn.shown
 
     def __repr__(self) -> str:
         return f"PostgresStore({self.dsn_shown!r})"
@@ -193,14 +203,19 @@ class PostgresStore(SQLStore):
                 cursor = conn.cursor()
                 yield Tx(cursor.execute, cursor.executemany)
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-            raise StoreError(
-                f"PostgreSQL at {self.dsn_shown} is unavailable ({exc}); nothing was written, retry"
-            ) from exc
+            raise store_error(
+                f"PostgreSQL at {self.dsn_shown} is unavailable ({_detail(exc)}); nothing was written, retry"
+            ) from _chain(exc)
+        except psycopg.Error as exc:  # the server refused a statement: one line, the traceback would quote it
+            raise store_error(
+                f"PostgreSQL at {self.dsn_shown} refused the request ({type(exc).__name__}: {_detail(exc)}); "
+                "nothing was written"
+            ) from _chain(exc)
         except Exception as exc:
             if type(exc).__module__.startswith("psycopg_pool"):  # PoolTimeout: no connection could be made
-                raise StoreError(
-                    f"PostgreSQL at {self.dsn_shown} is unavailable ({exc}); retry when it is back"
-                ) from exc
+                raise store_error(
+                    f"PostgreSQL at {self.dsn_shown} is unavailable ({_detail(exc)}); retry when it is back"
+                ) from _chain(exc)
             raise
 
     def migrations(self) -> list[Migration]:
@@ -219,8 +234,13 @@ class PostgresStore(SQLStore):
     def where_in(self, column: str, values: list[str]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(%s)", [list(values)]
 
-    def json_array_of(self, column: str) -> str:
-        return f"'[' || string_agg({column}, ',') || ']'"
+    def json_text(self, column: str) -> str:
+        # Decoded by json_out, not by psycopg: JSON nested past the decoder's limit is then one
+        # SessionDataError line naming the session, not a RecursionError from inside fetchall().
+        return f"{column}::text"
+
+    def json_pairs_of(self, key: str, column: str) -> str:
+        return f"'[' || string_agg('[' || to_json({key})::text || ',' || {column} || ']', ',') || ']'"
 
     def lock_tree(self, tx: Tx, tree: str) -> None:
         tx.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (TREE_LOCK, tree))
@@ -230,3 +250,13 @@ class PostgresStore(SQLStore):
 
     def close(self) -> None:
         self._pool.close()
+
+
+def _detail(exc: BaseException) -> str:
+    """A driver's error as one line, without credentials."""
+    return redact_text(" ".join(str(exc).split()))
+
+
+def _chain(exc: BaseException) -> BaseException | None:
+    """The cause to chain: none when its text holds a credential (a traceback would print it)."""
+    return exc if redact_text(str(exc)) == str(exc) else None

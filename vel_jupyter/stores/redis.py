@@ -27,29 +27,41 @@ The client is made with ``decode_responses=False``: replies are decoded here, so
 
 The scripts build tree keys from the prefix, so on Redis Cluster use a hash-tag prefix
 (``prefix="{vel}"``) to keep every key in one slot.
+
+What is read back is data from outside (another process or tool may share the database):
+headers pass ``base.stored_header``, listing lines ``base.summary_line``, and a damaged one is
+one SessionDataError line naming the session, or a listing line with its problem. The URL is a
+``Secret``; errors and redis' loggers show it with ``***`` for its password.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from ..core.secrets import KEYRING, Secret, guard_logs, redact_text
 from ..core.tree import utcnow, validate_session_id
-from ..errors import ConfigurationError, StoreError
+from ..errors import ConfigurationError, SessionDataError, StoreError
+from ..formats import load_json
 from .base import (
     HeadConflict,
     SessionStore,
+    damaged,
     expiry,
     header_heads,
     join_record,
     place_in_trees,
+    secret_dsn,
     split_record,
+    store_error,
+    stored_header,
+    summary_line,
     summary_of,
+    summary_pairs,
     tree_of,
 )
 
@@ -150,15 +162,24 @@ return out
 """
 )
 
-# KEYS: p:sessions; ARGV: prefix, now.  The summaries of the live sessions, as one JSON array
-# (one reply to decode, not one per session).
+# KEYS: p:sessions; ARGV: prefix, now, how ("joined" | "pairs").  The listing lines of the live
+# sessions: "joined" is {count, '[[sid, line], ...]'}, one reply to decode, not one per session
+# (null for a session without a line); "pairs" is {sid, line or "", ...}, for when one line is
+# not JSON and spoils the joined text.
 _SUMMARIES = """
 local out = {}
-for _, sid in ipairs(redis.call("ZRANGEBYSCORE", KEYS[1], "(" .. ARGV[2], "+inf")) do
+local ids = redis.call("ZRANGEBYSCORE", KEYS[1], "(" .. ARGV[2], "+inf")
+for _, sid in ipairs(ids) do
   local summary = redis.call("HGET", ARGV[1] .. ":s:" .. sid, "summary")
-  if summary then table.insert(out, summary) end
+  if ARGV[3] == "pairs" then
+    table.insert(out, sid)
+    table.insert(out, summary or "")
+  else
+    table.insert(out, "[" .. cjson.encode(sid) .. "," .. (summary or "null") .. "]")
+  end
 end
-return "[" .. table.concat(out, ",") .. "]"
+if ARGV[3] == "pairs" then return out end
+return {#ids, "[" .. table.concat(out, ",") .. "]"}
 """
 
 # KEYS: p:s:<sid>; ARGV: prefix, sid.  Returns 1 if the session existed.
@@ -185,15 +206,10 @@ return #ids
 # -- helpers --------------------------------------------------------------------------------
 
 
-def redact_url(url: str) -> str:
-    """The URL without its password, for messages and repr."""
-    url = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
-    return re.sub(r"(password=)[^&]*", r"\1***", url)
-
-
 def _text(value: Any) -> str:
-    """A Redis reply as str, whichever ``decode_responses`` the client was made with."""
-    return value.decode() if isinstance(value, bytes) else str(value)
+    """A Redis reply as str, whichever ``decode_responses`` the client was made with (U+FFFD for
+    bytes that are not UTF-8: another program wrote them)."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _score(when: datetime | None) -> str:
@@ -265,13 +281,15 @@ class RedisStore(SessionStore):
                     "RedisStore needs a server: pass url='redis://localhost:6379/0' or client=redis.Redis(...), "
                     "or set REDIS_URL"
                 )
-            self.url_shown = redact_url(url)
-            self._password = ""
+            self._url = secret_dsn(url)
+            self._password = Secret("")
             client = self._connect(redis, url)
         else:
-            self.url_shown = _describe(client)
-        self._password = _password_of(client)
+            self._url = secret_dsn(_describe(client))
+        self._password = Secret(_password_of(client))
+        KEYRING.keep_value(self._password.get())  # so that every redacted text (logs included) drops it
         self._client = client
+        guard_logs()  # redis' loggers, made as its modules are imported
         self._ping()
         self._write_script = client.register_script(_WRITE)
         self._read_script = client.register_script(_READ)
@@ -286,7 +304,7 @@ class RedisStore(SessionStore):
                 url, decode_responses=False, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=SOCKET_TIMEOUT
             )
         except ValueError as exc:
-            raise ConfigurationError(f"invalid Redis URL {self.url_shown}: {self._scrub(exc)}") from None
+            raise ConfigurationError(redact_text(f"invalid Redis URL {self.url_shown}: {self._scrub(exc)}")) from None
         return client
 
     def _ping(self) -> None:
@@ -301,9 +319,14 @@ class RedisStore(SessionStore):
                 if type(exc).__name__ == "AuthenticationError"
                 else "check that the server is running and reachable, then retry"
             )
-            raise StoreError(
+            raise store_error(
                 f"cannot open Redis store at {self.url_shown} ({type(exc).__name__}: {self._scrub(exc)}); {hint}"
             ) from None
+
+    @property
+    def url_shown(self) -> str:
+        """Where the store is, as it may be shown: ``***`` for its password."""
+        return self._url.shown
 
     def __repr__(self) -> str:
         return f"RedisStore({self.url_shown!r}, prefix={self.prefix!r})"
@@ -363,10 +386,46 @@ class RedisStore(SessionStore):
         return out
 
     def list_summaries(self) -> list[dict[str, Any]]:
+        # Lines are data too: a session without a readable line is listed from its header,
+        # checked, and a damaged header is listed with its problem (``damaged``).
+        now = self._now()
         with self._guard("list sessions"):
-            reply = self._summaries_script(keys=[self._key("sessions")], args=[self.prefix, self._now()])
-        summaries: list[dict[str, Any]] = json.loads(_text(reply))
-        return sorted(summaries, key=lambda line: str(line["session_id"]))
+            count, joined = self._summaries_script(keys=[self._key("sessions")], args=[self.prefix, now, "joined"])
+        lines = summary_pairs(_text(joined), int(count))
+        if lines is None:  # one line that is not JSON spoils the joined text: read them one by one
+            with self._guard("list sessions"):
+                flat = self._summaries_script(keys=[self._key("sessions")], args=[self.prefix, now, "pairs"])
+            lines = {}
+            for raw_sid, raw in zip(flat[::2], flat[1::2], strict=False):
+                try:
+                    lines[_text(raw_sid)] = summary_line(_text(raw_sid), load_json(_text(raw), "summary"))
+                except SessionDataError:
+                    lines[_text(raw_sid)] = None
+        for sid in [sid for sid, line in lines.items() if line is None]:
+            lines[sid] = self._summary_from_header(sid)
+        return [line for _, line in sorted(lines.items()) if line is not None]
+
+    def _summary_from_header(self, session_id: str) -> dict[str, Any] | None:
+        """The listing line of a session that has none (written by another tool) or an unreadable one."""
+        try:
+            validate_session_id(session_id)
+        except ConfigurationError:
+            return summary_of({}, session_id=session_id, check=True)  # (says why the id cannot be loaded)
+        reply = self._read(session_id, "header")
+        if reply is None:
+            return None  # deleted or expired meanwhile
+        try:
+            header = load_json(
+                _text(reply[0]) if reply[0] is not None else "null", f"session {session_id!r}: its header"
+            )
+        except SessionDataError as exc:
+            return {**summary_of({}, session_id=session_id), "damaged": str(exc)}
+        if not isinstance(header, dict) or header.get("kind") != KIND:
+            return {
+                **summary_of({}, session_id=session_id),
+                "damaged": f"session {session_id!r}: not a vel_jupyter session",
+            }
+        return summary_of(header, session_id=session_id, check=True)
 
     # -- expiry (ExpiringStore) --------------------------------------------------------------
 
@@ -508,26 +567,29 @@ class RedisStore(SessionStore):
 
     def _header_of(self, session_id: str, raw: Any, tree: Any) -> dict[str, Any]:
         try:
-            header = json.loads(raw) if raw is not None else None
-        except ValueError:
-            header = None
+            header = load_json(_text(raw), f"session {session_id!r}: its header") if raw is not None else None
+        except SessionDataError as exc:
+            raise damaged(exc, session_id) from None
         if not isinstance(header, dict) or header.get("kind") != KIND:
             raise StoreError(
                 f"session {session_id!r}: the Redis hash {self._key('s', session_id)!r} is not a vel_jupyter session "
                 "(foreign or corrupt data, perhaps from another tool sharing the database); rename or delete it, "
                 "or give this store another prefix="
             )
-        header["tree"] = _text(tree) if tree is not None else tree_of(header)
+        if tree is not None:
+            header["tree"] = _text(tree)
+        header = stored_header(session_id, header)
+        header["tree"] = tree_of(header)
         return header
 
     def _message_of(self, session_id: str | None, raw: Any) -> dict[str, Any]:
+        whose = f"session {session_id!r}" if session_id is not None else f"a message stored under {self.prefix!r}"
         try:
-            message = json.loads(raw)
-        except ValueError:
-            message = None
+            message = load_json(_text(raw), f"{whose}: a message row")
+        except SessionDataError as exc:
+            raise damaged(exc, session_id) from None
         if not isinstance(message, dict):
-            whose = f"session {session_id!r}" if session_id is not None else "a session"
-            raise StoreError(f"{whose}: a message stored under {self.prefix!r} is not valid JSON (corrupt data)")
+            raise damaged(SessionDataError(f"{whose}: a message row is not a JSON object"), session_id)
         return message
 
     @contextmanager
@@ -542,12 +604,14 @@ class RedisStore(SessionStore):
                     f"could not {action}: keys under prefix {self.prefix!r} hold data that is not vel_jupyter's "
                     "(another tool sharing the database?); use another prefix= or remove them"
                 ) from None
-            raise StoreError(
+            cause = exc if detail == " ".join(str(exc).split()) else None  # never chain one that quoted a password
+            raise store_error(
                 f"could not {action} ({type(exc).__name__}: {detail}); "
                 f"check that Redis at {self.url_shown} is reachable, then retry"
-            ) from (exc if detail == str(exc) else None)  # never chain an error that quoted the password
+            ) from cause
 
     def _scrub(self, exc: Exception) -> str:
         """An error's text, with the password removed should a library ever echo it."""
-        text = redact_url(str(exc))
-        return text.replace(self._password, "***") if self._password else text
+        text = redact_text(" ".join(str(exc).split()))
+        password = self._password.get()
+        return text.replace(password, "***") if password else text

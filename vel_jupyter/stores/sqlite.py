@@ -2,11 +2,21 @@
 
 WAL mode lets readers work while a turn is written; writers take the lock up front
 (``BEGIN IMMEDIATE``) and wait up to ``busy_timeout`` seconds for each other.
+
+A store is bound to the file it opened. Each thread keeps a connection, and a connection
+keeps the file it opened even when the path is deleted or another file is moved there — a
+kernel would go on writing turns nobody can ever read. So every transaction first checks
+that the path still names that file (one ``stat``) and fails with a StoreError saying what
+happened otherwise, before anything is written.
+
+Text that is not UTF-8 (written by another program) is read with U+FFFD in place of the bad
+bytes, the rule ``formats.text`` applies to every message, instead of failing the whole read.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -18,7 +28,7 @@ from typing import Any
 from ..core.tree import utcnow
 from ..errors import StoreError
 from ._sql import Migration, SQLStore, Tx
-from .base import place_in_trees, summary_of
+from .base import place_in_trees, store_error, summary_of
 
 # Timestamps are UTC text in SQLite's own format, so that the SQLite form of guide B's
 # cleanup (`WHERE updated_at < datetime('now', '-7 days')`) compares them correctly.
@@ -147,11 +157,12 @@ class SQLiteStore(SQLStore):
         self.clock = clock
         self.busy_timeout = busy_timeout
         self._local = threading.local()
+        self._file: tuple[int, int] | None = None  # (st_dev, st_ino) of the file this store opened
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.migrate()
         except (sqlite3.Error, OSError) as exc:
-            raise StoreError(
+            raise store_error(
                 f"cannot open SQLite store at {self.path} ({exc}); check the path and permissions"
             ) from exc
 
@@ -163,27 +174,66 @@ class SQLiteStore(SQLStore):
         # the async path commits from the event loop's thread.
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
+            if self._file is not None:
+                self._check_file()  # (connecting to a deleted path would create an empty file there)
             conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            conn.text_factory = _text
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            if self._file is None:
+                found = os.stat(self.path)
+                self._file = (found.st_dev, found.st_ino)
             self._local.conn = conn
         return conn
+
+    def _check_file(self) -> None:
+        """Fail, before anything is written, if the path no longer names the file this store opened."""
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            raise StoreError(
+                f"the SQLite store file {self.path} was deleted while this process was using it, so nothing "
+                "was written: restore the file, or open the store again (a new SQLiteStore for that path, "
+                "or restart the kernel) to start an empty one"
+            ) from None
+        except OSError as exc:
+            raise store_error(
+                f"the SQLite store file {self.path} cannot be checked ({exc}); nothing was written"
+            ) from exc
+        if (found.st_dev, found.st_ino) != self._file:
+            raise StoreError(
+                f"the SQLite store file {self.path} was replaced by another file while this process was using "
+                "it, so nothing was written: open the store again (a new SQLiteStore for that path, or restart "
+                "the kernel) to use the file that is there now"
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[Tx]:
         conn = self._connection()
+        self._check_file()
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreError(f"SQLite store {self.path} is unavailable ({exc}); retry") from exc
+            raise store_error(f"SQLite store {self.path} is unavailable ({exc}); retry") from exc
         try:
             yield Tx(conn.execute, conn.executemany)
-        except BaseException:
+        except BaseException as exc:
             conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):  # a query failed (a damaged or foreign file): one line
+                raise store_error(
+                    f"SQLite store {self.path} failed ({type(exc).__name__}: {exc}); nothing was written"
+                ) from exc
             raise
         else:
-            conn.execute("COMMIT")
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise store_error(
+                    f"SQLite store {self.path} could not commit ({exc}); nothing was written, retry"
+                ) from exc
 
     def migrations(self) -> list[Migration]:
         return MIGRATIONS
@@ -205,11 +255,16 @@ class SQLiteStore(SQLStore):
         # fromisoformat reads our format too, and is several times faster than strptime.
         return datetime.fromisoformat(value).replace(tzinfo=timezone.utc)
 
-    def json_array_of(self, column: str) -> str:
-        return f"'[' || group_concat({column}, ',') || ']'"
+    def json_pairs_of(self, key: str, column: str) -> str:
+        return f"'[' || group_concat('[' || json_quote(CAST({key} AS TEXT)) || ',' || {column} || ']', ',') || ']'"
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _text(value: bytes) -> str:
+    """A TEXT value: UTF-8, with U+FFFD for bytes that are not (another program wrote them)."""
+    return value.decode("utf-8", "replace")
