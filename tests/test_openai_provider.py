@@ -218,7 +218,9 @@ class TestFailures:
     def test_a_missing_key_says_to_set_it(self, server: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv("OPENAI_API_KEY", raising=False)
         agent = Agent(provider="openai", base_url=server.base_url, max_retries=0)  # the server wants a key
-        with pytest.raises(AuthenticationError, match="no API key was sent: OPENAI_API_KEY goes only to OPENAI_BASE_URL"):
+        with pytest.raises(
+            AuthenticationError, match="no API key was sent: OPENAI_API_KEY goes only to OPENAI_BASE_URL"
+        ):
             agent.session().run("go")
 
     def test_a_stalled_server_times_out(self, server: OpenAIServer) -> None:
