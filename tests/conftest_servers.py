@@ -24,7 +24,7 @@ from typing import NoReturn, TypeVar
 
 import pytest
 
-from .llama.server import LlamaServer, start_llama_server
+from .llama.server import LlamaServer, start_llama_server, start_smollm2_server
 from .servers import PostgresServer, RedisServer, ServerUnavailable, start_postgres, start_redis
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "clean_redis",
     "llama_server",
     "llama_server_looping",
+    "smollm2_server",
     "postgres_dsn",
     "postgres_server",
     "redis_server",
@@ -118,6 +119,13 @@ def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServ
 def llama_server_looping(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
     """Like ``llama_server``, but its answers never end by themselves: they stop at a token limit."""
     with start_or_bail(lambda: start_llama_server(tmp_path_factory.mktemp("llama"), loop=True)) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def smollm2_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LlamaServer]:
+    """llama-server with SmolLM2-135M-Instruct, a real instruct model (``make local-model``)."""
+    with start_or_bail(lambda: start_smollm2_server(tmp_path_factory.mktemp("smollm2"))) as server:
         yield server
 
 

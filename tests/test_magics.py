@@ -411,7 +411,8 @@ class TestSettingsThatFail:
         capsys.readouterr()
         ip.run_line_magic("chat", "config good")
         shown = capsys.readouterr().out
-        assert f"base_url  {bad}" in shown and "this session" in shown
+        row = next(line for line in shown.splitlines() if line.split()[:1] == ["base_url"])
+        assert row.split()[1] == bad and "this session" in row
         ip.run_line_magic("chat", "config good --reset base_url")
         out = capsys.readouterr().out
         assert out.startswith("reset base_url of session 'good'")
@@ -446,3 +447,55 @@ def test_a_keyed_url_from_the_namespace_is_used_and_shown_without_its_key(
     ip.run_line_magic("config", 'ChatMagics.base_url = "http://u:kCFGsecret99@example.invalid/v1"')
     assert ip.find_magic("chat").__self__.base_url == "http://***:***@example.invalid/v1", "what %config shows"
     ip.run_line_magic("config", "ChatMagics.base_url = None")
+
+
+def test_ctrl_c_while_an_answer_is_drawn_stops_the_turn_like_one_inside_the_stream(
+    ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found with a real model in a real kernel: the interrupt landed in our drawing code,
+    between two events, and escaped as a bare KeyboardInterrupt with a traceback."""
+    import io
+
+    from vel_jupyter.errors import TurnInterrupted
+
+    chat(ip, "drawn", "first")
+
+    class CtrlCOnThirdWrite(io.StringIO):
+        writes = 0
+
+        def write(self, text: str) -> int:
+            self.writes += 1
+            if self.writes == 3:
+                raise KeyboardInterrupt  # what SIGINT raises in whatever code is running
+            return super().write(text)
+
+    monkeypatch.setattr("sys.stdout", CtrlCOnThirdWrite())
+    with pytest.raises(TurnInterrupted):
+        chat(ip, "drawn", "a long answer please")
+    assert [m.text for m in session("drawn").messages if m.role == "user"] == ["first"], "nothing kept"
+
+
+class TestTheDefaultAnswerCap:
+    """A runaway model stops as in a chat app: turns that set no --max-tokens get
+    %config ChatMagics.max_tokens, shown by %chat config."""
+
+    def test_a_turn_that_sets_none_is_capped_and_config_says_by_what(
+        self, ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from vel_jupyter.testing import OpenAIServer, Reply
+
+        with OpenAIServer() as server:
+            server.enqueue(Reply.text("a b c"), Reply.text("d e f"), Reply.text("g h i"))
+            chat(ip, f"capped --base-url {server.base_url}", "go on forever")
+            assert server.requests[-1].body["max_tokens"] == 2048
+            chat(ip, "capped --max-tokens 7", "shorter")
+            assert server.requests[-1].body["max_tokens"] == 7, "a cell's --max-tokens wins"
+            ip.run_line_magic("config", "ChatMagics.max_tokens = None")
+            try:
+                chat(ip, "capped", "no cap")
+                assert "max_tokens" not in server.requests[-1].body
+            finally:
+                ip.run_line_magic("config", "ChatMagics.max_tokens = 2048")
+        ip.run_line_magic("chat", "config capped")
+        row = next(line for line in capsys.readouterr().out.splitlines() if line.split()[:1] == ["max_tokens"])
+        assert "2048" in row and "%config ChatMagics.max_tokens" in row

@@ -124,6 +124,10 @@ class _TurnPrinter:
             elif turn and turn.get("kind") == "vel_jupyter.session":
                 branches = len(turn["heads"])
                 print(f"[{turn['session_id']}] exported: {len(turn['messages'])} messages, {branches} branches\n")
+            elif output_.get("output_type") == "stream" and output_.get("name") == "stdout":
+                for line in output_.get("text", "").rstrip().splitlines():
+                    print(f"  {line}")
+                print(flush=True)
             elif turn and not turn.get("live"):
                 if turn.get("provider") == "echo" and not self.echo_noted:
                     self.echo_noted = True  # as the notebook's badge says: these answers are no model's
@@ -147,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     demo_parser.add_argument("--output", default="build/demo.ipynb", help="where the executed notebook is written")
     demo_parser.add_argument("--llama-server", type=Path, help="serve --model-file with this llama-server binary")
     demo_parser.add_argument("--model-file", type=Path, help="a GGUF instruct model for --llama-server")
+    demo_parser.add_argument("--chat-template", type=Path, help="a Jinja chat template file for --llama-server")
     demo_parser.add_argument("--offline", action="store_true", help="use the offline echo provider")
     demo_parser.add_argument("--timeout", type=int, default=300, help="seconds a notebook cell may take")
     args = parser.parse_args(argv)
@@ -169,7 +174,7 @@ def _with_local_model(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     try:
-        with LocalModel(args.llama_server, args.model_file) as model:
+        with LocalModel(args.llama_server, args.model_file, chat_template=args.chat_template) as model:
             print(
                 f"local model: {MODEL_NAME} on llama-server at {model.base_url} (loaded in {time.monotonic() - started:.1f} s)\n"
             )

