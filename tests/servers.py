@@ -172,6 +172,15 @@ class _Server:
         self._spawn()
         self._wait_until_ready()
 
+    def started(self: _S) -> _S:
+        """``start()``, closing what was made on failure (a half-started server leaves no files)."""
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
     def stop(self) -> None:
         """Shut down (gracefully, else kill) and wait for the process: the port is free when this returns."""
         proc, self._proc = self._proc, None
@@ -508,10 +517,6 @@ def start_redis(tmpdir: Path, *, binary: Path | None = None) -> RedisServer:
     """Start redis-server on a free loopback port with its files under ``tmpdir``; return once it answers."""
     executable = find_redis_server(binary)
     data_dir = Path(tempfile.mkdtemp(prefix="redis-", dir=tmpdir))
-    server = RedisServer(binary=executable, data_dir=data_dir, port=_free_port(), log_path=data_dir / "redis.log")
-    try:
-        server.start()
-    except BaseException:
-        server.close()
-        raise
-    return server
+    return RedisServer(
+        binary=executable, data_dir=data_dir, port=_free_port(), log_path=data_dir / "redis.log"
+    ).started()

@@ -174,12 +174,7 @@ def start_llama_server(
         log_path=workdir / f"llama-server{suffix}.log",
         extra_args=extra_args,
     )
-    try:
-        server.start()
-    except BaseException:
-        server.close()
-        raise
-    return server
+    return server.started()
 
 
 SMOLLM2_NAME = "smollm2"
@@ -213,12 +208,7 @@ def start_smollm2_server(tmpdir: Path, *, binary: Path | None = None) -> LlamaSe
         log_path=workdir / "llama-server-smollm2.log",
         extra_args=("--chat-template-file", str(template)),
     )
-    try:
-        server.start()
-    except BaseException:
-        server.close()
-        raise
-    return server
+    return server.started()
 
 
 def main() -> None:
