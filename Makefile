@@ -105,6 +105,7 @@ test: lint pytest labext-test ui-test
 
 bench: venv services labext $(UI_TESTS)/node_modules/.yarn-state.yml
 	$(BIN)/python benchmarks/bench_engine.py
+	$(BIN)/python benchmarks/bench_display.py
 	$(BIN)/python benchmarks/bench_store.py
 	$(UI_ENV) node benchmarks/bench_browser.mjs
 

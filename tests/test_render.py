@@ -25,6 +25,7 @@ from vel_jupyter import Agent
 from vel_jupyter import render as render_module
 from vel_jupyter.core.response import StreamEvent
 from vel_jupyter.export.notebook import export_bundle
+from vel_jupyter.formats import clean_text
 from vel_jupyter.jupyter.display import SESSION_MIME, LiveView, final_bundle, show_html, turn_html
 from vel_jupyter.render import code_to_html, markdown_to_html, sanitize, text_to_html
 from vel_jupyter.testing import Reply, ScriptedProvider
@@ -264,7 +265,8 @@ def test_every_output_path_is_inert(text: str) -> None:
     for fmt in ("markdown", "text", "code", "json"):  # the final output in every format
         bundle = final_bundle(session, response, fmt=fmt, prompt=f"interpolated: {text}")
         assert_bundle(bundle)
-        assert bundle["text/plain"].startswith(text)  # the raw text, never markup
+        # the raw text, never markup (NUL and lone surrogates as U+FFFD: formats/text.py)
+        assert bundle["text/plain"].startswith(clean_text(text))
     assert_inert(show_html(session))  # %chat show
     assert_bundle(export_bundle(session))  # %chat export
     view = LiveView(rich=True, prompt=text)  # the label over a partial answer (the error line says why)

@@ -2,13 +2,15 @@
 
 In a Jupyter frontend the answer is one display that is updated in place at most every
 ``interval`` seconds (~20 Hz) and only once the text grew by a quarter since the last
-redraw (or half a second passed): the bytes sent grow linearly with the answer, not with
-its square. When the turn ends the display is replaced by the final bundle (sanitized
-``text/html``, the raw text as ``text/plain`` and our JSON mimetype), which is all a saved
-notebook keeps. Every frame and the final output are rendered by ``vel_jupyter.render``
-(markdown-it-py, Pygments, nh3) and share one layout, so live and final look alike. No
-``text/markdown`` is sent: a Markdown copy of model text would be rendered with raw HTML on
-by other frontends. In a terminal, tokens are printed as they arrive.
+redraw (or half a second passed). A live frame carries at most the last ``LIVE_WINDOW``
+characters (``live_text``), so it costs the same at any length and the bytes sent grow
+linearly with the answer, not with its square. When the turn ends the display is replaced
+by the final bundle (sanitized ``text/html``, the raw text as ``text/plain`` and our JSON
+mimetype), which is all a saved notebook keeps. Every frame and the final output are
+rendered by ``vel_jupyter.render`` (markdown-it-py, Pygments, nh3) and share one layout, so
+live and final look alike. No ``text/markdown`` is sent: a Markdown copy of model text would
+be rendered with raw HTML on by other frontends. In a terminal, tokens are printed as they
+arrive.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import json
 import sys
 import time
 from typing import TYPE_CHECKING, Any
+
+from .live_text import LiveText, elided_note
 
 if TYPE_CHECKING:
     from ..core.response import Response, StreamEvent
@@ -225,14 +229,26 @@ def turn_html(
     )
 
 
+# Characters of the answer a live frame carries at most (a few screens): the stream's cost per
+# frame stays bounded whatever the answer's length; the final output carries all of it.
+LIVE_WINDOW = 16_000
+_ELIDED_STYLE = "margin: 0 0 6px 0; color: #6e7781; font-size: 0.85em; font-style: italic"
+
+
 class LiveView:
     """Draws one streaming turn; ``rich`` for a Jupyter frontend, else plain printing.
 
     Each rich frame carries sanitized HTML, the text, and a live turn payload (``"live":
     true``, no ids or usage yet) so our JupyterLab renderer draws the stream with the same
-    layout as the final output. A saved notebook keeps only the final output; a notebook
-    saved mid-stream keeps a live frame, which ``export.notebook`` does not read as a turn.
+    layout as the final output. A frame carries at most the last ``window`` characters of the
+    answer, cut where a Markdown block starts, under a line that says how much is above (in the
+    HTML, the text and the payload's message content alike): a frame costs the same at any
+    length, and the text is a list of chunks, never re-copied per token. A saved
+    notebook keeps only the final output; a notebook saved mid-stream keeps a live frame,
+    which ``export.notebook`` does not read as a turn.
     """
+
+    clock = staticmethod(time.monotonic)  # (tests stream on a fake clock)
 
     def __init__(
         self,
@@ -243,6 +259,7 @@ class LiveView:
         session_id: str = "",
         fmt: str = "markdown",
         provider: str = "",
+        window: int = LIVE_WINDOW,
     ) -> None:
         self.rich = rich
         self.provider = provider  # "echo": every frame says it is the offline echo
@@ -250,14 +267,28 @@ class LiveView:
         self.prompt = prompt  # shown (collapsed) only when it differs from the cell body
         self.session_id = session_id
         self.fmt = fmt
-        self.text = ""
+        self.window = window
+        self._text = LiveText()
         self.tools: list[str] = []
         self._tools_html: list[str] = []
-        self._messages: list[dict[str, Any]] = []  # the live payload's messages, in stream order
+        # The live payload's messages, in stream order. An assistant message's content is not
+        # kept here: it is the stretch of the text from its entry in _text_at to the next one's.
+        self._messages: list[dict[str, Any]] = []
+        self._text_at: list[int | None] = []
         self.updates = 0
         self._handle: Any = None
         self._last_draw = 0.0
         self._last_len = 0
+        self._start, self._reopen = 0, ""  # see _shown_from
+
+    @property
+    def text(self) -> str:
+        """The answer's text so far (every assistant message's, in order)."""
+        return str(self._text)
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self._text = LiveText(value)
 
     # -- streaming ----------------------------------------------------------------------
 
@@ -269,8 +300,8 @@ class LiveView:
 
     def feed(self, event: StreamEvent) -> None:
         if event.type == "text_delta":
-            self.text += event.text
-            self._assistant()["content"] += event.text
+            self._assistant()
+            self._text.append(event.text)
         elif event.type in ("tool_call", "tool_result"):
             plain, parts = _tool_parts(event)
             self.tools.append(plain)
@@ -279,7 +310,7 @@ class LiveView:
             if event.type == "tool_call":
                 self._assistant()["tool_calls"].append({"id": call.id, "name": call.name, "arguments": call.arguments})
             else:
-                self._messages.append(self._message("tool", content=event.text, name=call.name))
+                self._add("tool", None, content=event.text, name=call.name)
             if self.rich:
                 self._tools_html.append(_tool_html(*parts))
             else:
@@ -290,32 +321,63 @@ class LiveView:
             sys.stdout.write(event.text)
             sys.stdout.flush()
 
-    def _message(self, role: str, **fields: Any) -> dict[str, Any]:
-        return {"id": f"live-{len(self._messages)}", "role": role, **fields}
+    def _add(self, role: str, text_at: int | None, **fields: Any) -> dict[str, Any]:
+        message = {"id": f"live-{len(self._messages)}", "role": role, **fields}
+        self._messages.append(message)
+        self._text_at.append(text_at)
+        return message
 
     def _assistant(self) -> dict[str, Any]:
         """The assistant message being streamed (a new one after a tool result)."""
         if not self._messages or self._messages[-1]["role"] != "assistant":
-            self._messages.append(self._message("assistant", content="", tool_calls=[]))
+            return self._add("assistant", len(self._text), content="", tool_calls=[])
         return self._messages[-1]
 
     def _maybe_draw(self, force: bool = False) -> None:
-        now = time.monotonic()
+        now = self.clock()
         since = now - self._last_draw
-        grown = len(self.text) - self._last_len
+        size = len(self._text)
+        grown = size - self._last_len
         due = since >= self.interval and (grown * 4 >= self._last_len or since >= 0.5 or grown < 0)
         if force or due:
-            self._handle.update(self._bundle(self.text + " ▌"), raw=True)
+            start, reopen = self._shown_from()
+            self._handle.update(self._bundle(reopen + self._text.slice(start) + " ▌", start, reopen), raw=True)
             self.updates += 1
-            self._last_draw, self._last_len = now, len(self.text)
+            # Timed from the end of the draw: a slow frame cannot make every token draw one.
+            self._last_draw, self._last_len = self.clock(), size
 
-    def _bundle(self, text: str, *, note: str = "") -> dict[str, Any]:
-        from ..render import markdown_to_html
+    def _shown_from(self) -> tuple[int, str]:
+        """Where live frames start the answer, and the fence they start inside ('' if none).
+
+        The start stays put while what is shown grows to ``window`` characters, then moves on
+        to leave about half a window: the view pages forward now and then instead of
+        scrolling under the reader on every frame.
+        """
+        if not 0 <= len(self._text) - self._start <= self.window:
+            self._start, self._reopen = self._text.tail(self.window // 2)
+        return self._start, self._reopen
+
+    def _bundle(self, text: str, elided: int = 0, reopen: str = "", *, note: str = "") -> dict[str, Any]:
+        """A live frame showing ``text``: the answer from character ``elided`` on (``reopen``:
+        the fence it starts inside), or the whole answer."""
+        from ..render import assemble, markdown_to_html
 
         echo = self.provider == "echo"
-        markup = turn_html(markdown_to_html(text), tools=self._tools_html, prompt=self.prompt, note=note, echo=echo)
+        answer = markdown_to_html(text)
+        above = elided_note(elided) if elided else ""
+        if above:
+            answer = assemble('<p style="{s}">{t}</p>', s=_ELIDED_STYLE, t=html.escape(above)) + answer
+        markup = turn_html(answer, tools=self._tools_html, prompt=self.prompt, note=note, echo=echo)
         plain = "\n".join(
-            p for p in (f"[{ECHO_NOTE}]" if echo else "", *self.tools, text, f"[{note}]" if note else "") if p
+            p
+            for p in (
+                f"[{ECHO_NOTE}]" if echo else "",
+                *self.tools,
+                f"[{above}]" if above else "",
+                text,
+                f"[{note}]" if note else "",
+            )
+            if p
         )
         live: dict[str, Any] = {
             "version": PAYLOAD_VERSION,
@@ -324,13 +386,34 @@ class LiveView:
             "session_id": self.session_id,
             "provider": self.provider,
             "format": self.fmt,
-            "messages": self._messages,
+            "messages": self._live_messages(elided, f"{above}\n\n{reopen}" if above else ""),
         }
         if self.prompt is not None:
             live["prompt"] = self.prompt
         if note:
             live["note"] = note
         return {"text/html": markup, "text/plain": plain, SESSION_MIME: live}
+
+    def _live_messages(self, start: int, lead: str) -> list[dict[str, Any]]:
+        """The payload's messages, their text from character ``start`` on: the first message
+        shown begins with ``lead`` (what is above); tool arguments and results are clipped to
+        the window as well."""
+        ends = iter([*(at for at in self._text_at if at is not None), len(self._text)][1:])
+        out: list[dict[str, Any]] = []
+        for message, at in zip(self._messages, self._text_at, strict=True):
+            if at is None:
+                out.append({**message, "content": self._clipped(message["content"])})
+                continue
+            end = next(ends)
+            content = self._text.slice(max(at, start), end)
+            if lead and end > start:
+                content, lead = lead + content, ""
+            calls = [{**call, "arguments": self._clipped(call["arguments"])} for call in message["tool_calls"]]
+            out.append({**message, "content": content, "tool_calls": calls})
+        return out
+
+    def _clipped(self, text: str) -> str:
+        return text if len(text) <= self.window else text[: self.window] + "…"
 
     @property
     def handle(self) -> Any:
@@ -345,7 +428,7 @@ class LiveView:
             self._handle.update(bundle, raw=True)
             self.updates += 1
         else:
-            if self.text and not self.text.endswith("\n"):
+            if self._text and not self._text.slice(len(self._text) - 1).endswith("\n"):
                 print(flush=True)
             if note:
                 print(f"[{note}]", flush=True)
@@ -357,7 +440,7 @@ class LiveView:
         that the session is unchanged (once); the view keeps a partial answer, labelled as
         such, or goes away when nothing was shown."""
         if self.rich:
-            if self.text or self.tools:
+            if self._text or self.tools:  # the whole partial answer, once
                 self._handle.update(self._bundle(self.text, note=PARTIAL_NOTE), raw=True)
             else:
                 from IPython.display import clear_output
@@ -365,7 +448,7 @@ class LiveView:
                 # Our display is the cell's only output (tools, which could print, have not
                 # run): no empty output is left above the error.
                 clear_output()
-        elif self.text or self.tools:
+        elif self._text or self.tools:
             print(f"\n[{PARTIAL_NOTE}]", flush=True)
 
 
