@@ -12,6 +12,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 import vel_jupyter
+from vel_jupyter import Agent
 from vel_jupyter.jupyter.registry import Registry, set_registry
 from vel_jupyter.providers import register_provider
 from vel_jupyter.testing import Reply, ScriptedProvider
@@ -499,3 +500,15 @@ class TestTheDefaultAnswerCap:
         ip.run_line_magic("chat", "config capped")
         row = next(line for line in capsys.readouterr().out.splitlines() if line.split()[:1] == ["max_tokens"])
         assert "2048" in row and "%config ChatMagics.max_tokens" in row
+
+    def test_an_answer_cut_off_by_the_default_cap_says_so(self) -> None:
+        from vel_jupyter.jupyter.display import final_bundle
+
+        session = Agent(provider="echo").session()
+        response = session.run("say a lot " * 40, max_tokens=3)  # echo honours max_tokens
+        assert response.finish_reason == "length"
+        bundle = final_bundle(session, response, default_cap=3)
+        assert bundle["application/vnd.vel.session+json"]["default_cap"] == 3
+        assert "default cap 3" in bundle["text/html"], "the usage line names the cap it ran under"
+        assert "cut off at the 3-token default cap" in bundle["text/plain"]
+        assert "default cap" not in final_bundle(session, response)["text/html"], "a cell's own limit is not a cap"

@@ -82,6 +82,8 @@ export interface TurnPayload {
   alternatives?: TurnAlternative[];
   /** Set by the kernel when the session continues from another of these alternatives (its head). */
   showing?: string;
+  /** The notebook's answer cap this turn ran under (%config ChatMagics.max_tokens), when it did. */
+  default_cap?: number;
   messages: MessageData[];
 }
 
@@ -756,7 +758,7 @@ export function unknownPayload(doc: Document, reason: string): HTMLElement {
  * The line that says a turn's answer is not whole, or '' when it is: the Python side's
  * `finish_note` (vel_jupyter/jupyter/display.py) says the same words.
  */
-export function finishNote(messages: MessageData[]): string {
+export function finishNote(messages: MessageData[], defaultCap: number | null = null): string {
   const last = messages.length ? messages[messages.length - 1] : null;
   const meta = last && isObject(last.meta) ? last.meta : null;
   if (!meta) {
@@ -766,6 +768,9 @@ export function finishNote(messages: MessageData[]): string {
     return 'the model declined to answer';
   }
   const finish = str(meta.finish_reason);
+  if (finish === 'length' && defaultCap) {
+    return `✂ cut off at the ${defaultCap}-token default cap — raise --max-tokens (or %config ChatMagics.max_tokens) to get the rest`;
+  }
   if (finish === 'length') {
     return '✂ cut off at max_tokens — raise --max-tokens to get the rest';
   }
@@ -935,7 +940,7 @@ function turnBody(
     list.appendChild(el);
   }
   part.appendChild(list);
-  const note = str(view.note) || finishNote(view.messages);
+  const note = str(view.note) || finishNote(view.messages, num(data.default_cap));
   if (note) {
     part.appendChild(h(doc, 'div', { class: 'vel-finish-note', role: 'note' }, note));
   }
@@ -1045,6 +1050,10 @@ export function turnUsage(data: TurnPayload): string {
   }
   if (ttft !== null) {
     parts.push(`first token ${formatMs(ttft)}`);
+  }
+  const cap = num(data.default_cap);
+  if (cap) {
+    parts.push(`default cap ${cap}`);
   }
   return parts.join(' · ');
 }

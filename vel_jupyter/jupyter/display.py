@@ -35,7 +35,12 @@ ECHO_NOTE = "offline echo — set OPENAI_API_KEY or --base-url to use a model"
 
 
 def turn_payload(
-    session: Session, response: Response, *, fmt: str = "markdown", prompt: str | None = None
+    session: Session,
+    response: Response,
+    *,
+    fmt: str = "markdown",
+    prompt: str | None = None,
+    default_cap: int | None = None,
 ) -> dict[str, Any]:
     """This turn's messages with ids, parent ids and usage, for the saved notebook.
 
@@ -63,6 +68,8 @@ def turn_payload(
     }
     if prompt is not None:
         payload["prompt"] = prompt
+    if default_cap:  # the notebook's cap this turn ran under: the usage line and the cut-off note say so
+        payload["default_cap"] = default_cap
     alternatives = turn_alternatives(session, nodes)
     if len(alternatives) > 1:
         payload["alternatives"] = alternatives
@@ -101,10 +108,17 @@ def turn_alternatives(session: Session, nodes: list[Any]) -> list[dict[str, Any]
     return out
 
 
-def finish_note(response: Response) -> str:
-    """The line that says an answer is not whole ('' when it is): shown live, final and in the terminal."""
+def finish_note(response: Response, default_cap: int | None = None) -> str:
+    """The line that says an answer is not whole ('' when it is): shown live, final and in the terminal.
+
+    ``default_cap``: the notebook's cap the turn ran under (``%config ChatMagics.max_tokens``)."""
     if response.refusal is not None:
         return "the model declined to answer"
+    if response.finish_reason == "length" and default_cap:
+        return (
+            f"✂ cut off at the {default_cap}-token default cap — raise --max-tokens "
+            "(or %config ChatMagics.max_tokens) to get the rest"
+        )
     if response.finish_reason == "length":
         return "✂ cut off at max_tokens — raise --max-tokens to get the rest"
     if response.finish_reason == "content_filter":
@@ -155,8 +169,9 @@ def _ms(value: float | None) -> str:
     return f"{value:.0f} ms" if value < 1000 else f"{value / 1000:.1f} s"
 
 
-def usage_line(response: Response) -> str:
-    """The turn's one usage line: prompt → completion tokens · model · latency · first token."""
+def usage_line(response: Response, default_cap: int | None = None) -> str:
+    """The turn's one usage line: prompt → completion tokens · model · latency · first token
+    (· the default cap, when the turn ran under it)."""
     usage = response.usage
     parts = [f"{usage.prompt_tokens} → {usage.completion_tokens} tokens"]
     if response.model:
@@ -165,6 +180,8 @@ def usage_line(response: Response) -> str:
         parts.append(_ms(response.latency_ms))
     if response.ttft_ms is not None:
         parts.append(f"first token {_ms(response.ttft_ms)}")
+    if default_cap:
+        parts.append(f"default cap {default_cap}")
     return " · ".join(parts)
 
 
@@ -468,6 +485,7 @@ def final_bundle(
     prompt: str | None = None,
     payload: dict[str, Any] | None = None,
     current: bool = True,
+    default_cap: int | None = None,
 ) -> dict[str, Any]:
     """The one output a finished turn leaves in the notebook: sanitized HTML, the raw text, our JSON.
 
@@ -494,10 +512,13 @@ def final_bundle(
         answer = markdown_to_html(text)
         plain = text
     tools = _turn_tools(response)
-    note = finish_note(response)
+    if payload is None:
+        payload = turn_payload(session, response, fmt=fmt, prompt=prompt, default_cap=default_cap)
+    data = dict(payload)
+    cap = data.get("default_cap") if isinstance(data.get("default_cap"), int) else None
+    note = finish_note(response, cap)
     stale = "" if current else stale_note(session.session_id)
-    data = dict(payload) if payload is not None else turn_payload(session, response, fmt=fmt, prompt=prompt)
-    usage = usage_line(response)
+    usage = usage_line(response, cap)
     alternatives = data.get("alternatives") or []
     if len(alternatives) > 1:  # static HTML cannot flip: it says how many answers there are
         own = next((i for i, a in enumerate(alternatives) if a.get("current")), len(alternatives) - 1)

@@ -260,10 +260,11 @@ class ChatMagics(Magics):
         params: dict[str, Any] = {"allow_incomplete": self.allow_incomplete}
         if args.temperature is not None:
             params["temperature"] = args.temperature
+        cap = None if args.max_tokens is not None else default_cap(session)
         if args.max_tokens is not None:
             params["max_tokens"] = args.max_tokens
-        elif default_cap(session) is not None:  # a runaway model stops, as in a chat app
-            params["max_tokens"] = default_cap(session)
+        elif cap is not None:  # a runaway model stops, as in a chat app
+            params["max_tokens"] = cap
         if args.tools:
             params["tools"] = [self._from_namespace(name, "tool", callable) for name in args.tools.split(",")]
         if args.tool_choice is not None:
@@ -312,10 +313,10 @@ class ChatMagics(Magics):
             raise _short_error(exc, _sentences(source, undone), own_hint=bool(source)) from None
         response = stream.response
         assert response is not None
-        bundle = final_bundle(session, response, fmt=args.format, prompt=shown)
+        bundle = final_bundle(session, response, fmt=args.format, prompt=shown, default_cap=cap)
         handle: Any = None
         if not args.no_stream:
-            view.finish(bundle, finish_note(response))
+            view.finish(bundle, finish_note(response, cap))
             handle = view.handle
         elif rich:
             from IPython.display import display

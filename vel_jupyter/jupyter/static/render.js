@@ -500,7 +500,7 @@ function unknownPayload(doc, reason) {
  * The line that says a turn's answer is not whole, or '' when it is: the Python side's
  * `finish_note` (vel_jupyter/jupyter/display.py) says the same words.
  */
-function finishNote(messages) {
+function finishNote(messages, defaultCap = null) {
     const last = messages.length ? messages[messages.length - 1] : null;
     const meta = last && isObject(last.meta) ? last.meta : null;
     if (!meta) {
@@ -510,6 +510,9 @@ function finishNote(messages) {
         return 'the model declined to answer';
     }
     const finish = str(meta.finish_reason);
+    if (finish === 'length' && defaultCap) {
+        return `✂ cut off at the ${defaultCap}-token default cap — raise --max-tokens (or %config ChatMagics.max_tokens) to get the rest`;
+    }
     if (finish === 'length') {
         return '✂ cut off at max_tokens — raise --max-tokens to get the rest';
     }
@@ -654,7 +657,7 @@ function turnBody(doc, data, md, stale, alternatives, own, index, showing = -1, 
         list.appendChild(el);
     }
     part.appendChild(list);
-    const note = str(view.note) || finishNote(view.messages);
+    const note = str(view.note) || finishNote(view.messages, num(data.default_cap));
     if (note) {
         part.appendChild(h(doc, 'div', { class: 'vel-finish-note', role: 'note' }, note));
     }
@@ -757,6 +760,10 @@ function turnUsage(data) {
     }
     if (ttft !== null) {
         parts.push(`first token ${formatMs(ttft)}`);
+    }
+    const cap = num(data.default_cap);
+    if (cap) {
+        parts.push(`default cap ${cap}`);
     }
     return parts.join(' · ');
 }
