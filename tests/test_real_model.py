@@ -30,7 +30,7 @@ from .llama.server import LlamaServer, cached_smollm2, find_llama_server
 from .recording_proxy import RecordingProxy
 from .test_notebooks import Kernel
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # a 135M model on 2 busy cores
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -158,6 +158,7 @@ def test_interrupting_a_long_generation_keeps_the_session_as_it_was(kernel: Kern
     assert kernel.value("len(__import__('vel_jupyter').sessions()['stop'].messages)") == 2, "nothing kept"
 
 
+@pytest.mark.timeout(1200)
 def test_make_demo_prints_real_answers(tmp_path: Path) -> None:
     """`make demo`'s command with the local model: real answers, every cell, no traceback."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "VEL_"))}

@@ -29,13 +29,14 @@ from ..errors import (
     TurnInterrupted,
 )
 from ..formats.text import clean_text
+from .commands import SETTINGS, command_help, parse, usage_of
 from .display import LiveView, extract_code, final_bundle, finish_note
 from .interpolate import interpolate
 from .registry import DEFAULT_MAX_TOKENS, registry, turn_parent
 
 FORMATS = ("markdown", "text", "code", "json")
 
-HELP = """\
+TURN_HELP = """\
 %%chat [SESSION_ID] [options]      the cell body is the next user turn of SESSION_ID
   -s/--system TEXT   -m/--model NAME   -p/--provider NAME   --base-url URL
   -t/--temperature X   --max-tokens N   -f/--format markdown|text|code|json
@@ -43,20 +44,8 @@ HELP = """\
   --tool-choice auto|required|none (must the model call a tool first?)
   -o/--out VAR (the Response)   --no-stream   --fork-from SRC   --append   --raw
   {name}, {name.attr}, {name[key]} are replaced from your namespace; {{ }} are braces.
-  Re-running a cell regenerates its turn as a new branch (--append adds a turn instead).
-
-%chat help | list | show ID | history ID [--branches] | get ID | fork SRC [NEW] [--at MESSAGE_ID]
-%chat branches ID | checkout ID N (branches count from 1) | clear ID | delete ID | system ID TEXT
-%chat store [URL] | restore | restore --notebook PATH [--replace] | export ID [--file PATH]
-%chat config ID [--base-url URL] [-m NAME] [-p NAME] [--reset [SETTING ...]]
-                                   a session's sticky settings: set them, or --reset removes them
-%chat tree [ID] [--widget]         the fork tree of a session and its forks (--widget: an anywidget)"""
-
-SUBCOMMANDS = (
-    "branches", "checkout", "clear", "config", "delete", "export", "fork", "get", "help", "history", "list",
-    "restore", "show", "store", "system", "tree",
-)  # fmt: skip
-SETTINGS = ("model", "provider", "base_url", "params", "ttl")  # what sticks to a session (Session.configure)
+  Re-running a cell regenerates its turn as a new branch (--append adds a turn instead)."""
+HELP = f"{TURN_HELP}\n\n{command_help()}"
 
 
 def _ascii_int(text: str) -> int:
@@ -75,22 +64,6 @@ def _finite_float(text: str) -> float:
 
 _ascii_int.__name__ = "positive whole number"  # how argparse names the type in its error line
 _finite_float.__name__ = "finite number"
-
-
-def _config_parser(usage: str) -> Any:
-    """``%chat config ID``'s flags (argparse, failing with a UsageError instead of exiting)."""
-    import argparse
-
-    class Parser(argparse.ArgumentParser):
-        def error(self, message: str) -> Any:
-            raise UsageError(f"{message}; usage: %chat {usage}")
-
-    parser = Parser(prog="%chat config", add_help=False)
-    parser.add_argument("--base-url", dest="base_url")
-    parser.add_argument("-m", "--model")
-    parser.add_argument("-p", "--provider")
-    parser.add_argument("--reset", nargs="*")
-    return parser
 
 
 def _print_servers(ids: list[str]) -> None:
@@ -425,24 +398,22 @@ class ChatMagics(Magics):
         if not words:
             print(HELP)
             return None
-        name, rest = words[0], words[1:]
-        handler = getattr(self, f"_cmd_{name}", None)
-        if name not in SUBCOMMANDS or handler is None:
-            raise UsageError(f"unknown command {name!r}; use one of: {', '.join(SUBCOMMANDS)} (or %%chat for a turn)")
+        args = parse(words)  # commands.py: argparse subparsers, one UsageError line for any mistake
+        handlers: dict[str, Callable[[Any], Any]] = {
+            "help": self._help, "list": self._list, "show": self._show, "history": self._history,
+            "get": self._get, "fork": self._fork, "branches": self._branches, "checkout": self._checkout,
+            "config": self._config, "clear": self._clear, "delete": self._delete, "system": self._system,
+            "store": self._store, "restore": self._restore, "export": self._export, "tree": self._tree,
+        }  # fmt: skip
         try:
-            return handler(rest)
+            return handlers[args.command](args)
         except (SessionNotFoundError, ConfigurationError) as exc:
             raise UsageError(str(exc)) from None
 
-    def _expect(self, rest: list[str], count: int, usage: str) -> list[str]:
-        if len(rest) != count:
-            raise UsageError(f"usage: %chat {usage}")
-        return rest
+    def _help(self, args: Any) -> None:
+        print(command_help(args.topic) if args.topic else HELP)
 
-    def _cmd_help(self, rest: list[str]) -> None:
-        print(HELP)
-
-    def _cmd_list(self, rest: list[str]) -> None:
+    def _list(self, args: Any) -> None:
         rows = [("id", "model", "messages", "branches", "tokens", "updated")]
         damaged = []
         for line in registry().summaries():  # headers only: listing loads no messages
@@ -467,36 +438,22 @@ class ChatMagics(Magics):
         for line in damaged:
             print(f"{line.session_id}: {line.damaged}")
 
-    def _cmd_show(self, rest: list[str]) -> None:
-        (sid,) = self._expect(rest, 1, "show ID")
-        session = registry().get(sid)
+    def _show(self, args: Any) -> None:
+        session = registry().get(args.session_id)
         from IPython.display import display
 
         from .display import show_html
 
         display({"text/html": show_html(session), "text/plain": repr(session)}, raw=True)
 
-    def _cmd_history(self, rest: list[str]) -> Any:
-        branches = "--branches" in rest
-        (sid,) = self._expect([r for r in rest if r != "--branches"], 1, "history ID [--branches]")
-        return registry().get(sid).to_dataframe(branches=branches)
+    def _history(self, args: Any) -> Any:
+        return registry().get(args.session_id).to_dataframe(branches=args.branches)
 
-    def _cmd_get(self, rest: list[str]) -> Session:
-        (sid,) = self._expect(rest, 1, "get ID")
-        return registry().get(sid)
+    def _get(self, args: Any) -> Session:
+        return registry().get(args.session_id)
 
-    def _cmd_fork(self, rest: list[str]) -> None:
-        usage = "fork SRC [NEW] [--at MESSAGE_ID]"
-        at: Any = None
-        if "--at" in rest:
-            index = rest.index("--at")
-            if index + 1 == len(rest):
-                raise UsageError(f"usage: %chat {usage}")
-            at, rest = rest[index + 1], rest[:index] + rest[index + 2 :]
-        if not 1 <= len(rest) <= 2:
-            raise UsageError(f"usage: %chat {usage}")
-        source = registry().get(rest[0])
-        new = rest[1] if len(rest) == 2 else None
+    def _fork(self, args: Any) -> None:
+        source, new, at = registry().get(args.source), args.new, args.at
         if new is not None and new in registry().ids():
             raise UsageError(f"session {new!r} already exists; name a new one (or leave it out for a generated id)")
         fork = source.fork(new, at=at) if at is not None else source.fork(new)
@@ -504,13 +461,12 @@ class ChatMagics(Magics):
         where = f" at message {at}" if at is not None else ""
         print(f"forked {source.session_id!r}{where} into {fork.session_id!r}, which continues from turn {turn}")
 
-    def _cmd_branches(self, rest: list[str]) -> None:
-        (sid,) = self._expect(rest, 1, "branches ID")
-        rows = branch_rows(registry().get(sid))
+    def _branches(self, args: Any) -> None:
+        rows = branch_rows(registry().get(args.session_id))
         _print_table(rows)
 
-    def _cmd_checkout(self, rest: list[str]) -> None:
-        sid, target = self._expect(rest, 2, "checkout ID BRANCH (a branch number from %chat branches, or a message id)")
+    def _checkout(self, args: Any) -> None:
+        sid, target = args.session_id, args.target
         session = registry().get(sid)
         count = len(session.heads)
         if re.fullmatch(r"-?[0-9]+", target):  # ASCII digits only: '²'.isdigit() is True, int('²') fails
@@ -535,13 +491,9 @@ class ChatMagics(Magics):
             f"{sid!r} continues from turn {turn} (message {session.head}; the next %%chat {sid} cell starts a new branch there)"
         )
 
-    def _cmd_config(self, rest: list[str]) -> None:
-        usage = f"config ID [--base-url URL] [-m NAME] [-p NAME] [--reset [{' '.join(SETTINGS)}]]"
-        if not rest or rest[0].startswith("-"):
-            raise UsageError(f"usage: %chat {usage}")
-        sid, words = rest[0], rest[1:]
+    def _config(self, args: Any) -> None:
+        sid = args.session_id
         session = registry().get(sid)
-        args = _config_parser(usage).parse_args(words)
         if args.reset is not None:
             names = args.reset or [k for k in SETTINGS if k in session.settings]
             unknown = [n for n in names if n not in SETTINGS]
@@ -562,24 +514,18 @@ class ChatMagics(Magics):
         print(f"session {sid!r} (a cell's -m/-p/--base-url sticks here; %chat config {sid} --reset removes it):")
         _print_table([("setting", "value", "from"), *config_rows(session)], indent="  ")
 
-    def _cmd_clear(self, rest: list[str]) -> None:
-        (sid,) = self._expect(rest, 1, "clear ID")
-        registry().get(sid).clear()
+    def _clear(self, args: Any) -> None:
+        registry().get(args.session_id).clear()
 
-    def _cmd_delete(self, rest: list[str]) -> None:
-        (sid,) = self._expect(rest, 1, "delete ID")
-        registry().delete(sid)
+    def _delete(self, args: Any) -> None:
+        registry().delete(args.session_id)
 
-    def _cmd_system(self, rest: list[str]) -> None:
-        if len(rest) < 2:
-            raise UsageError("usage: %chat system ID TEXT")
-        registry().get(rest[0], create=True).system = " ".join(rest[1:])
+    def _system(self, args: Any) -> None:
+        registry().get(args.session_id, create=True).system = " ".join(args.text)
 
-    def _cmd_store(self, rest: list[str]) -> None:
-        if len(rest) > 1:
-            raise UsageError("usage: %chat store [URL]")
-        if rest:
-            self._switch_store(rest[0])
+    def _store(self, args: Any) -> None:
+        if args.url:
+            self._switch_store(args.url)
         store = registry().agent.store
         print(f"store: {store!r}" if store is not None else "store: memory (this kernel only)")
 
@@ -589,14 +535,10 @@ class ChatMagics(Magics):
         except AgentError as exc:
             raise UsageError(str(exc)) from None
 
-    def _cmd_tree(self, rest: list[str]) -> Any:
-        widget = "--widget" in rest
-        words = [w for w in rest if w != "--widget"]
-        if len(words) > 1:
-            raise UsageError("usage: %chat tree [ID] [--widget]")
+    def _tree(self, args: Any) -> Any:
         reg = registry()
-        session = reg.get(words[0] if words else self.default_session)
-        if widget:  # for frontends with a widget manager and without the vel-jupyter extension
+        session = reg.get(args.session_id or self.default_session)
+        if args.widget:  # for frontends with a widget manager and without the vel-jupyter extension
             return session.tree()
         from .tree_data import family
         from .tree_view import tree_bundle
@@ -609,35 +551,30 @@ class ChatMagics(Magics):
         from IPython.display import display
 
         handle = display(bundle, raw=True, display_id=True)
-        reg.shown_trees.add(session, handle.display_id, members, cell=self._cell_id("tree", " ".join(rest)))
+        cell = self._cell_id("tree", f"{args.session_id or ''} {'--widget' if args.widget else ''}".strip())
+        reg.shown_trees.add(session, handle.display_id, members, cell=cell)
         return None
 
-    def _cmd_restore(self, rest: list[str]) -> None:
-        if rest[:1] == ["--notebook"]:  # sessions saved in a notebook's outputs (no store needed)
+    def _restore(self, args: Any) -> None:
+        if args.notebook is not None:  # sessions saved in a notebook's outputs (no store needed)
             from ..export.notebook import restore_notebook
 
-            words = [w for w in rest if w != "--replace"]
-            _, path = self._expect(words, 2, "restore --notebook PATH [--replace]")
+            path = args.notebook
             try:
-                ids = restore_notebook(path, registry(), replace="--replace" in rest)
+                ids = restore_notebook(path, registry(), replace=args.replace)
             except (SessionDataError, StoreError, OSError) as exc:
                 raise UsageError(f"cannot restore from {path}: {exc}") from None
             print(f"restored {len(ids)} sessions from {path}: {', '.join(ids)}" if ids else f"no sessions in {path}")
             _print_servers(ids)
             return
-        self._expect(rest, 0, "restore [--notebook PATH [--replace]]")
+        if args.replace:
+            raise UsageError(f"--replace goes with --notebook PATH; {usage_of('restore')}")
         ids = registry().restore()
         print(f"restored {len(ids)} sessions: {', '.join(ids)}" if ids else "no stored sessions to restore")
         _print_servers(ids)
 
-    def _cmd_export(self, rest: list[str]) -> None:
-        path = None
-        if "--file" in rest:
-            at = rest.index("--file")
-            if at + 1 == len(rest):
-                raise UsageError("usage: %chat export ID [--file PATH]")
-            path, rest = rest[at + 1], rest[:at] + rest[at + 2 :]
-        (sid,) = self._expect(rest, 1, "export ID [--file PATH]")
+    def _export(self, args: Any) -> None:
+        sid, path = args.session_id, args.file
         session = registry().get(sid)
         if path is not None:
             target = Path(path).expanduser()
