@@ -520,3 +520,21 @@ def test_a_re_run_cell_carries_every_answer_it_has_had() -> None:
     assert_bundle(bundle)
     single = Agent(provider="echo").session("one")
     assert "alternatives" not in final_bundle(single, single.run("hi"))[SESSION_MIME]
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "lang"),
+    [
+        ("no code here\n", "no code here", ""),
+        ("Run this:\n```python\nprint(1)\n```\nthen that.", "print(1)", "python"),
+        ("~~~js\nlet a = 1\n~~~", "let a = 1", "js"),  # a tilde fence is a fence too
+        ("````md\n```inner\n````", "```inner", "md"),  # a longer fence holds a shorter one
+        ("```\nunclosed\nto the end", "unclosed\nto the end", ""),
+        ("    indented code is not fenced", "indented code is not fenced", ""),
+    ],
+)
+def test_the_code_of_an_answer_is_its_first_fence_as_commonmark_reads_it(text: str, code: str, lang: str) -> None:
+    """``-f code`` and the next cell it offers: markdown-it's fence tokens, no hand-made scanner."""
+    from vel_jupyter.jupyter.display import _code_lang, extract_code
+
+    assert (extract_code(text), _code_lang(text)) == (code, lang)

@@ -43,6 +43,7 @@ __all__ = [
     "URL_SCHEMES",
     "assemble",
     "code_to_html",
+    "first_code_block",
     "inline_code",
     "markdown_to_html",
     "markdown_to_text",
@@ -163,6 +164,15 @@ def markdown_to_text(text: str, limit: int | None = None) -> str:
     if limit is not None and len(flat) > limit:
         return flat[: max(0, limit - 1)].rstrip() + "…"
     return flat
+
+
+def first_code_block(text: str) -> tuple[str, str] | None:
+    """The first fenced code block of Markdown ``text`` as ``(code, language)``, read from
+    markdown-it-py's fence tokens (``` or ~~~, any length, unclosed at the end); None when it has none."""
+    for token in _parser().parse(text):
+        if token.type == "fence":
+            return token.content.rstrip("\n"), token.info.strip().split(" ")[0]
+    return None
 
 
 def text_to_html(text: str) -> str:

@@ -583,20 +583,16 @@ _ROLE_STYLE = "margin: 10px 0 2px 0; color: #6e7781; font-size: 0.8em; font-weig
 
 
 def _code_lang(text: str) -> str:
-    """The info string of the first fence of ``text`` ('' when there is none)."""
-    for line in text.splitlines():
-        stripped = line.lstrip()
-        if stripped.startswith(("```", "~~~")):
-            return stripped.lstrip("`~").strip()
-    return ""
+    """The language of the first fenced code block of ``text`` ('' when it names none or has none)."""
+    from ..render import first_code_block
+
+    block = first_code_block(text)
+    return block[1] if block else ""
 
 
 def extract_code(text: str) -> str:
     """The first fenced code block of ``text``, or the whole text when there is none."""
-    lines = text.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.lstrip().startswith("```")), None)
-    if start is None:
-        return text.strip()
-    fence = lines[start].lstrip()[:3]
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith(fence)), len(lines))
-    return "\n".join(lines[start + 1 : end])
+    from ..render import first_code_block
+
+    block = first_code_block(text)
+    return block[0] if block else text.strip()
