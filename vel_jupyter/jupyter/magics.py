@@ -8,7 +8,7 @@ import math
 import os
 import re
 import shlex
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from .commands import SETTINGS, command_help, parse, usage_of
 from .display import LiveView, extract_code, final_bundle, finish_note
 from .interpolate import interpolate
 from .registry import DEFAULT_MAX_TOKENS, registry, turn_parent
+from .tables import branch_rows, config_rows, default_cap, from_config, print_servers, print_table
 
 FORMATS = ("markdown", "text", "code", "json")
 
@@ -64,25 +65,6 @@ def _finite_float(text: str) -> float:
 
 _ascii_int.__name__ = "positive whole number"  # how argparse names the type in its error line
 _finite_float.__name__ = "finite number"
-
-
-def _print_servers(ids: list[str]) -> None:
-    """Each restored session and the server it talks to; one that came with the data (not
-    named in this process) is said to wait until the user names it."""
-    from ..core.secrets import KEYRING
-
-    rows = []
-    for sid in ids:
-        session = registry().get(sid)
-        url = session.settings.get("base_url")
-        if url is None:
-            rows.append((sid, f"{session.provider_name} (this kernel's default)"))
-        elif KEYRING.accepted(url):
-            rows.append((sid, str(url)))
-        else:
-            rows.append((sid, f"{url}: not contacted until you name it (%chat config {sid} --base-url {url})"))
-    if rows:
-        _print_table([("session", "server"), *rows], indent="  ")
 
 
 def _short_error(exc: BaseException, more: str = "", *, own_hint: bool = False) -> BaseException:
@@ -357,7 +339,7 @@ class ChatMagics(Magics):
         if "base_url" in undo:
             return "The URL is this cell's --base-url"
         if "base_url" in session.settings:
-            if _from_config(session, "base_url"):
+            if from_config(session, "base_url"):
                 return f"The URL is %config ChatMagics.base_url, kept by session {sid!r} (%chat config {sid} --reset base_url)"
             return (
                 f"The URL is session {sid!r}'s base_url setting, from an earlier --base-url "
@@ -434,7 +416,7 @@ class ChatMagics(Magics):
         if len(rows) == 1:
             print("no sessions yet: run a %%chat cell")
             return
-        _print_table(rows)
+        print_table(rows)
         for line in damaged:
             print(f"{line.session_id}: {line.damaged}")
 
@@ -463,7 +445,7 @@ class ChatMagics(Magics):
 
     def _branches(self, args: Any) -> None:
         rows = branch_rows(registry().get(args.session_id))
-        _print_table(rows)
+        print_table(rows)
 
     def _checkout(self, args: Any) -> None:
         sid, target = args.session_id, args.target
@@ -512,7 +494,7 @@ class ChatMagics(Magics):
             session.configure(**chosen)
             print(f"session {sid!r} now uses " + ", ".join(f"{k} {session.settings.get(k)}" for k in chosen))
         print(f"session {sid!r} (a cell's -m/-p/--base-url sticks here; %chat config {sid} --reset removes it):")
-        _print_table([("setting", "value", "from"), *config_rows(session)], indent="  ")
+        print_table([("setting", "value", "from"), *config_rows(session)], indent="  ")
 
     def _clear(self, args: Any) -> None:
         registry().get(args.session_id).clear()
@@ -565,13 +547,13 @@ class ChatMagics(Magics):
             except (SessionDataError, StoreError, OSError) as exc:
                 raise UsageError(f"cannot restore from {path}: {exc}") from None
             print(f"restored {len(ids)} sessions from {path}: {', '.join(ids)}" if ids else f"no sessions in {path}")
-            _print_servers(ids)
+            print_servers(ids)
             return
         if args.replace:
             raise UsageError(f"--replace goes with --notebook PATH; {usage_of('restore')}")
         ids = registry().restore()
         print(f"restored {len(ids)} sessions: {', '.join(ids)}" if ids else "no stored sessions to restore")
-        _print_servers(ids)
+        print_servers(ids)
 
     def _export(self, args: Any) -> None:
         sid, path = args.session_id, args.file
@@ -589,115 +571,6 @@ class ChatMagics(Magics):
         from ..export.notebook import export_bundle
 
         display(export_bundle(session), raw=True)
-
-
-def _print_table(rows: Sequence[tuple[str, ...]], indent: str = "") -> None:
-    """Rows as left-aligned columns (the first row is the header)."""
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print(indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _from_config(session: Session, name: str) -> bool:
-    """Whether the session's setting ``name`` is the %config default it was created with."""
-    settings = session.settings
-    return name in settings and registry().defaults.get(name) == settings[name]
-
-
-def default_cap(session: Session) -> int | None:
-    """The notebook's answer cap for a turn of ``session`` that sets none (None: the session's
-    own params cap it, or there is no cap)."""
-    own = {**session.agent.params, **session.params}
-    if "max_tokens" in own or "max_completion_tokens" in own:
-        return None
-    return registry().max_tokens
-
-
-def _cap_row(session: Session) -> tuple[str, str, str]:
-    own = {**session.agent.params, **session.params}
-    for name in ("max_tokens", "max_completion_tokens"):
-        if name in own:
-            return ("max_tokens", str(own[name]), "this session's params (a cell's --max-tokens wins)")
-    cap = registry().max_tokens
-    if cap is None:
-        return ("max_tokens", "none", "%config ChatMagics.max_tokens = None (answers are not capped)")
-    return ("max_tokens", str(cap), "%config ChatMagics.max_tokens, the default cap (a cell's --max-tokens wins)")
-
-
-def config_rows(session: Session) -> list[tuple[str, str, str]]:
-    """``%chat config``: each setting's effective value and where it comes from."""
-    settings = session.settings
-
-    def source(name: str, fallback: str) -> str:
-        if name in settings:
-            if _from_config(session, name):
-                return f"this session (from %config ChatMagics.{name} when it was created)"
-            return "this session"
-        return fallback
-
-    try:
-        url = getattr(session.provider, "base_url", None)
-    except ConfigurationError:  # its URL's key is not in this kernel: show the stored form
-        url = settings.get("base_url")
-    url_fallback = "$OPENAI_BASE_URL" if os.environ.get("OPENAI_BASE_URL") else "the provider's default"
-    rows = [
-        ("model", session.model, source("model", "the agent's default")),
-        ("provider", session.provider_name, source("provider", "the agent's default")),
-        ("base_url", str(url or ("-" if session.provider_name != "openai" else "https://api.openai.com/v1")),
-         source("base_url", url_fallback if session.provider_name == "openai" else "-")),
-        ("params", json.dumps(session.params) if session.params else "-", source("params", "-")),
-        ("ttl", "-" if session.ttl is None else f"{session.ttl:g} s", source("ttl", "the store's" if session.ttl else "-")),
-        ("system", _preview(session.system or "", 50) if session.system else "-", "-s/--system, %chat system"),
-        _cap_row(session),
-    ]  # fmt: skip
-    return rows
-
-
-def branch_rows(session: Session) -> list[tuple[str, ...]]:
-    """``%chat branches``: one row per branch, described by where it splits from the others
-    (branches that split early would look alike by their last message alone)."""
-    paths = [session.path(head) for head in session.heads]
-    rows: list[tuple[str, ...]] = [("", "branch", "messages", "splits off at", "last message")]
-    for index, path in enumerate(paths):
-        others = [other for j, other in enumerate(paths) if j != index]
-        nearest = max(others, key=lambda other: _common_prefix(path, other), default=[])
-        shared = _common_prefix(path, nearest)
-        if len(paths) == 1:
-            split = "-"
-        elif shared < len(path):
-            # A regenerated turn repeats the prompt: show the first message that reads differently.
-            at = shared
-            while at + 1 < len(path) and at < len(nearest) and _same_text(path[at], nearest[at]):
-                at += 1
-            own = path[at]
-            turn = sum(1 for node in path[: at + 1] if node.message.role == "user")
-            split = f"turn {max(turn, 1)} ({own.message.role}): {_preview(own.message.content, 40)}"
-        else:
-            split = "(ends inside another branch)"
-        last = next((n.message.content for n in reversed(path) if n.message.content), "")
-        mark = "*" if index == session.current_branch else ""
-        rows.append((mark, str(index + 1), str(len(path)), split, _preview(last, 50)))
-    if session.current_branch is None:
-        rows.append(("*", "-", str(len(session.nodes)), f"detached at message {session.head}", ""))
-    return rows
-
-
-def _common_prefix(a: list[Any], b: list[Any]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x.id != y.id:
-            break
-        n += 1
-    return n
-
-
-def _same_text(a: Any, b: Any) -> bool:
-    return bool(a.message.role == b.message.role and a.message.content == b.message.content)
-
-
-def _preview(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def _is_model(value: Any) -> bool:
