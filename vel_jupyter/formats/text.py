@@ -24,4 +24,5 @@ def clean_text(text: str) -> str:
     """``text`` with NUL and lone surrogates replaced by U+FFFD (the same object when it has none)."""
     if text.isascii():
         return text.replace("\x00", REPLACEMENT) if "\x00" in text else text
-    return _UNSTORABLE.sub(REPLACEMENT, text)
+    # (every message passes here: a search allocates nothing when, as almost always, there is nothing)
+    return _UNSTORABLE.sub(REPLACEMENT, text) if _UNSTORABLE.search(text) else text
