@@ -536,3 +536,24 @@ class TestStatsFollowTheCurrentPath:
         check(Session.from_dict(session.to_dict(), Agent(provider="echo")))
         legacy = {k: v for k, v in session.to_dict().items() if k not in ("stats", "tree")}
         check(Session.from_dict({**legacy, "version": 1}, Agent(provider="echo")))
+
+
+class TestSettingsThatMayNotStick:
+    """``change_settings`` applies what differs and says what it replaced; ``restore_settings``
+    puts it back (the notebook undoes a failed first turn's flags with them)."""
+
+    def test_only_what_differs_is_replaced_and_restored(self) -> None:
+        session = Agent(provider="echo").session(session_id="s", system="old")
+        session.configure(model="m1")
+        replaced = session.change_settings(system="new", model="m2", provider=None)
+        assert replaced == {"system": "old", "model": "m1"}
+        assert (session.system, session.model) == ("new", "m2")
+        assert session.change_settings(model="m2") == {}, "nothing differs: nothing replaced"
+        session.restore_settings(replaced)
+        assert (session.system, session.settings.get("model")) == ("old", "m1")
+
+    def test_a_setting_that_cannot_work_never_sticks(self) -> None:
+        session = Agent(provider="echo").session(session_id="s")
+        with pytest.raises(ConfigurationError, match="unknown provider 'nosuch'"):
+            session.change_settings(provider="nosuch", model="m")
+        assert session.settings == {}

@@ -230,6 +230,41 @@ class Session:
         merged = {**self._settings, **settings}
         self._update_header(settings={k: v for k, v in merged.items() if v is not None or k == "ttl"})
 
+    def change_settings(self, *, system: str | None = None, **settings: Any) -> dict[str, Any]:
+        """Apply the settings (and ``system``) that differ from the session's, checking that a
+        provider and server can be made from them; return what they replaced (``{name: previous
+        value or None}``), for ``restore_settings``. ``None`` values are left alone.
+
+        Settings that cannot work (an unknown provider, a server named by data and not by the
+        user) are put back before the error is raised: they never stick.
+        """
+        wanted = {k: v for k, v in settings.items() if v is not None}
+        # (a stored base_url has *** for its key: compare the forms that are stored)
+        shown = {k: KEYRING.keep(v) if k == "base_url" else v for k, v in wanted.items()}
+        changed = {k: v for k, v in wanted.items() if self._settings.get(k) != shown[k]}
+        replaced: dict[str, Any] = {}
+        if system is not None and system != self.system:
+            replaced["system"] = self.system
+            self.system = system
+        if changed:
+            replaced.update({k: self._settings.get(k) for k in changed})
+            self.configure(**changed)
+            try:
+                self.provider_name  # noqa: B018 - an unknown provider fails here, before any request
+                self.provider  # noqa: B018
+            except ConfigurationError:
+                self.restore_settings(replaced)
+                raise
+        return replaced
+
+    def restore_settings(self, replaced: dict[str, Any]) -> None:
+        """Put back what ``change_settings`` replaced (a failed first turn's flags do not stick)."""
+        settings = dict(replaced)
+        if "system" in settings:
+            self.system = settings.pop("system")
+        if settings:
+            self.configure(**settings)
+
     @property
     def params(self) -> dict[str, Any]:
         """Per-session request parameters (temperature, max_tokens, ...); per-call ones win."""

@@ -293,7 +293,6 @@ class ChatMagics(Magics):
         sid = args.session_id or self.default_session
         if args.base_url is not None and not args.base_url.startswith(("http://", "https://")):
             raise UsageError(f"--base-url {args.base_url!r} must be an http(s) URL, e.g. http://localhost:11434/v1")
-        undo: dict[str, Any] = {}
         try:
             if args.fork_from:
                 if sid in reg.ids():
@@ -301,22 +300,9 @@ class ChatMagics(Magics):
                 session = reg.fork(args.fork_from, sid)
             else:
                 session = reg.get(sid, create=True)
-            if args.system is not None and args.system != session.system:
-                undo["system"] = session.system
-                session.system = args.system
-            sticky = {"model": args.model, "provider": args.provider, "base_url": args.base_url}
-            # (a stored base_url has *** for its key: compare the forms that are stored)
-            stored = {k: KEYRING.keep(v) if k == "base_url" and v is not None else v for k, v in sticky.items()}
-            sticky = {k: v for k, v in sticky.items() if v is not None and session.settings.get(k) != stored[k]}
-            if sticky:
-                undo.update({k: session.settings.get(k) for k in sticky})
-                session.configure(**sticky)
-                try:
-                    session.provider_name  # noqa: B018 - an unknown provider fails here, before any request
-                    session.provider  # noqa: B018
-                except ConfigurationError:
-                    self._undo_settings(session, undo)  # a flag that cannot work does not stick
-                    raise
+            undo = session.change_settings(
+                system=args.system, model=args.model, provider=args.provider, base_url=args.base_url
+            )
         except (ConfigurationError, SessionNotFoundError) as exc:
             raise UsageError(str(exc)) from None
         return session, undo
@@ -325,11 +311,7 @@ class ChatMagics(Magics):
         """Put back the settings this cell's flags replaced; the sentence that says so."""
         if not undo:
             return ""
-        settings = dict(undo)
-        if "system" in settings:
-            session.system = settings.pop("system")
-        if settings:
-            session.configure(**settings)
+        session.restore_settings(undo)
         flags = ", ".join(f"--{k.replace('_', '-')}" for k in undo)
         return f"{flags} did not stick: session {session.session_id!r} is unchanged and keeps its earlier settings"
 
