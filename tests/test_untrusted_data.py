@@ -264,3 +264,28 @@ def test_list_shows_a_damaged_stored_session_beside_the_others(
     shown = capsys.readouterr().out
     assert "good" in shown and "bad  damaged: see below" in shown.replace("   ", "  ")
     assert "bad: session 'bad': settings.model: Input should be a valid string" in shown
+
+
+@pytest.mark.slow
+def test_a_mailed_notebook_in_a_real_kernel_sends_nothing(attacker: OpenAIServer, tmp_path: Path) -> None:
+    """The attack as it happened: a real kernel whose user has an OpenAI key restores a mailed
+    notebook and runs the next cell. The attacker's server counts every request: none."""
+    import os
+
+    from .test_notebooks import Kernel
+
+    path = mailed_notebook(tmp_path / "mailed.ipynb", attacker.base_url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "VEL_"))}
+    kernel = Kernel({**env, "OPENAI_API_KEY": USER_KEY, "JUPYTER_DATA_DIR": str(tmp_path / "jupyter-data")})
+    try:
+        kernel.run("%load_ext vel_jupyter")
+        restored = kernel.run(f"%chat restore --notebook {path}")
+        said = "".join(m["content"].get("text", "") for m in restored if m["msg_type"] == "stream")
+        assert "not contacted until you name it" in said
+        turn = kernel.run("%%chat analysis\nand the Q4 numbers?")
+        errors = "".join(m["content"].get("text", "") for m in turn if m["msg_type"] == "stream")
+        assert "UsageError: session 'analysis' talks to" in errors and len(errors.strip().splitlines()) == 1
+        assert not [m for m in turn if m["msg_type"] in ("display_data", "update_display_data")]
+    finally:
+        kernel.close()
+    assert attacker.requests == [], "no key, no history, no prompt left the kernel"
