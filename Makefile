@@ -57,6 +57,7 @@ lint: venv
 	$(BIN)/ruff check vel_jupyter tests benchmarks labextension/ui-tests
 	$(BIN)/ruff format --check vel_jupyter tests benchmarks labextension/ui-tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 # llama.cpp's llama-server for tests/test_llama_server.py: built once per machine (~8 min on 2 cores)
 # from the llama-cpp-python sdist on PyPI, cached outside the repo ($VEL_LLAMA_CACHE, else
