@@ -10,7 +10,7 @@ from datetime import timezone
 import pandas as pd
 import pytest
 
-from vel_jupyter import Agent, Message, MessageMeta, Session, Usage, tool
+from vel_jupyter import Agent, Message, MessageMeta, Session, Usage, history, tool
 from vel_jupyter.errors import ConfigurationError
 from vel_jupyter.export.dataframe import session_to_dataframe, sessions_to_dataframe
 from vel_jupyter.testing import Reply, ScriptedProvider
@@ -296,7 +296,7 @@ def test_the_display_reads_well_and_the_data_stay_whole() -> None:
     provider.enqueue(Reply.text("## Answer\n\n<script>x()</script> and **more**" + " words" * 40))
     session = Agent(provider=provider).session("shown")
     session.run("first line\n\nsecond <b>line</b>")
-    df = session.to_dataframe()
+    df = history(session)
     assert list(df.columns)[:10] == ["turn", "role", "content", "model", "provider", "prompt_tokens",
                                      "completion_tokens", "latency_ms", "ttft_ms", "finish_reason"]  # fmt: skip
     assert df["content"][0] == "first line\n\nsecond <b>line</b>"  # the data are whole

@@ -401,7 +401,9 @@ class TestAnswersCutOffAtMaxTokens:
         meta = session.messages[-1].meta
         assert meta is not None and meta.finish_reason == "length"
         assert 0 < response.usage.completion_tokens <= 5
-        frame = session.to_dataframe()
+        from vel_jupyter import history
+
+        frame = history(session)
         assert frame["finish_reason"].tolist()[-1] == "length"
 
     def test_strict_mode_raises_and_keeps_nothing(self, backend: Backend) -> None:

@@ -124,3 +124,18 @@ def test_exports_and_the_notebook_side_use_only_the_engines_public_api() -> None
                     continue
                 offenders.append(f"{path.relative_to(package)}:{node.lineno}: .{node.attr}")
     assert offenders == []
+
+
+def test_the_notebook_views_of_a_session_are_functions_and_the_old_methods_warn() -> None:
+    """``vel_jupyter.history(session)`` / ``vel_jupyter.tree(session)``: the engine imports neither
+    pandas nor widgets; ``session.to_dataframe()`` / ``session.tree()`` forward, with a warning,
+    for one release."""
+    import pytest
+
+    from vel_jupyter import Agent, history
+
+    session = Agent(provider="echo").session()
+    session.run("hi")
+    assert list(history(session)["role"]) == ["user", "assistant"]
+    with pytest.warns(DeprecationWarning, match=r"vel_jupyter\.history\(session\)"):
+        assert history(session).equals(session.to_dataframe())

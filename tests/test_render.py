@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vel_jupyter import Agent
+from vel_jupyter import Agent, history
 from vel_jupyter import render as render_module
 from vel_jupyter.core.response import StreamEvent
 from vel_jupyter.export.notebook import export_bundle
@@ -324,7 +324,7 @@ def test_magics_show_displays_html_only(monkeypatch: pytest.MonkeyPatch) -> None
 def test_history_dataframe_html_escapes_model_text() -> None:
     session = Agent(provider=ScriptedProvider("<img src=x onerror=alert(1)>")).session("hist")
     session.run("<script>alert(2)</script>")
-    markup = session.to_dataframe()._repr_html_()
+    markup = history(session)._repr_html_()
     assert "<img" not in markup and "<script" not in markup and "onerror=alert(1)" in markup
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from vel_jupyter import Agent, Session
+from vel_jupyter import Agent, Session, history
 from vel_jupyter.core.secrets import KEYRING, KeyRing, MissingKeyError, Secret, redact_url, url_secrets
 from vel_jupyter.errors import ConfigurationError
 from vel_jupyter.jupyter.display import ECHO_NOTE, final_bundle
@@ -171,7 +171,7 @@ class TestEcho:
         bundle = final_bundle(session, response)
         assert ECHO_NOTE in bundle["text/html"] and bundle["text/plain"].startswith(f"[{ECHO_NOTE}]")
         assert bundle["application/vnd.vel.session+json"]["provider"] == "echo"
-        df = session.to_dataframe()
+        df = history(session)
         assert df["provider"].tolist()[1] == "echo" and df["provider"].isna().tolist()[0]
 
     def test_a_model_answer_does_not(self, open_server: OpenAIServer, gateway: str) -> None:

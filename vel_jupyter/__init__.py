@@ -19,9 +19,11 @@ from .core.tree import Branch, Node
 from .errors import AgentError
 
 if typing.TYPE_CHECKING:
+    import pandas
     from IPython.core.interactiveshell import InteractiveShell
 
     from .jupyter.registry import Registry
+    from .jupyter.tree_widget import TreeWidget
 
 __version__ = "0.1.0"
 
@@ -46,6 +48,25 @@ def registry() -> Registry:
     from .jupyter.registry import registry as current
 
     return current()
+
+
+def history(session: Session, *, branches: bool = False) -> pandas.DataFrame:
+    """One row per message of ``session`` (its current path; every branch with ``branches=True``).
+
+    Columns: session_id, branch, turn, message_id, parent_id, role, content, tool_calls,
+    tool_call_id, model, prompt_tokens, completion_tokens, latency_ms, ttft_ms,
+    finish_reason, cell_id, created_at. pandas is imported here, on first use.
+    """
+    from .export.dataframe import session_to_dataframe
+
+    return session_to_dataframe(session, branches=branches)
+
+
+def tree(session: Session) -> TreeWidget:
+    """An interactive fork tree of ``session``'s family (an anywidget; needs ``anywidget``)."""
+    from .jupyter.tree_widget import TreeWidget
+
+    return TreeWidget(session)
 
 
 def sessions() -> dict[str, Session]:
@@ -73,9 +94,11 @@ __all__ = [
     "TurnStream",
     "Usage",
     "__version__",
+    "history",
     "load_ipython_extension",
     "registry",
     "sessions",
     "tool",
+    "tree",
     "unload_ipython_extension",
 ]

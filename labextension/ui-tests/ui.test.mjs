@@ -628,7 +628,7 @@ scenario('%chat tree: HEAD\'s path in one column, read a turn, fork and continue
   });
 });
 
-scenario('session.tree() widget: live, it forks through its kernel; saved, it shows its last tree with no kernel and with a new one', async (page, paths) => {
+scenario('the tree widget (vel_jupyter.tree(session), %chat tree --widget): live, it forks through its kernel; saved, it shows its last tree with no kernel and with a new one', async (page, paths) => {
   const path = await liveNotebook(page, paths, 'widget', [`%%chat fam --base-url ${urls.echo}\nFirst question`, '%%chat fam\nSecond question', '%chat tree fam --widget']);
   for (const i of [1, 2, 3]) await runCell(page, path, i);
   const tree = outputOf(page, 3);

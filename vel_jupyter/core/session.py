@@ -646,21 +646,18 @@ class Session:
         return dict(self._h)
 
     def tree(self) -> Any:
-        """An interactive fork tree of this session's family (an anywidget; needs ``anywidget``)."""
-        from ..jupyter.tree_widget import TreeWidget
+        """Deprecated: ``vel_jupyter.tree(session)`` (the engine does not import the notebook side)."""
+        _deprecated("session.tree()", "vel_jupyter.tree(session)")
+        from .. import tree
 
-        return TreeWidget(self)
+        return tree(self)
 
     def to_dataframe(self, *, branches: bool = False) -> pandas.DataFrame:
-        """One row per message (current path; every branch with ``branches=True``).
+        """Deprecated: ``vel_jupyter.history(session)`` (the engine does not import pandas)."""
+        _deprecated("session.to_dataframe()", "vel_jupyter.history(session)")
+        from .. import history
 
-        Columns: session_id, branch, turn, message_id, parent_id, role, content, tool_calls,
-        tool_call_id, model, prompt_tokens, completion_tokens, latency_ms, ttft_ms,
-        finish_reason, cell_id, created_at. pandas is imported here, on first use.
-        """
-        from ..export.dataframe import session_to_dataframe
-
-        return session_to_dataframe(self, branches=branches)
+        return history(self, branches=branches)
 
     # -- serialization -------------------------------------------------------------------
 
@@ -682,6 +679,12 @@ class Session:
 
 async def _completed(value: AsyncTurnStream) -> AsyncTurnStream:
     return value
+
+
+def _deprecated(old: str, new: str) -> None:
+    import warnings
+
+    warnings.warn(f"{old} is deprecated and goes in the next release: use {new}", DeprecationWarning, stacklevel=3)
 
 
 class _Head:

@@ -411,7 +411,9 @@ class ChatMagics(Magics):
         display({"text/html": show_html(session), "text/plain": repr(session)}, raw=True)
 
     def _history(self, args: Any) -> Any:
-        return registry().get(args.session_id).to_dataframe(branches=args.branches)
+        from .. import history
+
+        return history(registry().get(args.session_id), branches=args.branches)
 
     def _get(self, args: Any) -> Session:
         return registry().get(args.session_id)
@@ -503,7 +505,9 @@ class ChatMagics(Magics):
         reg = registry()
         session = reg.get(args.session_id or self.default_session)
         if args.widget:  # for frontends with a widget manager and without the vel-jupyter extension
-            return session.tree()
+            from .. import tree
+
+            return tree(session)
         from .tree_data import family
         from .tree_view import tree_bundle
 

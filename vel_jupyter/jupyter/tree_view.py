@@ -13,7 +13,7 @@ One display carries three copies of the same tree:
 
 No widget: the output needs neither a widget manager nor a live kernel to show, so a saved
 notebook never reads "Error displaying widget". While the kernel runs, the registry redraws
-the display when a session of the family moves (``shown.ShownTrees``). ``session.tree()`` is
+the display when a session of the family moves (``shown.ShownTrees``). ``vel_jupyter.tree(session)`` is
 the anywidget version, for frontends with a widget manager and no extension.
 """
 

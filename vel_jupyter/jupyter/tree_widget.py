@@ -1,4 +1,4 @@
-"""The fork-tree widget (``session.tree()``, ``%chat tree ID --widget``): the same tree as a
+"""The fork-tree widget (``vel_jupyter.tree(session)``, ``%chat tree ID --widget``): the same tree as a
 ``%chat tree`` output, for frontends that have a widget manager but not the vel-jupyter
 extension (VS Code, classic Notebook, Colab), and for agents outside the notebook's registry.
 
@@ -38,7 +38,7 @@ def _joined(*names: str) -> str:
 
 
 class TreeWidget(anywidget.AnyWidget):
-    """``session.tree()`` / ``%chat tree ID``."""
+    """``vel_jupyter.tree(session)`` / ``%chat tree ID --widget``."""
 
     _esm = _joined("render.js", "tree.js")
     _css = _joined("render.css")
