@@ -24,7 +24,8 @@ from vel_jupyter import Agent, Session
 from vel_jupyter.core.serialize import node_to_dict, session_from_dict
 from vel_jupyter.errors import ConfigurationError, SessionDataError
 from vel_jupyter.export.notebook import EXPORT_MIME, export_bundle, read_sessions, restore_notebook, write_session
-from vel_jupyter.jupyter.display import SESSION_MIME, turn_payload
+from vel_jupyter.formats.kinds import SESSION_MIME
+from vel_jupyter.jupyter.display import turn_payload
 from vel_jupyter.jupyter.registry import Registry, registry, set_registry
 from vel_jupyter.testing import OpenAIServer, Reply
 

@@ -24,7 +24,8 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from vel_jupyter.core.message import ToolCall
 from vel_jupyter.core.response import StreamEvent
-from vel_jupyter.jupyter.display import LIVE_WINDOW, PARTIAL_NOTE, SESSION_MIME, LiveView
+from vel_jupyter.formats.kinds import SESSION_MIME
+from vel_jupyter.jupyter.display import LIVE_WINDOW, PARTIAL_NOTE, LiveView
 from vel_jupyter.jupyter.live_text import LiveText, elided_note
 from vel_jupyter.jupyter.registry import Registry, set_registry
 from vel_jupyter.providers import register_provider

@@ -14,7 +14,7 @@ import pytest
 from jupyter_client.manager import start_new_kernel
 from nbclient import NotebookClient
 
-from vel_jupyter.jupyter.display import SESSION_MIME
+from vel_jupyter.formats.kinds import SESSION_MIME
 from vel_jupyter.testing import OpenAIServer, Reply
 
 from .conftest import TEST_KEY

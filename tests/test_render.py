@@ -26,7 +26,8 @@ from vel_jupyter import render as render_module
 from vel_jupyter.core.response import StreamEvent
 from vel_jupyter.export.notebook import export_bundle
 from vel_jupyter.formats import clean_text
-from vel_jupyter.jupyter.display import SESSION_MIME, LiveView, final_bundle, show_html, turn_html
+from vel_jupyter.formats.kinds import SESSION_MIME
+from vel_jupyter.jupyter.display import LiveView, final_bundle, show_html, turn_html
 from vel_jupyter.render import code_to_html, markdown_to_html, sanitize, text_to_html
 from vel_jupyter.testing import Reply, ScriptedProvider
 

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from vel_jupyter.jupyter.display import SESSION_MIME
+from vel_jupyter.formats.kinds import SESSION_MIME
 
 STALE = "not on the current branch"
 

@@ -13,7 +13,8 @@ import pytest
 from nbclient import NotebookClient
 
 from vel_jupyter import Agent, Message
-from vel_jupyter.jupyter.tree_data import TREE_MIME, family
+from vel_jupyter.formats.kinds import TREE_MIME
+from vel_jupyter.jupyter.tree_data import family
 from vel_jupyter.jupyter.tree_view import STATIC_ROWS, tree_bundle
 from vel_jupyter.render import sanitize
 

@@ -6,7 +6,8 @@ import json
 import re
 
 from vel_jupyter import Agent, Message
-from vel_jupyter.jupyter.tree_data import TREE_MIME, tree_payload
+from vel_jupyter.formats.kinds import TREE_MIME
+from vel_jupyter.jupyter.tree_data import tree_payload
 from vel_jupyter.jupyter.tree_widget import TreeWidget
 
 from .conftest import TEST_KEY

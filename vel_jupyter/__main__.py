@@ -111,8 +111,8 @@ class _TurnPrinter:
         self.echo_noted = False
 
     def cell(self, cell: Any) -> None:
-        from .jupyter.display import ECHO_NOTE, SESSION_MIME
-        from .jupyter.tree_data import TREE_MIME
+        from .formats.kinds import SESSION_KIND, SESSION_MIME, TREE_MIME
+        from .jupyter.display import ECHO_NOTE
 
         if cell.cell_type != "code":
             return
@@ -121,7 +121,7 @@ class _TurnPrinter:
             turn = data.get(SESSION_MIME)
             if TREE_MIME in data:
                 print(f"[{data[TREE_MIME]['focus']}] {data['text/plain']}\n", flush=True)
-            elif turn and turn.get("kind") == "vel_jupyter.session":
+            elif turn and turn.get("kind") == SESSION_KIND:
                 branches = len(turn["heads"])
                 print(f"[{turn['session_id']}] exported: {len(turn['messages'])} messages, {branches} branches\n")
             elif output_.get("output_type") == "stream" and output_.get("name") == "stdout":

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from vel_jupyter import Agent
 from vel_jupyter.export.notebook import export_bundle
-from vel_jupyter.jupyter.display import SESSION_MIME, final_bundle
+from vel_jupyter.formats.kinds import SESSION_MIME
+from vel_jupyter.jupyter.display import final_bundle
 
 OUT = Path(__file__).with_name("fixtures") / "vel-session.ipynb"
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidSessionIdError, SessionDataError
 from ..formats import check_message, check_record, clean_text
+from ..formats.kinds import FORMAT_VERSION, SESSION_KIND
 from .context import SummaryRecord
 from .message import Message
 from .tree import MessageTree, Node, new_id, utcnow, validate_session_id
@@ -19,8 +20,6 @@ from .tree import MessageTree, Node, new_id, utcnow, validate_session_id
 if TYPE_CHECKING:
     from .agent import Agent
     from .session import Session
-
-FORMAT_VERSION = 2
 
 
 def node_to_dict(node: Node) -> dict[str, Any]:
@@ -70,7 +69,7 @@ def new_header(
     now = utcnow().isoformat()
     return {
         "version": FORMAT_VERSION,
-        "kind": "vel_jupyter.session",
+        "kind": SESSION_KIND,
         "session_id": validate_session_id(session_id),
         "tree": tree or new_id(),
         "system": clean_text(system) if system else system,

@@ -7,12 +7,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigurationError, TurnInterrupted
+from ..formats.kinds import FORMAT_VERSION
 from ..formats.text import clean_text
 from .context import SummaryRecord
 from .message import Message, Usage
 from .response import Response, StreamEvent
 from .secrets import KEYRING, redact_url
-from .serialize import FORMAT_VERSION, node_to_dict
+from .serialize import node_to_dict
 from .structured import check_schema
 from .tools import as_tools
 from .tree import Branch, MessageTree, Node, new_id, validate_session_id

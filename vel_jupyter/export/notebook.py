@@ -64,7 +64,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.secrets import KEYRING
 from ..core.serialize import (
-    FORMAT_VERSION,
     header_from_dict,
     new_header,
     node_from_dict,
@@ -75,7 +74,7 @@ from ..core.session import Session
 from ..core.tree import validate_session_id
 from ..errors import ConfigurationError, InvalidSessionIdError, SessionDataError
 from ..formats import check_links, check_record, check_turn_payload, load_json
-from ..jupyter.display import PAYLOAD_VERSION
+from ..formats.kinds import FORMAT_VERSION, PAYLOAD_VERSION, SESSION_KIND, SESSION_MIME, TURN_KIND
 
 if TYPE_CHECKING:
     from ..core.agent import Agent
@@ -93,9 +92,7 @@ __all__ = [
     "write_session",
 ]
 
-EXPORT_MIME = "application/vnd.vel.session+json"  # the same mimetype as every %%chat turn output
-SESSION_KIND = "vel_jupyter.session"  # a full export: exactly Session.to_dict()
-TURN_KIND = "vel_jupyter.turn"  # one %%chat turn (jupyter.display.turn_payload)
+EXPORT_MIME = SESSION_MIME  # the same mimetype as every %%chat turn output
 METADATA_KEY = "vel_jupyter"  # notebook.metadata["vel_jupyter"]["sessions"][session_id]
 
 _TURN_FIELDS = ("session_id", "head", "branch", "branches", "messages")

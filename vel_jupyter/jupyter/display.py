@@ -22,14 +22,13 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..formats.kinds import PAYLOAD_VERSION, SESSION_MIME, TURN_KIND
 from .live_text import LiveText, elided_note
 
 if TYPE_CHECKING:
     from ..core.response import Response, StreamEvent
     from ..core.session import Session
 
-SESSION_MIME = "application/vnd.vel.session+json"
-PAYLOAD_VERSION = 1
 # Shown on every answer of the offline echo provider, so nobody mistakes it for a model.
 ECHO_NOTE = "offline echo — set OPENAI_API_KEY or --base-url to use a model"
 
@@ -53,7 +52,7 @@ def turn_payload(
     branch = next((b.index for b in session.branches if b.current), None)
     payload: dict[str, Any] = {
         "version": PAYLOAD_VERSION,
-        "kind": "vel_jupyter.turn",
+        "kind": TURN_KIND,
         "session_id": session.session_id,
         "branch": branch,
         "branches": len(session.branches),
@@ -398,7 +397,7 @@ class LiveView:
         )
         live: dict[str, Any] = {
             "version": PAYLOAD_VERSION,
-            "kind": "vel_jupyter.turn",
+            "kind": TURN_KIND,
             "live": True,
             "session_id": self.session_id,
             "provider": self.provider,

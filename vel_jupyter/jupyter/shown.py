@@ -45,7 +45,7 @@ class ShownTurns:
 
     def add(self, session: Session, display_id: str, response: Response, bundle: dict[str, Any], *, fmt: str,
             prompt: str | None) -> None:  # fmt: skip
-        from .display import SESSION_MIME
+        from ..formats.kinds import SESSION_MIME
 
         shown = _Shown(display_id, response, fmt, prompt, bundle[SESSION_MIME])
         with self._lock:
@@ -70,7 +70,8 @@ class ShownTurns:
     def _redraw(self, session: Session, entry: _Shown) -> None:
         from IPython.display import update_display
 
-        from .display import SESSION_MIME, final_bundle
+        from ..formats.kinds import SESSION_MIME
+        from .display import final_bundle
 
         try:
             bundle = final_bundle(session, entry.response, fmt=entry.fmt, prompt=entry.prompt,

@@ -21,7 +21,6 @@ from ..core.tree import Node
 
 PREVIEW = 80
 ROW_PREVIEW = 160  # characters of a row's question or answer (the row clips what does not fit)
-TREE_MIME = "application/vnd.vel.tree+json"
 
 
 def family(session: Session, candidates: Iterable[Session]) -> list[Session]:

@@ -23,7 +23,8 @@ import html
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .tree_data import TREE_MIME, tree_payload
+from ..formats.kinds import TREE_MIME
+from .tree_data import tree_payload
 
 if TYPE_CHECKING:
     from ..core.session import Session

@@ -26,7 +26,8 @@ import traitlets
 
 from ..core.session import Session
 from ..errors import AgentError, ConfigurationError
-from .tree_data import TREE_MIME, family, tree_payload
+from ..formats.kinds import TREE_MIME
+from .tree_data import family, tree_payload
 
 _STATIC = Path(__file__).parent / "static"
 

@@ -32,6 +32,7 @@ from typing import Any
 from ..core.tree import utcnow, validate_session_id
 from ..errors import SessionDataError, StoreError
 from ..formats import load_json
+from ..formats.kinds import SESSION_KIND
 from .base import (
     HeadConflict,
     SessionStore,
@@ -197,7 +198,7 @@ class SQLStore(SessionStore):
 
     def _header_of(self, session_id: str, context: Any, tree: Any = None) -> dict[str, Any]:
         header = self._json(context, f"session {session_id!r}: its header", session_id)
-        if not isinstance(header, dict) or header.get("kind") != "vel_jupyter.session":
+        if not isinstance(header, dict) or header.get("kind") != SESSION_KIND:
             raise StoreError(
                 f"session {session_id!r}: the vel_sessions row is not a vel_jupyter session "
                 "(foreign data, perhaps from another tool sharing the table); rename or delete it"
@@ -325,7 +326,7 @@ class SQLStore(SessionStore):
             header = self.json_out(context, f"session {session_id!r}: its header")
         except SessionDataError as exc:
             return {**summary_of({}, session_id=session_id), "damaged": str(exc)}
-        if not isinstance(header, dict) or header.get("kind") != "vel_jupyter.session":
+        if not isinstance(header, dict) or header.get("kind") != SESSION_KIND:
             return {
                 **summary_of({}, session_id=session_id),
                 "damaged": f"session {session_id!r}: the vel_sessions row is not a vel_jupyter session",

@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlsplit
 from ..core.secrets import KEYRING, Secret, redact_text, redact_url
 from ..errors import SessionDataError, StoreError
 from ..formats import LIMITS, check_record, check_summary_header, clean_text, load_json
+from ..formats.kinds import SESSION_KIND
 from ..formats.validate import SESSION_ID, check_header
 
 HEADER_KEYS = (
@@ -421,7 +422,7 @@ def split_record(session_id: str, data: Any) -> tuple[dict[str, Any], list[dict[
     header = {k: data[k] for k in HEADER_KEYS if k in data}
     header["session_id"] = session_id
     header["tree"] = tree_of(header)
-    header.setdefault("kind", "vel_jupyter.session")
+    header.setdefault("kind", SESSION_KIND)
     header.setdefault("version", 1)
     messages = data.get("messages") or []
     known = {m["id"] for m in messages}

@@ -47,6 +47,7 @@ from ..core.secrets import KEYRING, Secret, guard_logs, redact_text
 from ..core.tree import utcnow, validate_session_id
 from ..errors import ConfigurationError, SessionDataError, StoreError
 from ..formats import load_json
+from ..formats.kinds import SESSION_KIND
 from .base import (
     HeadConflict,
     SessionStore,
@@ -66,7 +67,7 @@ from .base import (
 )
 
 INSTALL_HINT = "RedisStore needs redis: pip install 'vel-jupyter[redis]' (redis)"
-KIND = "vel_jupyter.session"
+KIND = SESSION_KIND
 FORMAT = "2"
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for a connection: a dead host fails the turn instead of hanging the kernel."""
