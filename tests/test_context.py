@@ -159,7 +159,7 @@ class TestSummaries:
             provider=ScriptedProvider(default="ok"), context_manager=ContextManager(max_history=2, summarize=True)
         )
         restored = type(session).from_dict(data, restored_agent)
-        assert restored._summaries == session.summaries
+        assert restored.summaries == session.summaries
 
     def test_a_failed_turn_does_not_record_its_summary(self) -> None:
         provider = ScriptedProvider(default=None)

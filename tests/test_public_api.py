@@ -126,16 +126,12 @@ def test_exports_and_the_notebook_side_use_only_the_engines_public_api() -> None
     assert offenders == []
 
 
-def test_the_notebook_views_of_a_session_are_functions_and_the_old_methods_warn() -> None:
-    """``vel_jupyter.history(session)`` / ``vel_jupyter.tree(session)``: the engine imports neither
-    pandas nor widgets; ``session.to_dataframe()`` / ``session.tree()`` forward, with a warning,
-    for one release."""
-    import pytest
-
-    from vel_jupyter import Agent, history
+def test_the_notebook_views_of_a_session_are_functions_of_the_package() -> None:
+    """``vel_jupyter.history(session)`` / ``vel_jupyter.tree(session)``: the engine's Session has
+    no method that would import pandas or widgets (the old ones went before any release)."""
+    from vel_jupyter import Agent, Session, history
 
     session = Agent(provider="echo").session()
     session.run("hi")
     assert list(history(session)["role"]) == ["user", "assistant"]
-    with pytest.warns(DeprecationWarning, match=r"vel_jupyter\.history\(session\)"):
-        assert history(session).equals(session.to_dataframe())
+    assert not hasattr(Session, "to_dataframe") and not hasattr(Session, "tree")

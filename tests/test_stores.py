@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from vel_jupyter import Agent, Message, Session
+from vel_jupyter.core.transitions import next_header
 from vel_jupyter.errors import InvalidSessionIdError, StoreError
 from vel_jupyter.stores import MemoryStore, SessionStore, SQLiteStore, TurnStore
 from vel_jupyter.testing import ScriptedProvider
@@ -311,9 +312,9 @@ class TestIncrementalStores:
         agent = agent_on(turn_store)
         session = agent.session(session_id="cas")
         with pytest.raises(HeadConflict):
-            turn_store.append("cas", [], session.next_header(datetime.now(timezone.utc)), session.rev - 1)
+            turn_store.append("cas", [], next_header(session.agent.repository.state_of(session), datetime.now(timezone.utc)), session.rev - 1)
         with pytest.raises(HeadConflict):
-            turn_store.append("brand-new", [], session.next_header(datetime.now(timezone.utc)), 5)
+            turn_store.append("brand-new", [], next_header(session.agent.repository.state_of(session), datetime.now(timezone.utc)), 5)
 
     def test_fork_reads_the_origin_rows(self, turn_store: Any) -> None:
         agent = agent_on(turn_store)

@@ -28,6 +28,19 @@ if typing.TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
+def _plug_adapters() -> None:
+    """The composition root: the engine is written against ``core.ports``; here it gets the
+    built-in providers and stores (and, through their registries, third-party ones)."""
+    from .core.ports import plug
+    from .providers import create_provider, resolve_provider_name
+    from .stores import open_store
+
+    plug(create_provider=create_provider, resolve_provider_name=resolve_provider_name, open_store=open_store)
+
+
+_plug_adapters()
+
+
 def load_ipython_extension(ipython: InteractiveShell) -> None:
     """``%load_ext vel_jupyter``: register ``%%chat`` and ``%chat`` (imports happen here, lazily)."""
     from .jupyter.magics import ChatMagics

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from ..errors import ConfigurationError, SessionNotFoundError, UnconfirmedServerError
 from .context import ContextManager
 from .message import Message
+from .ports import adapters
 from .repository import Repository, SessionSummary
 from .response import Answer
 from .secrets import KEYRING, MASK, MissingKeyError, Secret, default_server, origin
@@ -19,8 +20,7 @@ from .tools import Tool, as_tools
 from .tree import new_id, validate_session_id
 
 if TYPE_CHECKING:
-    from ..providers.base import Provider
-    from ..stores.base import SessionStore
+    from .ports import Provider, SessionStore
 
 T = TypeVar("T")
 
@@ -54,8 +54,6 @@ class Agent:
         params: dict[str, Any] | None = None,
         allow_incomplete: bool = True,
     ) -> None:
-        from ..providers import resolve_provider_name
-
         if isinstance(model, dict):
             config = dict(model)
             provider = provider or config.pop("provider", None)
@@ -88,7 +86,7 @@ class Agent:
         self._provider_request = provider if isinstance(provider, str) else None
         self._own_provider = provider is not None and not isinstance(provider, str)  # an instance: never replaced
         if provider is None or isinstance(provider, str):
-            self.provider_name = resolve_provider_name(provider, base_url=base_url, api_key=api_key)
+            self.provider_name = adapters().resolve_provider_name(provider, base_url=base_url, api_key=api_key)
         else:
             self._provider = provider
             self.provider_name = getattr(provider, "name", type(provider).__name__)
@@ -105,9 +103,7 @@ class Agent:
         self.ctxmgr.bind(self)
         self._listeners: list[Callable[[Session], None]] = []
         self._lock = threading.RLock()
-        from ..stores import open_store
-
-        self.repository = Repository(self, open_store(session_storage))
+        self.repository = Repository(self, adapters().open_store(session_storage))
 
     def __repr__(self) -> str:
         return (
@@ -132,8 +128,6 @@ class Agent:
         """Change the defaults of sessions with no setting of their own: ``provider``,
         ``model``, ``base_url`` (``None`` removes one). ``%config ChatMagics.base_url = ...``
         does this, so a server configured after the agent was made is the one used."""
-        from ..providers import resolve_provider_name
-
         unknown = set(changes) - {"provider", "model", "base_url"}
         if unknown:
             raise ConfigurationError(f"reconfigure() takes provider, model or base_url, not {sorted(unknown)}")
@@ -150,7 +144,7 @@ class Agent:
             if ("provider" in changes or "base_url" in changes) and not self._own_provider:
                 url = self._provider_options.get("base_url")
                 key = self._provider_options.get("api_key")
-                self.provider_name = resolve_provider_name(
+                self.provider_name = adapters().resolve_provider_name(
                     self._provider_request, base_url=url and url.get(), api_key=key and key.get()
                 )
                 self._provider = None
@@ -164,10 +158,8 @@ class Agent:
             # A session's own server URL is what it asked for, whatever the agent's default (and
             # echo, which has no server, cannot be what a URL was given for).
             return "openai"
-        from ..providers import resolve_provider_name
-
         api_key = self._provider_options.get("api_key")
-        return resolve_provider_name(name, base_url=base_url, api_key=api_key and "set")
+        return adapters().resolve_provider_name(name, base_url=base_url, api_key=api_key and "set")
 
     def provider_for(self, name: str | None, base_url: str | None, *, session_id: str | None = None) -> Provider:
         """The provider for a session's own ``provider``/``base_url`` settings (cached).
@@ -184,20 +176,16 @@ class Agent:
         with self._lock:
             provider = self._providers.get(key)
             if provider is None:
-                from ..providers import create_provider
-
                 options = self._options_for(_revealed(base_url, session_id) if base_url is not None else None)
                 if resolved != "openai":
                     options = {}
-                provider = self._providers[key] = create_provider(resolved, **options)
+                provider = self._providers[key] = adapters().create_provider(resolved, **options)
             return provider
 
     @property
     def provider(self) -> Provider:
         """The provider instance, created on first use (so importing is cheap)."""
         if self._provider is None:
-            from ..providers import create_provider
-
             with self._lock:
                 if self._provider is None:
                     options = self._options_for(None)
@@ -207,7 +195,7 @@ class Agent:
                             for k, v in options.items()
                             if k not in ("base_url", "api_key", "timeout", "max_retries")
                         }
-                    self._provider = create_provider(self.provider_name, **options)
+                    self._provider = adapters().create_provider(self.provider_name, **options)
         return self._provider
 
     def _options_for(self, url: str | None) -> dict[str, Any]:
@@ -317,7 +305,7 @@ class Agent:
 
     def _session_for_run(self, session_id: str | None) -> Session:
         if session_id is None:  # no session: a one-off conversation nobody keeps
-            session = Session(self, new_header(f"run-{new_id()}", system=self.system))
+            session = self.repository.new_session(new_header(f"run-{new_id()}", system=self.system))
             session.persistent = False
             return session
         return self.session(session_id=session_id)

@@ -9,7 +9,7 @@ may be overridden (the RAG example); ``get_session_context``, ``clear_session`` 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -160,7 +160,7 @@ class ContextManager:
         if session is not None and session.system:
             out.append({"role": "system", "content": session.system})
         if session is not None and session_id is not None:
-            path = session._path(run.base if run is not None else session.head)
+            path = session.path_view(run.base if run is not None else session.head)
             start, summary = self._select(session, path, run)
             if summary is not None:
                 out.append({"role": "system", "content": f"Summary of the earlier conversation:\n{summary}"})
@@ -169,18 +169,18 @@ class ContextManager:
             out.extend(m.to_openai() for m in run.pending)
         return out
 
-    def window_start(self, path: list[Node]) -> int:
+    def window_start(self, path: Sequence[Node]) -> int:
         """Index of the first message inside the window."""
         if self.max_history is None or len(path) <= self.max_history:
             return 0
         return _skip_tool_results(path, len(path) - self.max_history)
 
     def _latest_summary(
-        self, session: Session, path: list[Node], run: RunState | None
+        self, session: Session, path: Sequence[Node], run: RunState | None
     ) -> tuple[int, SummaryRecord | None]:
         """The most recent summary on this path, and the index of the node it covers."""
         fresh = run.new_summary if run is not None else None
-        recorded = session._summaries
+        recorded = session.summaries
         for index in range(len(path) - 1, -1, -1):
             node_id = path[index].id
             if fresh is not None and fresh.covers == node_id:
@@ -189,7 +189,7 @@ class ContextManager:
                 return index, recorded[node_id]
         return -1, None
 
-    def _select(self, session: Session, path: list[Node], run: RunState | None) -> tuple[int, str | None]:
+    def _select(self, session: Session, path: Sequence[Node], run: RunState | None) -> tuple[int, str | None]:
         start = self.window_start(path)
         if not self.summarize or start == 0:
             return start, None
@@ -202,7 +202,7 @@ class ContextManager:
         """What needs summarising before this turn, or None when the recorded summary will do."""
         if not self.summarize or self.max_history is None:
             return None
-        path = run.session._path(run.base)
+        path = run.session.path_view(run.base)
         start = self.window_start(path)
         if start == 0:
             return None
@@ -217,7 +217,7 @@ class ContextManager:
         )
 
 
-def _skip_tool_results(path: list[Node], start: int) -> int:
+def _skip_tool_results(path: Sequence[Node], start: int) -> int:
     while start < len(path) and path[start].message.role == "tool":
         start += 1
     return start

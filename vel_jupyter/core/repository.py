@@ -29,17 +29,20 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ..errors import AgentError, SessionDataError, StoreError
 from ..formats import check_links, check_message, check_record, clean_text
-from ..stores.base import TurnStore, damaged, stored_header, summary_line
+from ..formats.records import damaged, header_heads, join_record, stored_header, summary_line, summary_of, tree_of
 from .message import Message
+from .ports import HeadConflict, TurnStore
 from .secrets import redact_text
 from .serialize import new_header, node_from_dict, node_to_dict, parse_record
+from .session import Session
+from .state import SessionState
+from .transitions import moved_heads, next_header
 from .tree import MessageTree, Node, new_id, utcnow
 
 if TYPE_CHECKING:
-    from ..stores.base import SessionStore
     from .agent import Agent
     from .context import SummaryRecord
-    from .session import Session
+    from .ports import SessionStore
 
 T = TypeVar("T")
 
@@ -103,6 +106,8 @@ class Repository:
         self._sessions: dict[str, Session] = {}
         self._trees: weakref.WeakValueDictionary[str, MessageTree] = weakref.WeakValueDictionary()
         self._save_locks: dict[str, threading.Lock] = {}
+        # Each session's state, which only this repository writes (a Session reads its own).
+        self._states: weakref.WeakKeyDictionary[Session, SessionState] = weakref.WeakKeyDictionary()
         self._lock = threading.RLock()  # guards the maps above; never held during a store call
 
     # -- driving steps ----------------------------------------------------------------------
@@ -156,6 +161,23 @@ class Repository:
                 tree = self._trees[tree_id] = MessageTree()
             return tree
 
+    def new_session(self, header: dict[str, Any], tree: MessageTree | None = None) -> Session:
+        """A session handle on ``header`` in ``tree`` (a new tree when None), not registered."""
+        state = SessionState(header, tree)
+        session = Session(self.agent, state)
+        self._states[session] = state
+        return session
+
+    def state_of(self, session: Session) -> SessionState:
+        """The state behind ``session`` (this repository's sessions only): the repository writes
+        it; the context window reads the path from it through ``Session.path_view``."""
+        return self._states[session]
+
+    def _absorb(self, session: Session, header: dict[str, Any], nodes: Iterable[Node] = (), **how: Any) -> None:
+        """Apply a header (and nodes) to ``session``'s state, then tell its views."""
+        if self._states[session].absorb(header, nodes, **how):
+            self.agent.notify(session)
+
     def register(self, session: Session) -> Session:
         with self._lock:
             self._sessions[session.session_id] = session
@@ -206,8 +228,6 @@ class Repository:
         A session whose stored data is damaged is listed with its problem (``damaged``), never
         left out, and never stops the listing of the others.
         """
-        from ..stores.base import summary_of
-
         lines: dict[str, dict[str, Any]] = {}
         store = self.store
         if self._turns is not None:
@@ -242,8 +262,6 @@ class Repository:
     @staticmethod
     def _summary_of_record(store: SessionStore, sid: str) -> dict[str, Any]:
         """The listing line of a four-method store's session: its whole record, checked."""
-        from ..stores.base import summary_of
-
         data: Any = None
         try:
             data = _store_call(sid, lambda: store.load(sid))
@@ -256,7 +274,6 @@ class Repository:
 
     def _session_from_record(self, session_id: str, data: Any) -> Session:
         """The session a store's record holds (the record is data from outside: checked whole)."""
-        from .session import Session
 
         if isinstance(data, dict) and data.get("session_id") != session_id:
             data = {**data, "session_id": session_id}  # a record saved under another id is that session
@@ -274,20 +291,18 @@ class Repository:
             with tree.lock:
                 for node in parsed.nodes():
                     tree.add(node)
-            return self.register(Session(self.agent, header, tree))
+            return self.register(self.new_session(header, tree))
 
     # -- creating, forking, deleting, restoring --------------------------------------------------
 
     def create(self, session_id: str | None, *, system: str | None) -> Session:
         """A new, empty session, written to the store; one created meanwhile elsewhere wins."""
-        from .session import Session
 
         header = new_header(session_id or new_id(), system=system)
-        return self._create(Session(self.agent, header, self.tree_for(header["tree"])))
+        return self._create(self.new_session(header, self.tree_for(header["tree"])))
 
     def fork(self, source: Session, session_id: str, at: str | None) -> Session:
         from ..errors import ConfigurationError
-        from .session import Session
 
         if self.exists(session_id):
             raise ConfigurationError(f"session {session_id!r} already exists; pick another id for the fork")
@@ -303,11 +318,9 @@ class Repository:
         header["summaries"] = [s.to_dict() for s in source.summaries.values()]
         if at == source.head:  # the fork's stats are its origin's: no walk through the history
             header["stats"] = source.stats
-        return self._create(Session(self.agent, header, source._tree))
+        return self._create(self.new_session(header, self._states[source].tree))
 
     def _create(self, session: Session) -> Session:
-        from ..stores.base import HeadConflict
-
         try:
             self.update_header(session)
         except HeadConflict:  # created by someone else between our check and our write
@@ -338,7 +351,6 @@ class Repository:
         join the stored tree, its header (head, system prompt, settings) becomes the session's,
         and stored branches the record does not know stay reachable as further branches.
         """
-        from .session import Session
 
         header, parsed = parse_record(data)
         sid = header["session_id"]
@@ -350,7 +362,7 @@ class Repository:
                 with tree.lock:
                     for node in parsed.nodes():
                         tree.add(node)
-                session = Session(self.agent, header, tree)
+                session = self.new_session(header, tree)
             else:
                 session = self._run(self._restore_steps(header, parsed))
         except BaseException:
@@ -360,8 +372,6 @@ class Repository:
         return self.register(session)
 
     def _restore_steps(self, record: dict[str, Any], parsed: MessageTree) -> Steps[Session]:
-        from ..stores.base import HeadConflict, header_heads, join_record
-        from .session import Session
 
         sid = record["session_id"]
         nodes = parsed.nodes()
@@ -398,7 +408,7 @@ class Repository:
                 for entry in stored_messages:
                     if entry.get("id") not in tree:
                         tree.add(node_from_dict(entry, sid, checked=True))
-            session = Session(self.agent, {**header, "rev": expected or 0}, tree)
+            session = self.new_session({**header, "rev": expected or 0}, tree)
             try:
                 if turns is not None:
                     yield _Io(partial(self._write, session, nodes, header, expected))
@@ -408,7 +418,7 @@ class Repository:
             except HeadConflict:
                 yield _Pause(_backoff(attempt))
                 continue
-            session._apply_header(header, notify=False)
+            self._states[session].apply(header)
             if turns is not None and any(h not in tree for h in header_heads(header)):
                 yield from self._absorb_steps(session, header)  # the stored branches' messages
             return session
@@ -447,10 +457,9 @@ class Repository:
         """If another process moved the session meanwhile (the store's compare-and-swap fails),
         the session is refreshed and the messages are appended after the new head: nothing is
         lost and each branch stays one chain."""
-        from ..stores.base import HeadConflict
 
         def build() -> tuple[list[Node], dict[str, Any], str | None, int]:
-            with session._tree.lock:
+            with self._states[session].tree.lock:
                 base = parent if explicit_parent else session.head
                 now = utcnow()
                 nodes: list[Node] = []
@@ -459,15 +468,18 @@ class Repository:
                     node = Node(new_id(), parent_id, message, session.session_id, now, cell_id)
                     nodes.append(node)
                     parent_id = node.id
-                header = session.next_header(now, added=nodes, **session.moved_heads(base, parent_id, explicit_parent))
+                state = self._states[session]
+                header = next_header(
+                    state, now, added=nodes, **moved_heads(state.header, base, parent_id, explicit_parent)
+                )
                 if summary is not None:
                     header["summaries"] = [*header["summaries"], summary.to_dict()]
                 return nodes, header, base, session.rev
 
         if self.store is None or not session.persistent:
-            with session._tree.lock:
+            with self._states[session].tree.lock:
                 nodes, header, base, _ = build()
-                session.absorb(header, nodes, extends=base)
+                self._absorb(session, header, nodes, extends=base)
             return nodes
         if not self._incremental:
             # No compare-and-swap: build, save and apply under the session's lock, all in the
@@ -476,7 +488,7 @@ class Repository:
                 with self._save_lock(session):
                     nodes, header, base, rev = build()
                     self._write(session, nodes, header, rev)
-                    session.absorb(header, nodes, extends=base)
+                    self._absorb(session, header, nodes, extends=base)
                     return nodes
 
             result: list[Node] = yield _Io(save)
@@ -488,7 +500,7 @@ class Repository:
             except HeadConflict:
                 pass
             else:
-                session.absorb(header, nodes, extends=base)
+                self._absorb(session, header, nodes, extends=base)
                 return nodes
             yield _Pause(_backoff(attempt))
             yield from self._refresh_steps(session)
@@ -497,32 +509,30 @@ class Repository:
         )
 
     def _header_steps(self, session: Session, changes: dict[str, Any]) -> Steps[None]:
-        from ..stores.base import HeadConflict
-
         if self.store is None or not session.persistent:
-            with session._tree.lock:
-                session.absorb(session.next_header(utcnow(), **changes))
+            with self._states[session].tree.lock:
+                self._absorb(session, next_header(self._states[session], utcnow(), **changes))
             return
         if not self._incremental:
 
             def save() -> None:
                 with self._save_lock(session):
-                    header, rev = session.next_header(utcnow(), **changes), session.rev
+                    header, rev = next_header(self._states[session], utcnow(), **changes), session.rev
                     self._write(session, [], header, rev)
-                    session.absorb(header)
+                    self._absorb(session, header)
 
             yield _Io(save)
             return
         for attempt in range(MAX_CONFLICT_RETRIES):
-            with session._tree.lock:
-                header, rev = session.next_header(utcnow(), **changes), session.rev
+            with self._states[session].tree.lock:
+                header, rev = next_header(self._states[session], utcnow(), **changes), session.rev
             try:
                 yield _Io(lambda: self._write(session, [], header, rev))  # noqa: B023 - used at once
             except HeadConflict:
                 if rev == 0:
                     raise  # a new session: _create decides
             else:
-                session.absorb(header)
+                self._absorb(session, header)
                 return
             yield _Pause(_backoff(attempt))
             yield from self._refresh_steps(session)
@@ -542,8 +552,6 @@ class Repository:
 
     def _write(self, session: Session, nodes: Iterable[Node], header: dict[str, Any], rev: int | None) -> None:
         """Persist a header and new messages; the session's memory is not touched."""
-        from ..stores.base import HeadConflict, join_record
-
         store = self.store
         assert store is not None
         sid = session.session_id
@@ -551,8 +559,8 @@ class Repository:
             if self._turns is not None:
                 self._turns.append(sid, [node_to_dict(n) for n in nodes], header, rev if rev else None)
             else:  # a four-method store: save the whole session as it will be (its new heads' paths)
-                with session._tree.lock:
-                    known = session._tree.nodes()
+                with self._states[session].tree.lock:
+                    known = self._states[session].tree.nodes()
                 store.save(sid, join_record(header, [node_to_dict(n) for n in [*known, *nodes]]))
         except HeadConflict:
             raise
@@ -602,14 +610,12 @@ class Repository:
         Rows are data from outside: each is checked and their parent links must reach the
         tree without a loop, before anything changes in memory.
         """
-        from ..stores.base import tree_of
-
         turns = self._turns
         assert turns is not None
         sid = session.session_id
         tree_id = tree_of(header)
         restarted = tree_id != session.tree_id
-        tree = self.tree_for(tree_id) if restarted else session._tree
+        tree = self.tree_for(tree_id) if restarted else self._states[session].tree
         fetched: dict[str, Node] = {}
         wanted = [h for h in [header.get("head"), *(header.get("heads") or [])] if h and h not in tree]
         while wanted:
@@ -647,12 +653,13 @@ class Repository:
             with tree.lock:
                 for node in _parents_first(fetched, tree):
                     tree.add(node)
-            session.rebase(header, tree)
+            self._states[session].rebase(header, tree)
+            self.agent.notify(session)
             raise StoreError(
                 f"session {sid!r} was deleted from the store by another process and started again (or replaced); "
                 "this session now shows that conversation, and nothing was changed: look at it, then retry"
             )
-        session.absorb(header, _parents_first(fetched, tree), stored=True)
+        self._absorb(session, header, _parents_first(fetched, tree), stored=True)
 
 
 def _stats_of_record(data: dict[str, Any]) -> dict[str, int]:

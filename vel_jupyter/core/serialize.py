@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidSessionIdError, SessionDataError
 from ..formats import check_message, check_record, clean_text
 from ..formats.kinds import FORMAT_VERSION, SESSION_KIND
+from ..formats.records import legacy_tree
 from .context import SummaryRecord
 from .message import Message
 from .tree import MessageTree, Node, new_id, utcnow, validate_session_id
@@ -89,8 +90,6 @@ def new_header(
 
 def header_from_dict(data: dict[str, Any], tree: MessageTree) -> dict[str, Any]:
     """Validate the header part of a record against its messages; fill defaults of older records."""
-    from ..stores.base import legacy_tree
-
     sid = validate_session_id(data.get("session_id"))
     header = new_header(sid)
     header.update({k: data[k] for k in header if k in data})
@@ -165,7 +164,5 @@ def parse_record(data: Any) -> tuple[dict[str, Any], MessageTree]:
 
 def session_from_dict(data: Any, agent: Agent) -> Session:
     """A session rebuilt from ``data``, validated but not registered with ``agent`` or stored."""
-    from .session import Session
-
     header, tree = parse_record(data)
-    return Session(agent, header, tree)
+    return agent.repository.new_session(header, tree)

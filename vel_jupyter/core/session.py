@@ -12,18 +12,17 @@ from ..formats.text import clean_text
 from .context import SummaryRecord
 from .message import Message, Usage
 from .response import Response, StreamEvent
-from .secrets import KEYRING, redact_url
+from .secrets import KEYRING
 from .serialize import node_to_dict
+from .state import SessionState
 from .structured import check_schema
 from .tools import as_tools
-from .tree import Branch, MessageTree, Node, new_id, validate_session_id
+from .tree import Branch, Node, new_id, validate_session_id
 from .turn import TurnSpec, drive_async, drive_sync, turn_program
 
 if TYPE_CHECKING:
-    import pandas
-
-    from ..providers.base import Provider
     from .agent import Agent
+    from .ports import Provider
 
 _HEAD_MARK: Any = object()  # fork(at=...) default: the current head
 __all__ = ["FORMAT_VERSION", "AsyncTurnStream", "Session", "TurnStream", "node_to_dict"]
@@ -125,16 +124,12 @@ class Session:
     settings) that the agent's repository persists. ``branches`` are the heads it remembers.
     """
 
-    def __init__(self, agent: Agent, header: dict[str, Any], tree: MessageTree | None = None) -> None:
+    def __init__(self, agent: Agent, state: SessionState) -> None:
+        """(Made by the agent's repository, which alone writes ``state``: use ``agent.session()``.)"""
         self.agent = agent
-        self.session_id = validate_session_id(header.get("session_id"))
+        self.session_id = validate_session_id(state.header.get("session_id"))
         self.persistent = True  # False for guide B's one-off runs without a session_id
-        self._tree = tree if tree is not None else MessageTree()
-        self._h: dict[str, Any] = {}
-        self._summaries: dict[str, SummaryRecord] = {}
-        self._path_cache: list[Node] | None = None
-        self._path_cache_head: str | None = None
-        self._apply_header(header, notify=False)
+        self._state = state
 
     def __repr__(self) -> str:
         return (
@@ -146,45 +141,45 @@ class Session:
 
     @property
     def _head(self) -> str | None:
-        head: str | None = self._h["head"]
+        head: str | None = self._state.header["head"]
         return head
 
     @property
     def _heads(self) -> list[str | None]:
-        heads: list[str | None] = self._h["heads"]
+        heads: list[str | None] = self._state.header["heads"]
         return heads
 
     @property
     def _current(self) -> int | None:
-        current: int | None = self._h["current"]
+        current: int | None = self._state.header["current"]
         return current
 
     @property
     def _settings(self) -> dict[str, Any]:
-        settings: dict[str, Any] = self._h["settings"]
+        settings: dict[str, Any] = self._state.header["settings"]
         return settings
 
     @property
     def rev(self) -> int:
         """How many times this session's header was written (stores compare-and-swap on it)."""
-        return int(self._h["rev"])
+        return int(self._state.header["rev"])
 
     @property
     def tree_id(self) -> str:
         """The conversation tree this session points into; its forks share it."""
-        return str(self._h["tree"])
+        return str(self._state.header["tree"])
 
     @property
     def created_at(self) -> datetime:
-        return datetime.fromisoformat(self._h["created_at"])
+        return datetime.fromisoformat(self._state.header["created_at"])
 
     @property
     def updated_at(self) -> datetime:
-        return datetime.fromisoformat(self._h["updated_at"])
+        return datetime.fromisoformat(self._state.header["updated_at"])
 
     @property
     def system(self) -> str | None:
-        system: str | None = self._h["system"]
+        system: str | None = self._state.header["system"]
         return system
 
     @system.setter
@@ -327,25 +322,25 @@ class Session:
 
     def path(self, head: str | None) -> list[Node]:
         """The nodes from the root down to ``head`` (any message of this session's tree)."""
-        with self._tree.lock:
-            if head is not None and head not in self._tree:
+        with self._state.tree.lock:
+            if head is not None and head not in self._state.tree:
                 raise ConfigurationError(f"no message {head!r} in session {self.session_id!r}")
             return list(self._path(head))
 
     def reachable_nodes(self) -> list[Node]:
         """Every node on any branch or the head, parents before children (what ``to_dict`` keeps)."""
-        with self._tree.lock:
-            return self._tree.closure([*self._heads, self._head])
+        with self._state.tree.lock:
+            return self._state.tree.closure([*self._heads, self._head])
 
     @property
     def summaries(self) -> dict[str, SummaryRecord]:
         """Recorded summaries of earlier messages, by the id of the last message each covers."""
-        return dict(self._summaries)
+        return dict(self._state.summaries)
 
     @property
     def stats(self) -> dict[str, int]:
         """``messages`` and ``tokens`` on the current path, as stored in the header (listing reads it)."""
-        return dict(self._h.get("stats") or {"messages": 0, "tokens": 0})
+        return dict(self._state.header.get("stats") or {"messages": 0, "tokens": 0})
 
     @property
     def usage(self) -> Usage:
@@ -359,13 +354,13 @@ class Session:
     @property
     def forked_from(self) -> dict[str, Any] | None:
         """``{"session_id", "message_id"}`` of the origin when this session is a fork."""
-        origin = self._h.get("forked_from")
+        origin = self._state.header.get("forked_from")
         return dict(origin) if origin else None
 
     @property
     def lineage(self) -> list[str]:
         """Ids of the sessions this one was forked from, nearest first."""
-        return list(self._h.get("lineage") or [])
+        return list(self._state.header.get("lineage") or [])
 
     @property
     def branches(self) -> list[Branch]:
@@ -380,26 +375,22 @@ class Session:
 
     def node(self, message_id: str) -> Node:
         """The node with that id, anywhere in this session's tree."""
-        node = self._tree.get(message_id)
+        node = self._state.tree.get(message_id)
         if node is None:
             raise ConfigurationError(f"no message {message_id!r} in session {self.session_id!r}")
         return node
 
     def children(self, message_id: str | None) -> list[Node]:
         """The nodes directly below ``message_id`` (None: the roots) in this session's tree."""
-        return self._tree.children(message_id)
+        return self._state.tree.children(message_id)
 
     def _path(self, head: str | None) -> list[Node]:
-        # Turns append to the head, so the path is cached and extended; forks and
-        # checkouts recompute it once, lazily. The cached list is shared: core only.
-        if head == self._path_cache_head and self._path_cache is not None:
-            return self._path_cache
-        if head is None:
-            return []
-        path = self._tree.path(head)
-        if head == self._head:
-            self._path_cache, self._path_cache_head = path, head
-        return path
+        return self._state.path(head)
+
+    def path_view(self, head: str | None) -> Sequence[Node]:
+        """The nodes from the root to ``head`` without a copy (read it, never change it): what the
+        context window reads every turn, in O(window) rather than O(history)."""
+        return self._state.path(head)
 
     # -- turns --------------------------------------------------------------------------
 
@@ -429,7 +420,7 @@ class Session:
 
     def check_parent(self, spec: TurnSpec) -> None:
         """Fail before any request when ``parent=`` names no message of this session's tree."""
-        if spec.explicit_parent and spec.parent is not None and spec.parent not in self._tree:
+        if spec.explicit_parent and spec.parent is not None and spec.parent not in self._state.tree:
             raise ConfigurationError(f"parent {spec.parent!r} is not a message of session {self.session_id!r}")
 
     def stream(self, prompt: str | Message, *, schema: Any = None, **params: Any) -> TurnStream:
@@ -526,7 +517,7 @@ class Session:
             index = target % len(self._heads)
             self._update_header(head=self._heads[index], current=index)
             return
-        if isinstance(target, bool) or (target is not None and target not in self._tree):
+        if isinstance(target, bool) or (target is not None and target not in self._state.tree):
             raise ConfigurationError(
                 f"{target!r} is neither a branch index nor a message of session {self.session_id!r}; "
                 "see session.branches"
@@ -546,119 +537,18 @@ class Session:
             validate_session_id(session_id) if session_id is not None else f"{self.session_id}-fork-{new_id()[-6:]}"
         )
         point = self.head if at is _HEAD_MARK else at
-        if point is not None and point not in self._tree:
+        if point is not None and point not in self._state.tree:
             raise ConfigurationError(f"cannot fork at {point!r}: not a message of session {self.session_id!r}")
         return self.agent.repository.fork(self, new_id_, point)
 
-    # -- state changes (the repository persists them; these only compute and apply) ---------
+    # -- state changes (the repository computes, persists and applies them) ------------------
 
     def _update_header(self, **changes: Any) -> None:
         self.agent.repository.update_header(self, **changes)
 
-    def next_header(self, now: datetime, *, added: Sequence[Node] = (), **changes: Any) -> dict[str, Any]:
-        """The header after ``changes``: revision bumped, ``stats`` of the new head (core use).
-
-        ``added`` are new nodes (not in the tree yet) that end at the new head.
-        """
-        header = {**self._h, **changes, "rev": self.rev + 1, "updated_at": now.isoformat()}
-        if not added and header["head"] == self._head and self._h.get("stats"):
-            return header  # same head, same path: the stats stand
-        base = added[0].parent_id if added else header["head"]
-        messages, tokens = self._stats_of(base)
-        header["stats"] = {
-            "messages": messages + len(added),
-            "tokens": tokens + sum(n.message.usage.total_tokens for n in added),
-        }
-        return header
-
-    def _stats_of(self, head: str | None) -> tuple[int, int]:
-        """Messages and tokens on the path to ``head``: the header's own stats for the current head
-        (kept up to date by every write), else a walk (a regenerate or a checkout elsewhere)."""
-        if head is None:
-            return 0, 0
-        stats = self._h.get("stats")
-        if head == self._head and stats:
-            return int(stats["messages"]), int(stats["tokens"])
-        path = self._path(head)
-        return len(path), sum(n.message.usage.total_tokens for n in path)
-
-    def moved_heads(self, base: str | None, new_head: str | None, explicit_parent: bool) -> dict[str, Any]:
-        """Where the branches stand after a turn from ``base`` ends at ``new_head`` (core use)."""
-        heads = list(self._heads)
-        current = self._current
-        if current is not None and current < len(heads) and heads[current] == base and base == self._head:
-            heads[current] = new_head
-        elif base in heads and not explicit_parent:
-            current = heads.index(base)
-            heads[current] = new_head
-        else:
-            heads.append(new_head)
-            current = len(heads) - 1
-        return {"head": new_head, "heads": heads, "current": current}
-
-    def absorb(
-        self, header: dict[str, Any], nodes: Iterable[Node] = (), *, extends: str | None = None, stored: bool = False
-    ) -> None:
-        """Take a header (and new nodes, parents first) as this session's state (core use).
-
-        ``extends`` is the old head when ``nodes`` continue it: the cached path grows instead
-        of being recomputed. A header we wrote ourselves never replaces a newer one (two
-        threads may finish in either order); a header read from the store (``stored``) always
-        does, even an older revision: someone re-saved an older snapshot, and the store is
-        what the next compare-and-swap is checked against.
-        """
-        with self._tree.lock:
-            added = []
-            for node in nodes:
-                self._tree.add(node)
-                added.append(node)
-            if not stored and int(header.get("rev") or 0) < self.rev:
-                return  # a writer that lost the race to a newer state: its nodes are kept, not its header
-            if extends is not None and self._path_cache is not None and self._path_cache_head == extends and added:
-                self._path_cache.extend(added)
-                self._path_cache_head = added[-1].id
-            self._apply_header(header)
-
-    def rebase(self, header: dict[str, Any], tree: MessageTree) -> None:
-        """Point this handle at another conversation tree and header (core use: see the repository)."""
-        with tree.lock:
-            self._tree = tree
-            self._path_cache, self._path_cache_head = None, None
-            self._apply_header(header)
-
-    def _apply_header(self, header: dict[str, Any], *, notify: bool = True) -> None:
-        url = (header.get("settings") or {}).get("base_url")
-        if isinstance(url, str) and (
-            "@" in url or "?" in url
-        ):  # (every turn passes here: parse only a URL that may hold a key)
-            # A key in a stored URL (written before keys were kept out of stored settings, or
-            # planted) is dropped, never kept: a URL from data is not the user's to trust.
-            shown = redact_url(url)
-            if shown != url:
-                header = {**header, "settings": {**header["settings"], "base_url": shown}}
-        if header.get("summaries") is not self._h.get("summaries"):
-            self._summaries = {s["covers"]: SummaryRecord.from_dict(s) for s in header.get("summaries") or []}
-        self._h = header
-        if notify:
-            self.agent.notify(self)
-
     def header(self) -> dict[str, Any]:
         """A copy of the header this session would store (core and tests)."""
-        return dict(self._h)
-
-    def tree(self) -> Any:
-        """Deprecated: ``vel_jupyter.tree(session)`` (the engine does not import the notebook side)."""
-        _deprecated("session.tree()", "vel_jupyter.tree(session)")
-        from .. import tree
-
-        return tree(self)
-
-    def to_dataframe(self, *, branches: bool = False) -> pandas.DataFrame:
-        """Deprecated: ``vel_jupyter.history(session)`` (the engine does not import pandas)."""
-        _deprecated("session.to_dataframe()", "vel_jupyter.history(session)")
-        from .. import history
-
-        return history(self, branches=branches)
+        return dict(self._state.header)
 
     # -- serialization -------------------------------------------------------------------
 
@@ -666,7 +556,7 @@ class Session:
         """Plain JSON: the header, and every message on any branch (all parents before children)."""
         from .serialize import node_to_dict
 
-        return {**self._h, "messages": [node_to_dict(n) for n in self.reachable_nodes()]}
+        return {**self._state.header, "messages": [node_to_dict(n) for n in self.reachable_nodes()]}
 
     @classmethod
     def from_dict(cls, data: Any, agent: Agent) -> Session:
@@ -680,12 +570,6 @@ class Session:
 
 async def _completed(value: AsyncTurnStream) -> AsyncTurnStream:
     return value
-
-
-def _deprecated(old: str, new: str) -> None:
-    import warnings
-
-    warnings.warn(f"{old} is deprecated and goes in the next release: use {new}", DeprecationWarning, stacklevel=3)
 
 
 class _Head:

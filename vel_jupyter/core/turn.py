@@ -24,12 +24,13 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import IncompleteResponseError, MaxStepsError, RefusalError, StreamError, TurnError, TurnInterrupted
 from .message import INCOMPLETE_REASONS, Message, MessageMeta, ToolCall, Usage
+from .ports import ProviderRequest
 from .response import Response, StreamEvent
 from .structured import parse_output, response_format
 from .tools import Tool, ToolOutcome
 
 if TYPE_CHECKING:
-    from ..providers.base import Completion, Provider, ProviderRequest
+    from .ports import Completion, Provider
     from .session import Session
 
 
@@ -90,8 +91,6 @@ class TurnSpec:
 
 
 def turn_program(session: Session, spec: TurnSpec) -> Generator[Effect, Any, Response]:
-    from ..providers.base import ProviderRequest
-
     agent = session.agent
     ctx = agent.ctxmgr
     yield SyncWithStore()

@@ -8,9 +8,9 @@ check data here.
 
 from __future__ import annotations
 
+from .limits import LIMITS
 from .text import clean_text
 from .validate import (
-    LIMITS,
     check_header,
     check_links,
     check_message,

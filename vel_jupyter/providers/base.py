@@ -1,4 +1,6 @@
-"""The provider protocol: one request in, a stream of text deltas and one Completion out.
+"""The provider protocol (defined by the engine, ``core.ports``) and a base class for providers.
+
+One request in, a stream of text deltas and one Completion out.
 
 Requests and histories use the OpenAI chat format (a list of ``{"role", "content", ...}``
 dicts), which every OpenAI-compatible server speaks and guide B's context managers
@@ -9,56 +11,11 @@ return. A provider implements ``astream``; ``stream`` (sync) defaults to driving
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
 
 from .._loop import iterate_sync
-from ..core.message import ToolCall, Usage
-from ..core.response import StreamEvent
+from ..core.ports import Completion, Provider, ProviderEvent, ProviderRequest
 
-
-@dataclass(frozen=True)
-class ProviderRequest:
-    """Everything a provider needs for one model call."""
-
-    model: str
-    messages: list[dict[str, Any]]
-    tools: list[dict[str, Any]] = field(default_factory=list)
-    tool_choice: str | None = None
-    response_format: dict[str, Any] | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Completion:
-    """The last item of every provider stream: how the model call ended."""
-
-    text: str
-    finish_reason: str | None
-    tool_calls: tuple[ToolCall, ...] = ()
-    usage: Usage | None = None
-    model: str = ""
-    refusal: str | None = None
-
-
-ProviderEvent = StreamEvent | Completion
-
-
-@runtime_checkable
-class Provider(Protocol):
-    """What the engine needs from a model backend.
-
-    Both methods yield ``StreamEvent(type="text_delta")`` items and then exactly one
-    ``Completion``. A stream that ends without a Completion is a failed call. Errors
-    are raised as ``vel_jupyter.errors.ProviderError`` subclasses.
-    """
-
-    name: str
-    default_model: str
-
-    def stream(self, request: ProviderRequest) -> Iterator[ProviderEvent]: ...
-
-    def astream(self, request: ProviderRequest) -> AsyncIterator[ProviderEvent]: ...
+__all__ = ["BaseProvider", "Completion", "Provider", "ProviderEvent", "ProviderRequest"]
 
 
 class BaseProvider:
