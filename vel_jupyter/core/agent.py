@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..errors import ConfigurationError, SessionNotFoundError, UnconfirmedServerError
 from .context import ContextManager
+from .listing import SessionSummary
 from .message import Message
 from .ports import adapters
-from .repository import Repository, SessionSummary
+from .repository import Repository
 from .response import Answer
 from .secrets import KEYRING, MASK, MissingKeyError, Secret, default_server, origin
 from .serialize import new_header

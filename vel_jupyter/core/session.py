@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ConfigurationError, TurnInterrupted
+from ..errors import ConfigurationError
 from ..formats.kinds import FORMAT_VERSION
-from ..formats.text import clean_text
 from .context import SummaryRecord
 from .message import Message, Usage
-from .response import Response, StreamEvent
-from .secrets import KEYRING
+from .response import Response
 from .serialize import node_to_dict
+from .settings import SessionSettings
 from .state import SessionState
+from .streams import AsyncTurnStream, TurnStream
 from .structured import check_schema
 from .tools import as_tools
 from .tree import Branch, Node, new_id, validate_session_id
@@ -22,101 +22,12 @@ from .turn import TurnSpec, drive_async, drive_sync, turn_program
 
 if TYPE_CHECKING:
     from .agent import Agent
-    from .ports import Provider
 
 _HEAD_MARK: Any = object()  # fork(at=...) default: the current head
 __all__ = ["FORMAT_VERSION", "AsyncTurnStream", "Session", "TurnStream", "node_to_dict"]
 
 
-class TurnStream:
-    """A streamed turn: iterate for events; ``response`` is set once the turn is committed.
-
-    Stopping early (``break``, an exception, Ctrl-C) abandons the turn: nothing is added.
-    """
-
-    def __init__(self, events: Iterator[StreamEvent], partial: list[str]) -> None:
-        self._events = events
-        self._partial = partial
-        self.response: Response | None = None
-
-    def __iter__(self) -> TurnStream:
-        return self
-
-    def __next__(self) -> StreamEvent:
-        event = next(self._events)
-        if event.type == "turn_end":
-            self.response = event.response
-        return event
-
-    @property
-    def text(self) -> str:
-        """The visible text streamed so far."""
-        return "".join(self._partial)
-
-    def close(self) -> None:
-        close = getattr(self._events, "close", None)
-        if close is not None:
-            close()
-
-    def collect(self) -> Response:
-        """Consume the rest of the stream and return the committed Response."""
-        try:
-            for _ in self:
-                pass
-        except KeyboardInterrupt as exc:
-            self.close()
-            if isinstance(exc, TurnInterrupted):
-                raise
-            raise TurnInterrupted(self.text) from None
-        assert self.response is not None
-        return self.response
-
-
-class AsyncTurnStream:
-    """The async twin of TurnStream: ``async for event in stream`` (awaiting it first works too)."""
-
-    def __init__(self, events: AsyncIterator[StreamEvent], partial: list[str]) -> None:
-        self._events = events
-        self._partial = partial
-        self.response: Response | None = None
-
-    def __await__(self) -> Generator[Any, None, AsyncTurnStream]:
-        # Guide A writes ``async for event in await session.stream_async(...)``:
-        # awaiting returns the stream itself, without suspending.
-        return _completed(self).__await__()
-
-    def __aiter__(self) -> AsyncTurnStream:
-        return self
-
-    async def __anext__(self) -> StreamEvent:
-        event = await self._events.__anext__()
-        if event.type == "turn_end":
-            self.response = event.response
-        return event
-
-    @property
-    def text(self) -> str:
-        return "".join(self._partial)
-
-    async def aclose(self) -> None:
-        aclose = getattr(self._events, "aclose", None)
-        if aclose is not None:
-            await aclose()
-
-    async def collect(self) -> Response:
-        try:
-            async for _ in self:
-                pass
-        except KeyboardInterrupt as exc:
-            await self.aclose()
-            if isinstance(exc, TurnInterrupted):
-                raise
-            raise TurnInterrupted(self.text) from None
-        assert self.response is not None
-        return self.response
-
-
-class Session:
+class Session(SessionSettings):
     """A conversation: ``run``/``stream``/``json`` add turns; ``messages`` is the current path.
 
     Create sessions with ``agent.session(...)``. A session is a handle: a head pointer into a
@@ -155,11 +66,6 @@ class Session:
         return current
 
     @property
-    def _settings(self) -> dict[str, Any]:
-        settings: dict[str, Any] = self._state.header["settings"]
-        return settings
-
-    @property
     def rev(self) -> int:
         """How many times this session's header was written (stores compare-and-swap on it)."""
         return int(self._state.header["rev"])
@@ -176,119 +82,6 @@ class Session:
     @property
     def updated_at(self) -> datetime:
         return datetime.fromisoformat(self._state.header["updated_at"])
-
-    @property
-    def system(self) -> str | None:
-        system: str | None = self._state.header["system"]
-        return system
-
-    @system.setter
-    def system(self, text: str | None) -> None:
-        self._update_header(system=clean_text(text) if isinstance(text, str) else text)
-
-    @property
-    def model(self) -> str:
-        """The model this session talks to (its own setting, else the agent's)."""
-        return str(self._settings.get("model") or self.agent.model)
-
-    @model.setter
-    def model(self, name: str | None) -> None:
-        settings = {k: v for k, v in self._settings.items() if k != "model"}
-        if name:
-            settings["model"] = name
-        self._update_header(settings=settings)
-
-    @property
-    def provider_name(self) -> str:
-        """The provider this session talks to (its own setting, else the agent's)."""
-        return self.agent.provider_name_for(self._settings.get("provider"), self._settings.get("base_url"))
-
-    @property
-    def provider(self) -> Provider:
-        """The provider instance for this session's ``provider``/``base_url`` settings."""
-        settings = self._settings
-        return self.agent.provider_for(settings.get("provider"), settings.get("base_url"), session_id=self.session_id)
-
-    def configure(self, **settings: Any) -> None:
-        """Change settings that stick to this session: ``model``, ``provider``, ``base_url``,
-        ``params`` (request parameters), ``ttl``. ``None`` removes a setting.
-
-        A key inside ``base_url`` (``user:KEY@``, ``?api-key=KEY``) stays in this process: the
-        setting keeps the URL with ``***`` in its place (see ``core.secrets``).
-        """
-        unknown = set(settings) - {"model", "provider", "base_url", "params", "ttl"}
-        if unknown:
-            raise ConfigurationError(
-                f"unknown session settings {sorted(unknown)}; use model, provider, base_url, params or ttl"
-            )
-        if isinstance(settings.get("base_url"), str):
-            settings["base_url"] = KEYRING.keep(settings["base_url"])
-        merged = {**self._settings, **settings}
-        self._update_header(settings={k: v for k, v in merged.items() if v is not None or k == "ttl"})
-
-    def change_settings(self, *, system: str | None = None, **settings: Any) -> dict[str, Any]:
-        """Apply the settings (and ``system``) that differ from the session's, checking that a
-        provider and server can be made from them; return what they replaced (``{name: previous
-        value or None}``), for ``restore_settings``. ``None`` values are left alone.
-
-        Settings that cannot work (an unknown provider, a server named by data and not by the
-        user) are put back before the error is raised: they never stick.
-        """
-        wanted = {k: v for k, v in settings.items() if v is not None}
-        # (a stored base_url has *** for its key: compare the forms that are stored)
-        shown = {k: KEYRING.keep(v) if k == "base_url" else v for k, v in wanted.items()}
-        changed = {k: v for k, v in wanted.items() if self._settings.get(k) != shown[k]}
-        replaced: dict[str, Any] = {}
-        if system is not None and system != self.system:
-            replaced["system"] = self.system
-            self.system = system
-        if changed:
-            replaced.update({k: self._settings.get(k) for k in changed})
-            self.configure(**changed)
-            try:
-                self.provider_name  # noqa: B018 - an unknown provider fails here, before any request
-                self.provider  # noqa: B018
-            except ConfigurationError:
-                self.restore_settings(replaced)
-                raise
-        return replaced
-
-    def restore_settings(self, replaced: dict[str, Any]) -> None:
-        """Put back what ``change_settings`` replaced (a failed first turn's flags do not stick)."""
-        settings = dict(replaced)
-        if "system" in settings:
-            self.system = settings.pop("system")
-        if settings:
-            self.configure(**settings)
-
-    @property
-    def params(self) -> dict[str, Any]:
-        """Per-session request parameters (temperature, max_tokens, ...); per-call ones win."""
-        return dict(self._settings.get("params") or {})
-
-    @property
-    def settings(self) -> dict[str, Any]:
-        return dict(self._settings)
-
-    @property
-    def ttl(self) -> float | None:
-        """Seconds this session lives after its last write in the store (None: forever).
-
-        Unset, the store's ``ttl`` applies; ``del session.ttl`` returns to it.
-        """
-        if "ttl" in self._settings:
-            return self._settings["ttl"]
-        return getattr(self.agent.store, "ttl", None)
-
-    @ttl.setter
-    def ttl(self, seconds: float | None) -> None:
-        if seconds is not None and (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0):
-            raise ConfigurationError(f"ttl must be a positive number of seconds or None, got {seconds!r}")
-        self._update_header(settings={**self._settings, "ttl": seconds})
-
-    @ttl.deleter
-    def ttl(self) -> None:
-        self._update_header(settings={k: v for k, v in self._settings.items() if k != "ttl"})
 
     # -- the public read API (exports and widgets use only this) -------------------------
 
@@ -566,10 +359,6 @@ class Session:
         exists — so it can be continued and loaded again like any other.
         """
         return agent.repository.adopt(data)
-
-
-async def _completed(value: AsyncTurnStream) -> AsyncTurnStream:
-    return value
 
 
 class _Head:
