@@ -36,7 +36,6 @@ one SessionDataError line naming the session, or a listing line with its problem
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -55,7 +54,6 @@ from .base import (
     expiry,
     header_heads,
     join_record,
-    place_in_trees,
     secret_dsn,
     split_record,
     store_error,
@@ -65,170 +63,17 @@ from .base import (
     summary_pairs,
     tree_of,
 )
+from .redis_migrate import RedisFormat1
+from .redis_scripts import DELETE, PURGE, READ, SUMMARIES, WRITE, decode, dumps, score, stored_rev
 
 INSTALL_HINT = "RedisStore needs redis: pip install 'vel-jupyter[redis]' (redis)"
 KIND = SESSION_KIND
-FORMAT = "2"
 CONNECT_TIMEOUT = 10.0
 """Seconds to wait for a connection: a dead host fails the turn instead of hanging the kernel."""
 SOCKET_TIMEOUT = 30.0
 """Seconds to wait for an answer; generous, since a large save or purge is one script."""
 BATCH = 500
 """Message ids per read_messages script call, and sessions per purge script call."""
-
-# -- Lua ------------------------------------------------------------------------------------
-
-_LIB = """
-local function score_of(raw)
-  if not raw then return nil end
-  if raw == "inf" or raw == "+inf" then return math.huge end
-  return tonumber(raw)
-end
-
-local function expired(p, sid, now)
-  local s = score_of(redis.call("ZSCORE", p .. ":sessions", sid))
-  return s ~= nil and s <= now
-end
-
--- sid no longer points into tree; the last one out frees the tree's messages.
-local function leave(p, tree, sid)
-  local mkey = p .. ":tm:" .. tree
-  redis.call("SREM", mkey, sid)
-  if redis.call("SCARD", mkey) == 0 then redis.call("DEL", p .. ":t:" .. tree, mkey) end
-end
-
-local function drop(p, sid)
-  local skey = p .. ":s:" .. sid
-  local tree = redis.call("HGET", skey, "tree")
-  redis.call("DEL", skey)
-  redis.call("ZREM", p .. ":sessions", sid)
-  if tree then leave(p, tree, sid) end
-end
-"""
-
-# KEYS: p:s:<sid>, p:sessions
-# ARGV: prefix, sid, mode ("append" | "save"), expected rev ("" = none), now, expires,
-#       header JSON, rev ("" = none), tree, heads JSON, summary JSON, then message id, JSON pairs
-_WRITE = (
-    _LIB
-    + """
-local p, sid, mode, expected = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local now, expires, tree = tonumber(ARGV[5]), ARGV[6], ARGV[9]
-local skey, sessions, tkey = KEYS[1], KEYS[2], p .. ":t:" .. ARGV[9]
-local exists = redis.call("EXISTS", skey) == 1
-local live = exists and not expired(p, sid, now)
-if mode == "append" then
-  local found = ""
-  if live then
-    found = redis.call("HGET", skey, "rev") or ""
-    -- A session deleted and started again points into a new tree: a stale writer conflicts.
-    if redis.call("HGET", skey, "tree") ~= tree then return {"conflict", found} end
-  end
-  if found ~= expected then return {"conflict", found} end
-end
--- Check before writing anything (a script cannot roll back): every head, and every parent of
--- an arriving message, is in the tree already or arrives now.
-local arriving = {}
-for i = 12, #ARGV, 2 do arriving[ARGV[i]] = true end
-local needed = cjson.decode(ARGV[10])
-for i = 12, #ARGV, 2 do
-  local parent = cjson.decode(ARGV[i + 1])["parent_id"]
-  if type(parent) == "string" then table.insert(needed, parent) end
-end
-for _, id in ipairs(needed) do
-  if not arriving[id] and redis.call("HEXISTS", tkey, id) == 0 then return {"missing", id} end
-end
-for i = 12, #ARGV, 2 do redis.call("HSETNX", tkey, ARGV[i], ARGV[i + 1]) end
-local old_tree = false
-if exists then old_tree = redis.call("HGET", skey, "tree") end
-redis.call("HSET", skey, "header", ARGV[7], "rev", ARGV[8], "tree", tree, "summary", ARGV[11])
-redis.call("SADD", p .. ":tm:" .. tree, sid)
-if old_tree and old_tree ~= tree then leave(p, old_tree, sid) end
-redis.call("ZADD", sessions, expires, sid)
-return {"ok"}
-"""
-)
-
-# KEYS: p:s:<sid>; ARGV: prefix, sid, now, what ("header" | "all")
-# Returns nil when absent or expired, else {header, tree, rows of the tree (with "all")}.
-_READ = (
-    _LIB
-    + """
-local p, sid, now = ARGV[1], ARGV[2], tonumber(ARGV[3])
-if redis.call("EXISTS", KEYS[1]) == 0 or expired(p, sid, now) then return false end
-local fields = redis.call("HMGET", KEYS[1], "header", "tree")
-local out = {fields[1], fields[2]}
-if ARGV[4] == "all" and fields[2] then table.insert(out, redis.call("HVALS", p .. ":t:" .. fields[2])) end
-return out
-"""
-)
-
-# KEYS: p:sessions; ARGV: prefix, now, how ("joined" | "pairs").  The listing lines of the live
-# sessions: "joined" is {count, '[[sid, line], ...]'}, one reply to decode, not one per session
-# (null for a session without a line); "pairs" is {sid, line or "", ...}, for when one line is
-# not JSON and spoils the joined text.
-_SUMMARIES = """
-local out = {}
-local ids = redis.call("ZRANGEBYSCORE", KEYS[1], "(" .. ARGV[2], "+inf")
-for _, sid in ipairs(ids) do
-  local summary = redis.call("HGET", ARGV[1] .. ":s:" .. sid, "summary")
-  if ARGV[3] == "pairs" then
-    table.insert(out, sid)
-    table.insert(out, summary or "")
-  else
-    table.insert(out, "[" .. cjson.encode(sid) .. "," .. (summary or "null") .. "]")
-  end
-end
-if ARGV[3] == "pairs" then return out end
-return {#ids, "[" .. table.concat(out, ",") .. "]"}
-"""
-
-# KEYS: p:s:<sid>; ARGV: prefix, sid.  Returns 1 if the session existed.
-_DELETE = (
-    _LIB
-    + """
-if redis.call("EXISTS", KEYS[1]) == 0 then return 0 end
-drop(ARGV[1], ARGV[2])
-return 1
-"""
-)
-
-# KEYS: p:sessions; ARGV: prefix, now, limit.  Deletes up to limit expired sessions; returns how many.
-_PURGE = (
-    _LIB
-    + """
-local ids = redis.call("ZRANGEBYSCORE", KEYS[1], "-inf", ARGV[2], "LIMIT", 0, tonumber(ARGV[3]))
-for _, sid in ipairs(ids) do drop(ARGV[1], sid) end
-return #ids
-"""
-)
-
-
-# -- helpers --------------------------------------------------------------------------------
-
-
-def _text(value: Any) -> str:
-    """A Redis reply as str, whichever ``decode_responses`` the client was made with (U+FFFD for
-    bytes that are not UTF-8: another program wrote them)."""
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def _score(when: datetime | None) -> str:
-    """An expiry as a sorted-set score: epoch seconds, ``inf`` for never."""
-    return "inf" if when is None else repr(when.timestamp())
-
-
-def _rev(raw: Any) -> int | None:
-    """A stored revision ("" when the header had none)."""
-    text = _text(raw) if raw is not None else ""
-    try:
-        return int(text) if text else None
-    except ValueError:
-        return None
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _describe(client: Any) -> str:
@@ -247,7 +92,7 @@ def _password_of(client: Any) -> str:
     return str(kwargs.get("password") or "")
 
 
-class RedisStore(SessionStore):
+class RedisStore(RedisFormat1, SessionStore):
     """Sessions in Redis; ``url`` defaults to ``REDIS_URL``, or pass a ``redis.Redis`` as ``client``.
 
     ``ttl`` (seconds) makes sessions expire after their last write; ``clock`` is injectable
@@ -292,11 +137,11 @@ class RedisStore(SessionStore):
         self._client = client
         guard_logs()  # redis' loggers, made as its modules are imported
         self._ping()
-        self._write_script = client.register_script(_WRITE)
-        self._read_script = client.register_script(_READ)
-        self._delete_script = client.register_script(_DELETE)
-        self._summaries_script = client.register_script(_SUMMARIES)
-        self._purge_script = client.register_script(_PURGE)
+        self._write_script = client.register_script(WRITE)
+        self._read_script = client.register_script(READ)
+        self._delete_script = client.register_script(DELETE)
+        self._summaries_script = client.register_script(SUMMARIES)
+        self._purge_script = client.register_script(PURGE)
         self._migrate()
 
     def _connect(self, redis: Any, url: str) -> Any:
@@ -361,7 +206,7 @@ class RedisStore(SessionStore):
         # One range query over the expiry index: live sessions are those expiring after now.
         with self._guard("list sessions"):
             ids = self._client.zrangebyscore(self._key("sessions"), f"({self._now()}", "+inf")
-        return sorted(_text(i) for i in ids)
+        return sorted(decode(i) for i in ids)
 
     # -- incremental writes (TurnStore) ----------------------------------------------------
 
@@ -392,16 +237,16 @@ class RedisStore(SessionStore):
         now = self._now()
         with self._guard("list sessions"):
             count, joined = self._summaries_script(keys=[self._key("sessions")], args=[self.prefix, now, "joined"])
-        lines = summary_pairs(_text(joined), int(count))
+        lines = summary_pairs(decode(joined), int(count))
         if lines is None:  # one line that is not JSON spoils the joined text: read them one by one
             with self._guard("list sessions"):
                 flat = self._summaries_script(keys=[self._key("sessions")], args=[self.prefix, now, "pairs"])
             lines = {}
             for raw_sid, raw in zip(flat[::2], flat[1::2], strict=False):
                 try:
-                    lines[_text(raw_sid)] = summary_line(_text(raw_sid), load_json(_text(raw), "summary"))
+                    lines[decode(raw_sid)] = summary_line(decode(raw_sid), load_json(decode(raw), "summary"))
                 except SessionDataError:
-                    lines[_text(raw_sid)] = None
+                    lines[decode(raw_sid)] = None
         for sid in [sid for sid, line in lines.items() if line is None]:
             lines[sid] = self._summary_from_header(sid)
         return [line for _, line in sorted(lines.items()) if line is not None]
@@ -417,7 +262,7 @@ class RedisStore(SessionStore):
             return None  # deleted or expired meanwhile
         try:
             header = load_json(
-                _text(reply[0]) if reply[0] is not None else "null", f"session {session_id!r}: its header"
+                decode(reply[0]) if reply[0] is not None else "null", f"session {session_id!r}: its header"
             )
         except SessionDataError as exc:
             return {**summary_of({}, session_id=session_id), "damaged": str(exc)}
@@ -461,11 +306,11 @@ class RedisStore(SessionStore):
         rev = header.get("rev")
         try:
             header_args = [
-                _dumps(header),
+                dumps(header),
                 "" if rev is None else str(rev),
                 header["tree"],
-                _dumps(header_heads(header)),
-                _dumps(summary_of(header)),
+                dumps(header_heads(header)),
+                dumps(summary_of(header)),
             ]
         except (TypeError, ValueError) as exc:
             raise StoreError(f"session {session_id!r}: the header cannot be stored as JSON ({exc})") from None
@@ -475,18 +320,18 @@ class RedisStore(SessionStore):
             mode,
             "" if expected is None else str(expected),
             repr(now.timestamp()),
-            _score(expiry(now, header, self.ttl)),
+            score(expiry(now, header, self.ttl)),
             *header_args,
             *self._message_args(session_id, messages),
         ]
         with self._guard(f"save session {session_id!r}"):
             reply = self._write_script(keys=[self._key("s", session_id), self._key("sessions")], args=args)
-        status = _text(reply[0])
+        status = decode(reply[0])
         if status == "conflict":
-            raise HeadConflict(session_id, expected, _rev(reply[1]))
+            raise HeadConflict(session_id, expected, stored_rev(reply[1]))
         if status == "missing":
             raise StoreError(
-                f"session {session_id!r}: message {_text(reply[1])!r} is not in tree {header['tree']!r} "
+                f"session {session_id!r}: message {decode(reply[1])!r} is not in tree {header['tree']!r} "
                 "(the session it continues was deleted from the store by another process; nothing was written: reload the session and retry)"
             )
 
@@ -498,66 +343,12 @@ class RedisStore(SessionStore):
                 raise StoreError(f"session {session_id!r}: a message without an id cannot be stored")
             row = {**message, "session_id": message.get("session_id") or session_id}
             try:
-                args += [message["id"], _dumps(row)]
+                args += [message["id"], dumps(row)]
             except (TypeError, ValueError) as exc:
                 raise StoreError(
                     f"session {session_id!r}: message {message['id']!r} cannot be stored as JSON ({exc})"
                 ) from None
         return args
-
-    def _migrate(self) -> None:
-        """Convert a database written before trees existed (format 1), once; see ``_from_format_1``."""
-        with self._guard("check the store's format"):
-            found = self._client.get(self._key("format"))
-            if found is not None and _text(found) == FORMAT:
-                return
-            if self._client.set(self._key("migrating"), "1", nx=True, ex=300) is None:
-                raise StoreError(
-                    f"the Redis store under prefix {self.prefix!r} is being migrated by another process; retry in a minute"
-                )
-            try:
-                if found is None and self._client.exists(self._key("owner")):
-                    self._from_format_1()
-                self._client.set(self._key("format"), FORMAT)
-            finally:
-                self._client.delete(self._key("migrating"))
-
-    def _from_format_1(self) -> None:
-        """Format 1 kept each session's messages under ``p:m:<sid>`` (rows handed to a fork when
-        their owner went) and the lineage apart; format 2 keeps one tree per family."""
-        client = self._client
-        sids = [_text(s) for s in client.zrange(self._key("sessions"), 0, -1)]
-        headers: list[tuple[str, dict[str, Any]]] = []
-        for sid in sids:
-            raw, lineage = client.hmget(self._key("s", sid), "header", "lineage")
-            if raw is None:
-                continue
-            header = json.loads(raw)
-            if lineage is not None:
-                header["lineage"] = json.loads(lineage)
-            headers.append((sid, header))
-        rows_of = {sid: client.hgetall(self._key("m", sid)) for sid, _ in headers}
-        messages: dict[str, tuple[str | None, str, Any]] = {}
-        for owner, rows in rows_of.items():
-            for raw in rows.values():
-                message = json.loads(raw)
-                messages[message["id"]] = (message.get("parent_id"), owner, message.get("meta"))
-        place_in_trees(headers, messages)
-        pipe = client.pipeline(transaction=True)
-        for sid, header in headers:
-            tree = header["tree"]
-            rows = rows_of[sid]
-            if rows:
-                pipe.hset(self._key("t", tree), mapping=rows)
-            pipe.sadd(self._key("tm", tree), sid)
-            pipe.hset(
-                self._key("s", sid),
-                mapping={"header": _dumps(header), "tree": tree, "summary": _dumps(summary_of(header))},
-            )
-            pipe.hdel(self._key("s", sid), "lineage")
-            pipe.delete(self._key("m", sid), self._key("deps", sid))
-        pipe.delete(self._key("owner"))
-        pipe.execute()
 
     def _read(self, session_id: str, what: str) -> list[Any] | None:
         with self._guard(f"read session {session_id!r}"):
@@ -568,7 +359,7 @@ class RedisStore(SessionStore):
 
     def _header_of(self, session_id: str, raw: Any, tree: Any) -> dict[str, Any]:
         try:
-            header = load_json(_text(raw), f"session {session_id!r}: its header") if raw is not None else None
+            header = load_json(decode(raw), f"session {session_id!r}: its header") if raw is not None else None
         except SessionDataError as exc:
             raise damaged(exc, session_id) from None
         if not isinstance(header, dict) or header.get("kind") != KIND:
@@ -578,7 +369,7 @@ class RedisStore(SessionStore):
                 "or give this store another prefix="
             )
         if tree is not None:
-            header["tree"] = _text(tree)
+            header["tree"] = decode(tree)
         header = stored_header(session_id, header)
         header["tree"] = tree_of(header)
         return header
@@ -586,7 +377,7 @@ class RedisStore(SessionStore):
     def _message_of(self, session_id: str | None, raw: Any) -> dict[str, Any]:
         whose = f"session {session_id!r}" if session_id is not None else f"a message stored under {self.prefix!r}"
         try:
-            message = load_json(_text(raw), f"{whose}: a message row")
+            message = load_json(decode(raw), f"{whose}: a message row")
         except SessionDataError as exc:
             raise damaged(exc, session_id) from None
         if not isinstance(message, dict):
