@@ -420,22 +420,25 @@ class TestFailedTurnsChangeNothing:
         assert stream.response is None
         assert session.messages == []
 
-    def test_keyboard_interrupt_inside_the_provider_becomes_turn_interrupted(
-        self, scripted: ScriptedProvider, scripted_agent: Agent
-    ) -> None:
-        scripted.enqueue("before")
-        session = scripted_agent.session()
-        session.run("one")
-        before = session.to_dict()
+    def test_keyboard_interrupt_inside_the_provider_becomes_turn_interrupted(self) -> None:
+        class InterruptsTheSecondCall(ScriptedProvider):
+            streamed = 0
 
-        class Interrupting(ScriptedProvider):
             def stream(self, request):  # type: ignore[no-untyped-def]
                 from vel_jupyter.core.response import StreamEvent
 
+                self.streamed += 1
+                if self.streamed == 1:
+                    yield from super().stream(request)
+                    return
                 yield StreamEvent("text_delta", text="partial ")
                 raise KeyboardInterrupt
 
-        session.agent._provider = Interrupting()
+        provider = InterruptsTheSecondCall()
+        provider.enqueue("before")
+        session = Agent(provider=provider).session()
+        session.run("one")
+        before = session.to_dict()
         with pytest.raises(TurnInterrupted) as info:
             session.run("two")
         assert isinstance(info.value, KeyboardInterrupt)

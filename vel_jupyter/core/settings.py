@@ -150,6 +150,25 @@ class SessionSettings:
     def ttl(self) -> None:
         self._update_header(settings={k: v for k, v in self._settings.items() if k != "ttl"})
 
+    def setting_sources(self) -> dict[str, str]:
+        """Where each setting in effect comes from, by name (``model``, ``provider``, ``base_url``,
+        ``params``, ``ttl``): ``"session"`` (its own), ``"agent"``, ``"environment"``, ``"store"``
+        (the store's ttl) or ``"default"``; a setting with no value at all is left out."""
+        own = self._settings
+        routing = self.agent.routing
+        sources = {name: "session" if name in own else routing.source_of(name) for name in ("model", "provider")}
+        if "base_url" in own:
+            sources["base_url"] = "session"
+        elif self.provider_name == "openai":
+            sources["base_url"] = routing.source_of("base_url")
+        if own.get("params"):
+            sources["params"] = "session"
+        if "ttl" in own:
+            sources["ttl"] = "session"
+        elif getattr(self.agent.store, "ttl", None) is not None:
+            sources["ttl"] = "store"
+        return sources
+
     @contextmanager
     def try_settings(self, *, system: str | None = None, **settings: Any) -> Iterator[dict[str, Any]]:
         """``with session.try_settings(model=...):`` the settings hold for the block and stay when
