@@ -104,3 +104,19 @@ def test_only_the_repository_holds_a_sessions_state() -> None:
     state = agent.repository.state_of(session)
     assert state.head == session.head and state.path(session.head) == session.nodes
     assert not any(callable(getattr(session, name, None)) for name in ("absorb", "rebase", "next_header"))
+
+
+def test_branches_are_told_apart_by_the_first_message_that_reads_differently() -> None:
+    """A regenerated answer repeats its prompt: the branch splits at the answer, in turn 1."""
+    from vel_jupyter.core.branches import branch_splits
+    from vel_jupyter.testing import ScriptedProvider
+
+    session = Agent(provider=ScriptedProvider("first answer", "second answer")).session("s")
+    session.run("the question")
+    session.regenerate()
+    first, second = branch_splits(session)
+    assert (first.number, first.current, second.current) == (1, False, True)
+    assert second.split is not None and second.split.message.content == "second answer"
+    assert (second.split_turn, second.messages, second.last) == (1, 2, "second answer")
+    session.checkout(session.branches[0])
+    assert [b.current for b in branch_splits(session)] == [True, False]

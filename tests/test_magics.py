@@ -512,3 +512,11 @@ class TestTheDefaultAnswerCap:
         assert "default cap 3" in bundle["text/html"], "the usage line names the cap it ran under"
         assert "cut off at the 3-token default cap" in bundle["text/plain"]
         assert "default cap" not in final_bundle(session, response)["text/html"], "a cell's own limit is not a cap"
+
+
+def test_chat_help_shows_the_cell_form_and_the_commands(ip: InteractiveShell) -> None:
+    """``%chat?`` and ``%%chat?`` share one docstring: it names the cell form as ``%%chat`` and
+    lists the line form's commands (it used to show only the cell's options, as ``%chat``)."""
+    text = ip.object_inspect_text("%chat")
+    assert "%%chat [-s SYSTEM]" in text and "\n  %chat [-s" not in text
+    assert "%chat list" in text and "%chat restore [--notebook PATH]" in text

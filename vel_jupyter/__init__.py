@@ -10,8 +10,8 @@ import typing
 
 from .core.agent import Agent
 from .core.context import ContextManager, StatelessContextManager
-from .core.message import Message, MessageMeta, ToolCall, Usage
 from .core.listing import SessionSummary
+from .core.message import Message, MessageMeta, ToolCall, Usage
 from .core.response import Answer, Response, StreamEvent
 from .core.session import AsyncTurnStream, Session, TurnStream
 from .core.tools import Tool, tool

@@ -1,12 +1,15 @@
 """``%chat``'s subcommands as argparse subparsers: one parser, each command's usage and help
 generated from it, every mistake one ``UsageError`` line (IPython's magic_arguments are argparse
-too). The magic maps each command name to a handler that takes the parsed arguments.
+too). The magic maps each command name to a handler that takes the parsed arguments and the
+``Caller`` (``HANDLERS`` in magics.py).
 """
 
 from __future__ import annotations
 
 import argparse
-from typing import NoReturn
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 from IPython.core.error import UsageError
 
@@ -21,6 +24,18 @@ class _Parser(argparse.ArgumentParser):
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:  # (--help is not offered)
         raise UsageError(message or f"usage: {' '.join(self.format_usage().split()[1:])}")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """What a command's handler may use of the magic that runs it."""
+
+    shell: Any  # the IPython shell (None outside one)
+    default_session: str  # %config ChatMagics.default_session
+
+
+Handler = Callable[[argparse.Namespace, Caller], Any]
+"""A command: its parsed arguments and its caller in, what the cell shows (or None) out."""
 
 
 # name: (arguments after %chat NAME as the usage shows them, what it does)

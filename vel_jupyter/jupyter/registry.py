@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core.agent import Agent
 from ..core.context import ContextManager
-from ..core.repository import SessionSummary
+from ..core.listing import SessionSummary
 from ..core.secrets import KEYRING
 from ..core.session import Session
 from ..core.tree import Node

@@ -5,10 +5,9 @@ with their servers; and the plain column layout they share."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
-from typing import Any
 
+from ..core.branches import branch_splits
 from ..core.secrets import KEYRING
 from ..core.session import Session
 from ..errors import ConfigurationError
@@ -65,29 +64,40 @@ def _cap_row(session: Session) -> tuple[str, str, str]:
     return ("max_tokens", str(cap), "%config ChatMagics.max_tokens, the default cap (a cell's --max-tokens wins)")
 
 
+# What each source of a setting (``Session.setting_sources``) is called in ``%chat config``.
+_SOURCES = {
+    "agent": "the agent's default",
+    "default": "the agent's default",
+    "environment": "the agent's default",
+    "store": "the store's",
+}
+_URL_SOURCES = {"agent": "the agent's default", "environment": "$OPENAI_BASE_URL", "default": "the provider's default"}
+
+
 def config_rows(session: Session) -> list[tuple[str, str, str]]:
     """``%chat config``: each setting's effective value and where it comes from."""
     settings = session.settings
+    sources = session.setting_sources()
 
-    def source(name: str, fallback: str) -> str:
-        if name in settings:
+    def source(name: str, names: dict[str, str] = _SOURCES) -> str:
+        where = sources.get(name)
+        if where == "session":
             if from_config(session, name):
                 return f"this session (from %config ChatMagics.{name} when it was created)"
             return "this session"
-        return fallback
+        return names.get(where or "", "-")
 
     try:
         url = getattr(session.provider, "base_url", None)
     except ConfigurationError:  # its URL's key is not in this kernel: show the stored form
         url = settings.get("base_url")
-    url_fallback = "$OPENAI_BASE_URL" if os.environ.get("OPENAI_BASE_URL") else "the provider's default"
     rows = [
-        ("model", session.model, source("model", "the agent's default")),
-        ("provider", session.provider_name, source("provider", "the agent's default")),
+        ("model", session.model, source("model")),
+        ("provider", session.provider_name, source("provider")),
         ("base_url", str(url or ("-" if session.provider_name != "openai" else "https://api.openai.com/v1")),
-         source("base_url", url_fallback if session.provider_name == "openai" else "-")),
-        ("params", json.dumps(session.params) if session.params else "-", source("params", "-")),
-        ("ttl", "-" if session.ttl is None else f"{session.ttl:g} s", source("ttl", "the store's" if session.ttl else "-")),
+         source("base_url", _URL_SOURCES)),
+        ("params", json.dumps(session.params) if session.params else "-", source("params")),
+        ("ttl", "-" if session.ttl is None else f"{session.ttl:g} s", source("ttl")),
         ("system", _preview(session.system or "", 50) if session.system else "-", "-s/--system, %chat system"),
         _cap_row(session),
     ]  # fmt: skip
@@ -97,43 +107,18 @@ def config_rows(session: Session) -> list[tuple[str, str, str]]:
 def branch_rows(session: Session) -> list[tuple[str, ...]]:
     """``%chat branches``: one row per branch, described by where it splits from the others
     (branches that split early would look alike by their last message alone)."""
-    paths = [session.path(head) for head in session.heads]
     rows: list[tuple[str, ...]] = [("", "branch", "messages", "splits off at", "last message")]
-    for index, path in enumerate(paths):
-        others = [other for j, other in enumerate(paths) if j != index]
-        nearest = max(others, key=lambda other: _common_prefix(path, other), default=[])
-        shared = _common_prefix(path, nearest)
-        if len(paths) == 1:
-            split = "-"
-        elif shared < len(path):
-            # A regenerated turn repeats the prompt: show the first message that reads differently.
-            at = shared
-            while at + 1 < len(path) and at < len(nearest) and _same_text(path[at], nearest[at]):
-                at += 1
-            own = path[at]
-            turn = sum(1 for node in path[: at + 1] if node.message.role == "user")
-            split = f"turn {max(turn, 1)} ({own.message.role}): {_preview(own.message.content, 40)}"
+    for branch in branch_splits(session):
+        if branch.split is not None:
+            own = branch.split.message
+            split = f"turn {branch.split_turn} ({own.role}): {_preview(own.content, 40)}"
         else:
-            split = "(ends inside another branch)"
-        last = next((n.message.content for n in reversed(path) if n.message.content), "")
-        mark = "*" if index == session.current_branch else ""
-        rows.append((mark, str(index + 1), str(len(path)), split, _preview(last, 50)))
+            split = "(ends inside another branch)" if branch.ends_inside else "-"
+        mark = "*" if branch.current else ""
+        rows.append((mark, str(branch.number), str(branch.messages), split, _preview(branch.last, 50)))
     if session.current_branch is None:
         rows.append(("*", "-", str(len(session.nodes)), f"detached at message {session.head}", ""))
     return rows
-
-
-def _common_prefix(a: list[Any], b: list[Any]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x.id != y.id:
-            break
-        n += 1
-    return n
-
-
-def _same_text(a: Any, b: Any) -> bool:
-    return bool(a.message.role == b.message.role and a.message.content == b.message.content)
 
 
 def _preview(text: str, limit: int) -> str:

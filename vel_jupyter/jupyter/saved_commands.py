@@ -1,0 +1,53 @@
+"""``%chat restore`` and ``%chat export``: sessions brought back from the store or a saved
+notebook, and one session saved as JSON in an output or a file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from IPython.core.error import UsageError
+
+from ..errors import SessionDataError, StoreError
+from .commands import Caller, usage_of
+from .registry import registry
+from .running_cell import show
+from .tables import print_servers
+
+
+def restore(args: argparse.Namespace, caller: Caller) -> None:
+    """Sessions from the store, or from a saved notebook's outputs (no store needed)."""
+    if args.notebook is not None:
+        from ..export.notebook import restore_notebook
+
+        path = args.notebook
+        try:
+            ids = restore_notebook(path, registry(), replace=args.replace)
+        except (SessionDataError, StoreError, OSError) as exc:
+            raise UsageError(f"cannot restore from {path}: {exc}") from None
+        print(f"restored {len(ids)} sessions from {path}: {', '.join(ids)}" if ids else f"no sessions in {path}")
+        print_servers(ids)
+        return
+    if args.replace:
+        raise UsageError(f"--replace goes with --notebook PATH; {usage_of('restore')}")
+    ids = registry().restore()
+    print(f"restored {len(ids)} sessions: {', '.join(ids)}" if ids else "no stored sessions to restore")
+    print_servers(ids)
+
+
+def export(args: argparse.Namespace, caller: Caller) -> None:
+    """The whole session as JSON: in this cell's output, or written to --file."""
+    sid, path = args.session_id, args.file
+    session = registry().get(sid)
+    if path is not None:
+        target = Path(path).expanduser()
+        try:
+            target.write_text(json.dumps(session.to_dict(), indent=1) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {target}: {exc}") from None
+        print(f"exported session {sid!r} to {target}")
+        return
+    from ..export.notebook import export_bundle
+
+    show(export_bundle(session))
