@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ConfigDict, Field, Strict, StringConstraints, TypeAdapter
 from typing_extensions import NotRequired, TypedDict
 
-from .validate import LIMITS, SESSION_ID, check_json_size
+from .limits import LIMITS, SESSION_ID, check_json_size
 
 
 def _http_url(value: str) -> str:
