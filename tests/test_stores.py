@@ -312,9 +312,16 @@ class TestIncrementalStores:
         agent = agent_on(turn_store)
         session = agent.session(session_id="cas")
         with pytest.raises(HeadConflict):
-            turn_store.append("cas", [], next_header(session.agent.repository.state_of(session), datetime.now(timezone.utc)), session.rev - 1)
+            turn_store.append(
+                "cas",
+                [],
+                next_header(session.agent.repository.state_of(session), datetime.now(timezone.utc)),
+                session.rev - 1,
+            )
         with pytest.raises(HeadConflict):
-            turn_store.append("brand-new", [], next_header(session.agent.repository.state_of(session), datetime.now(timezone.utc)), 5)
+            turn_store.append(
+                "brand-new", [], next_header(session.agent.repository.state_of(session), datetime.now(timezone.utc)), 5
+            )
 
     def test_fork_reads_the_origin_rows(self, turn_store: Any) -> None:
         agent = agent_on(turn_store)

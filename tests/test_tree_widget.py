@@ -102,10 +102,12 @@ class TestActions:
     def test_the_widget_ships_its_javascript(self) -> None:
         _, sessions = family_agent()
         widget = TreeWidget(sessions["main"])  # type: ignore[arg-type]
-        assert "export default" in widget._esm
-        assert "function renderTreeView(" in widget._esm  # drawn by the labextension's tree.ts
-        # one export: anywidget would take a named `render` export (render.ts has one) first
-        assert re.findall(r"^export .*", widget._esm, re.M) == ["export default { render: renderWidget };"]
+        assert "function renderTreeView(" in widget._esm  # drawn by the labextension's treeView.ts
+        # one ES module (esbuild's bundle of src/widget.ts) with one export, the default: anywidget
+        # would take a named `render` export first
+        assert re.findall(r"^export[^;]*;", widget._esm, re.M | re.S) == ["export {\n  widget_default as default\n};"]
+        assert "var widget_default = { render: renderWidget };" in widget._esm
+        assert not re.search(r"^import ", widget._esm, re.M), "bundled: it imports nothing"
         assert ".vel-root" in widget._css
         # model text only ever goes in as text (the sources' comments may name what they avoid)
         assert not re.search(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML\s*\(", widget._esm)

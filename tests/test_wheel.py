@@ -45,7 +45,7 @@ def test_the_wheel_ships_the_extension_and_the_widget(wheel: Path) -> None:
     assert data + "package.json" in names
     assert data + "install.json" in names
     assert any(n.startswith(data + "static/remoteEntry.") for n in names)
-    for asset in ("render.js", "render.css", "tree.js"):
+    for asset in ("render.js", "render.css"):
         assert f"vel_jupyter/jupyter/static/{asset}" in names
     assert not any(n.startswith("vel_jupyter/labextension/") for n in names), "the extension is shipped once"
     assert not any("node_modules" in n for n in names)

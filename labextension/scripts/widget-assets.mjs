@@ -1,24 +1,23 @@
-// Copies the compiled renderer and fork tree (lib/render.js and lib/tree.js, joined into
-// one module, their exports made module-local) and their styles (style/render.css) into the
-// Python package, where the fork-tree anywidget prepends them to its own code: one
-// rendering code path for the JupyterLab renderer and the widget. The copies are committed
-// (a `pip install` from git must not need Node.js); `--check` fails if they are stale.
+// Bundles the fork-tree anywidget (src/widget.ts: the same views as the JupyterLab
+// renderer, from the same sources) with esbuild into one ES module, and copies the styles
+// (style/render.css), into the Python package, where tree_widget.py serves them as the
+// widget's `_esm` and `_css`: one rendering code path for the extension and the widget. The
+// copies are committed (a `pip install` from git must not need Node.js); `--check` fails if
+// they are stale. esbuild's version is pinned in package.json: the same sources give the
+// same bytes.
 //
-//   node scripts/widget-assets.mjs          write the copies (after `tsc`)
+//   node scripts/widget-assets.mjs          write the copies
 //   node scripts/widget-assets.mjs --check  exit 1 if a copy differs
 import { readFileSync, writeFileSync } from 'node:fs';
 
-import { joinModules } from './join-modules.mjs';
+import { bundle } from './bundle.mjs';
 
 const here = new URL('..', import.meta.url);
 const target = new URL('../vel_jupyter/jupyter/static/', here);
-const BANNER = '/* Generated from labextension/{src/render.ts,src/tree.ts,style/render.css} by labextension/scripts/widget-assets.mjs: edit those. */\n';
+const BANNER = '/* Generated from labextension/{src/widget.ts and what it imports,style/render.css} by labextension/scripts/widget-assets.mjs (esbuild): edit those. */\n';
 
 const assets = [
-  // Without `export`: the widget's tree.js is appended to this in one module, and anywidget
-  // would take an export of ours for the widget's own. (The source map comment of a
-  // development build, pointing at a file the package lacks, is dropped too.)
-  ['render.js', joinModules(new URL('lib/', here), ['render', 'tree'], { exports: false })],
+  ['render.js', await bundle('widget')],
   ['render.css', readFileSync(new URL('style/render.css', here), 'utf8')]
 ];
 

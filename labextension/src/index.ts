@@ -6,7 +6,8 @@
  *   through `%chat` commands in the notebook's kernel), or the state the `session.tree()`
  *   widget carries beside itself (see VelTreeRenderer).
  *
- * The DOM is built by ./render, ./tree and ./views (framework-free). Both renderers are
+ * These are the thin widgets and factories; the DOM is built by the pure render functions of
+ * ./render (framework-free), and the kernel is reached through ./kernel. Both renderers are
  * `safe`: they show
  * untrusted outputs (a notebook opened without trust or without a kernel), because every
  * payload string is inserted as text, except Markdown (model answers, user messages),
@@ -16,12 +17,14 @@
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Panel, Widget } from '@lumino/widgets';
 
+import { KernelWatch, NO_KERNEL, SAFE_ID, kernelOf, runChat } from './kernel';
 import { labMarkdown } from './markdown';
-import { CheckoutHook, MARKDOWN_EVENT, MIME_TYPE, MarkdownHook, MarkdownRequest, TREE_MIME_TYPE, classify } from './render';
-import { NEW_SESSION_ID, TreeActions, newTreeViewState, renderTreeView } from './tree';
-import { render } from './views';
+import { CheckoutHook, MARKDOWN_EVENT, MarkdownHook, MarkdownRequest } from './markdownQueue';
+import { MIME_TYPE, TREE_MIME_TYPE, classify } from './payload';
+import { render } from './render';
+import { TREE_STATE_EVENT, TreeActions, newTreeViewState, renderTreeView } from './treeView';
 
-export { MIME_TYPE, TREE_MIME_TYPE };
+export { MIME_TYPE, TREE_MIME_TYPE, TREE_STATE_EVENT };
 
 /**
  * Rank: lower wins. JupyterLab's defaults are html 50, markdown 60, latex 70, svg 80,
@@ -41,8 +44,6 @@ export const TREE_RANK = -20;
 
 export const WIDGET_MIME_TYPE = 'application/vnd.jupyter.widget-view+json';
 
-/** Dispatched (bubbling) by the widget's tree.js with its new state after each redraw. */
-export const TREE_STATE_EVENT = 'vel-tree-state';
 
 /**
  * How long a live widget may take to appear before the saved tree is shown instead (a
@@ -105,137 +106,21 @@ export class VelSessionRenderer extends Widget implements IRenderMime.IRenderer 
   private _model: IRenderMime.IMimeModel | null = null;
 }
 
-/** Message ids we put into `%chat` commands (ours are 26-character ULIDs). */
-const SAFE_ID = /^[A-Za-z0-9_.:-]{1,200}$/;
-
-const NO_KERNEL = 'no kernel connected: run the notebook (or this cell) to act on it';
-
-interface IStreamLike {
-  header: { msg_type: string };
-  content: { text?: string };
-}
-
-interface IKernelLike {
-  connectionStatus: string;
-  status?: string;
-  requestExecute(content: { code: string; silent: boolean; store_history: boolean }): {
-    done: Promise<{ content: { status: string; evalue?: string } }>;
-    onIOPub: (msg: IStreamLike) => void;
-  };
-}
-
-interface ISignalLike {
-  connect(slot: () => void): boolean;
-  disconnect(slot: () => void): boolean;
-}
-
-interface ISessionContextLike {
-  session?: { kernel?: IKernelLike | null } | null;
-  statusChanged?: ISignalLike;
-  connectionStatusChanged?: ISignalLike;
-  kernelChanged?: ISignalLike;
-}
-
-/** The connected, living kernel of the notebook (or console) this widget is in, else null. */
-function kernelOf(widget: Widget): IKernelLike | null {
-  const context = fromAncestor<ISessionContextLike>(widget, 'sessionContext');
-  const kernel = context?.session?.kernel ?? null;
-  return kernel && kernel.connectionStatus === 'connected' && kernel.status !== 'dead' ? kernel : null;
-}
-
-/**
- * Run `%chat WORDS` in the kernel, silently (no execution count, no output in any cell);
- * resolves to what the command printed, rejects with the kernel's error. Every word is an id
- * checked here (session ids as the Python side allows them, message ids as ours are) and
- * single-quoted, so nothing typed can become more than one word, a variable or code.
- */
-async function runChat(widget: Widget, words: string[]): Promise<string> {
-  const kernel = kernelOf(widget);
-  if (!kernel) {
-    throw new Error(NO_KERNEL);
-  }
-  for (const word of words) {
-    if (!SAFE_ID.test(word) && !NEW_SESSION_ID.test(word)) {
-      throw new Error(`“${word}” is an unusual id: use %chat ${words[0]} in a cell`);
-    }
-  }
-  const code = '%chat ' + words.map(w => (/^[A-Za-z0-9_.:-]+$/.test(w) ? w : `'${w}'`)).join(' ');
-  const future = kernel.requestExecute({ code, silent: true, store_history: false });
-  let printed = '';
-  future.onIOPub = msg => {
-    if (msg.header.msg_type === 'stream') {
-      printed += msg.content.text ?? '';
-    }
-  };
-  const reply = await future.done;
-  if (reply.content.status !== 'ok') {
-    throw new Error(reply.content.evalue || `the kernel could not do it; try ${code} in a cell`);
-  }
-  return printed.trim();
-}
-
-/**
- * Calls `changed` when the kernel of the widget's notebook comes or goes (started, shut
- * down, restarted, dead), so buttons that need it are enabled or disabled with a tooltip.
- */
-class KernelWatch {
-  constructor(
-    private _widget: Widget,
-    private _changed: () => void
-  ) {}
-
-  attach(): void {
-    const context = fromAncestor<ISessionContextLike>(this._widget, 'sessionContext');
-    if (!context || context === this._context) {
-      return;
-    }
-    this.detach();
-    this._context = context;
-    this._available = kernelOf(this._widget) !== null;
-    for (const signal of [context.statusChanged, context.connectionStatusChanged, context.kernelChanged]) {
-      signal?.connect(this._check);
-    }
-  }
-
-  detach(): void {
-    const context = this._context;
-    for (const signal of [context?.statusChanged, context?.connectionStatusChanged, context?.kernelChanged]) {
-      signal?.disconnect(this._check);
-    }
-    this._context = null;
-  }
-
-  private _check = (): void => {
-    const now = kernelOf(this._widget) !== null;
-    if (now !== this._available) {
-      this._available = now;
-      this._changed();
-    }
-  };
-
-  private _context: ISessionContextLike | null = null;
-  private _available = false;
-}
-
 /** What we need of a rendermime registry: JupyterLab's output areas expose theirs. */
 interface IFactoryLookup {
   getFactory(mimeType: string): IRenderMime.IRendererFactory | undefined;
 }
 
-/** The nearest ancestor of `widget` that has property `name` (and that property's value). */
-function fromAncestor<T>(widget: Widget, name: string, accept: (value: T) => boolean = () => true): T | null {
-  for (let w = widget.parent; w; w = w.parent) {
-    const value = (w as unknown as Record<string, T | undefined>)[name];
-    if (value && accept(value)) {
-      return value;
-    }
-  }
-  return null;
-}
 
 /** The registry of the output area this widget sits in (notebooks and consoles have one). */
 function registryOf(widget: Widget): IFactoryLookup | null {
-  return fromAncestor<IFactoryLookup>(widget, 'rendermime', r => typeof r.getFactory === 'function');
+  for (let w = widget.parent; w; w = w.parent) {
+    const registry = (w as Widget & { rendermime?: IFactoryLookup }).rendermime;
+    if (registry && typeof registry.getFactory === 'function') {
+      return registry;
+    }
+  }
+  return null;
 }
 
 /**
@@ -379,7 +264,7 @@ export class VelTreeRenderer extends Panel implements IRenderMime.IRenderer {
     this._model.setData({ data: { ...this._model.data, [TREE_MIME_TYPE]: JSON.parse(json) } });
   };
 
-  /** The live widget asks for Markdown (see render.ts::markdownFromAncestors). */
+  /** The live widget asks for Markdown (see markdownQueue.ts::markdownFromAncestors). */
   private _onMarkdown = (event: Event): void => {
     const request = (event as CustomEvent).detail as MarkdownRequest | null;
     const hook = this._markdown;

@@ -15,13 +15,13 @@
  * - The result is moved into the page and math is typeset there, as in a Markdown cell.
  *
  * Every path that shows model Markdown comes here: turns, transcripts, the tree's detail
- * pane and saved notebooks (MarkdownQueue.fill in ./render), and the fork-tree widget
+ * pane and saved notebooks (MarkdownQueue.fill in ./markdownQueue), and the fork-tree widget
  * (MARKDOWN_EVENT, answered in ./index). One-line previews (`plain`) are text only.
  */
 import { renderMarkdown } from '@jupyterlab/rendermime';
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 
-import type { MarkdownHook } from './render';
+import type { MarkdownHook } from './markdownQueue';
 import { scrubModelHtml, withoutDiagrams } from './scrub';
 
 /** Classes of JupyterLab's rendered Markdown: its styles for headings, tables and code. */

@@ -1,16 +1,14 @@
-// Pure-function and fake-DOM tests for src/render.ts; no browser, no dependencies.
+// Pure-function and fake-DOM tests for the views (src/render.ts and what it imports); no browser.
 // Run: jlpm test  (compiles lib/ with tsc, then `node --test test/`).
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { joinModules } from '../scripts/join-modules.mjs';
+import { importBundle } from '../scripts/bundle.mjs';
 
 const here = new URL('..', import.meta.url);
-// lib/*.js are ES modules but package.json has no "type": "module" (the JupyterLab builder
-// prefers it that way): render, tree and views, joined, load as one data: module.
-const source = joinModules(new URL('lib/', here), ['render', 'tree', 'views']);
-const R = await import('data:text/javascript;base64,' + Buffer.from(source).toString('base64'));
+// src/render.ts (the views' public surface) bundled by esbuild into one data: module.
+const R = await importBundle('render');
 
 // ---------------------------------------------------------------------------------------
 // A minimal DOM: just what render.ts uses. Setting innerHTML/outerHTML throws.
@@ -220,10 +218,18 @@ test('src never assigns HTML; markdown.ts is the one way to HTML, always untrust
     readFileSync(new URL(`src/${name}`, here), 'utf8')
       .replace(/\/\*[\s\S]*?\*\//g, '')
       .replace(/\/\/.*$/gm, ''); // the header comments name them; code must not use them
-  const names = readdirSync(new URL('src/', here));
-  assert.deepEqual(names.sort(), ['index.ts', 'markdown.ts', 'render.ts', 'scrub.ts', 'tree.ts', 'views.ts']);
+  const names = readdirSync(new URL('src/', here)).filter(name => name.endsWith('.ts'));
+  assert.deepEqual(names.sort(), [
+    'dom.ts', 'forkTree.ts', 'forkTreeKeys.ts', 'index.ts', 'kernel.ts', 'markdown.ts', 'markdownQueue.ts', 'messages.ts',
+    'payload.ts', 'render.ts', 'scrub.ts', 'sessionView.ts', 'texts.ts', 'transcript.ts', 'treeView.ts', 'turn.ts', 'turns.ts', 'widget.ts'
+  ]);
   for (const name of names) {
     const code = codeOf(name);
+    // The views are framework-free: only the JupyterLab side (the widgets, the kernel, the Markdown hook) imports packages.
+    if (!['index.ts', 'kernel.ts', 'markdown.ts'].includes(name)) {
+      assert.ok(!/^import (?!type )[^;]*from '[^.]/m.test(code), `${name} imports a package at run time`);
+    }
+    assert.ok(code.split('\n').length <= 400, `${name} is over 400 lines: split it by job`);
     for (const bad of ['innerHTML', 'outerHTML', 'insertAdjacentHTML', 'document.write', 'eval(', 'new Function', 'renderHTML', 'trusted: true']) {
       assert.ok(!code.includes(bad), `${name} uses ${bad}`);
     }
@@ -276,7 +282,7 @@ test('buildTree: roots, orphans, duplicates, cycles, sizes', () => {
   assert.deepEqual(R.pathTo(t, 'nope'), []);
 });
 
-test('buildTurnTree: a turn is a user message and what follows; forks split turns', () => {
+test('groupTurns (a session record): a turn is a user message and what follows; forks split turns, as formats/turns.py', () => {
   const messages = [
     msg('u0', null, 'user', 'weather?'),
     msg('a0', 'u0', 'assistant', '', { tool_calls: [{ id: 'c', name: 'w', arguments: '{}' }], meta: { prompt_tokens: 5, completion_tokens: 1 } }),
@@ -287,7 +293,7 @@ test('buildTurnTree: a turn is a user message and what follows; forks split turn
     msg('y1', 'u1', 'assistant', 'second answer'),
     msg('u2', 'y1', 'user', 'more')
   ];
-  const turns = R.buildTurnTree(R.buildTree(messages), ['x1', 'u2']);
+  const turns = R.groupTurns(R.buildTree(messages), ['x1', 'u2']);
   const show = t => [t.messages.map(m => m.id).join(','), t.children.map(show)];
   assert.deepEqual(turns.roots.map(show), [['u0,a0,t0,b0', [['u1', [['x1', []], ['y1', [['u2', []]]]]]]]]);
   const first = turns.roots[0];
@@ -659,7 +665,7 @@ test('100,000 messages: a chain in any order, and a chain closed into one cycle,
   assert.equal(R.pathTo(ring, `m${n - 2}`).length, n);
   // Turns, with a head every 100 messages: each head is found below the turns above it.
   const heads = Array.from({ length: n / 100 }, (_, i) => `m${i * 100 + 99}`);
-  const turns = R.buildTurnTree(R.buildTree(chain), heads);
+  const turns = R.groupTurns(R.buildTree(chain), heads);
   assert.equal(turns.roots.length, 1);
   assert.equal(turns.roots[0].size, n / 2);
   assert.equal(turns.headsBelow(turns.roots[0]).length, heads.length);
@@ -689,15 +695,16 @@ test('a crafted tree payload (self-parented and cyclic turns) draws every messag
   );
   data.turns.push({ id: 'me', messages: [msg('me', 'me', 'user', 'my own parent')] });
   const messages = data.turns.flatMap(t => t.messages);
-  // The cycle t1 → … → t3-a → t1 is cut at its last message; `me` is a root of its own.
-  const turns = R.buildTurnTree(R.buildTree(messages));
-  assert.deepEqual(turns.roots.map(t => t.id), ['t3-a', 'me']);
+  // The payload's turns are linked as they are (Python grouped them): `me` is a root of its
+  // own; the loop t1 → t2 → t3 → t1 is cut at its last turn.
+  const turns = R.linkTurns(data.turns);
+  assert.deepEqual(turns.roots.map(t => t.id), ['me', 't3']);
   assert.equal(turns.turnOf.size, messages.length, 'every message in one turn');
-  assert.deepEqual(R.pathTo(turns.messages, 't2-a').map(m => m.id), ['t3-a', 't1', 't1-a', 't2', 't2-a']);
+  assert.deepEqual(turns.roots[1].children.map(t => t.id), ['t1']);
   const el = host();
   R.render(el, data);
-  assert.deepEqual(rowsOf(el), ['t3-a', 't1', 't2'], 'the path to HEAD');
-  assert.deepEqual(all(el, '.vel-ft-branch').map(b => b.getAttribute('data-start')).sort(), ['me', 't3'], 'the rest folded');
+  assert.deepEqual(rowsOf(el), ['t3', 't1', 't2'], 'the path to HEAD');
+  assert.deepEqual(all(el, '.vel-ft-branch').map(b => b.getAttribute('data-start')).sort(), ['me'], 'the rest folded');
 });
 
 test('absurd counts in a payload are words, never sizes', () => {
@@ -975,4 +982,51 @@ test('an answer of the offline echo provider says so, live, final and in a trans
   const el = host();
   R.render(el, { kind: 'vel_jupyter.session', session_id: 's', head: 'a', heads: ['a'], current: 0, messages: [msg('u', null, 'user', 'hi'), msg('a', 'u', 'assistant', 'x', { meta: echo })] });
   assert.match(all(el, '.vel-msg-meta')[0].textContent, /offline echo, not a model/);
+});
+
+test('the words a payload carries are the ones shown (Python writes them); without them the fallbacks say the same', () => {
+  const el = host();
+  const turn = {
+    kind: 'vel_jupyter.turn',
+    session_id: 's',
+    branch: 0,
+    branches: 1,
+    provider: 'echo',
+    usage: { prompt_tokens: 1, completion_tokens: 2 },
+    usage_line: 'USAGE FROM PYTHON',
+    finish_note: 'NOTE FROM PYTHON',
+    echo_note: 'ECHO FROM PYTHON',
+    messages: [msg('a', null, 'assistant', 'hi', { meta: { finish_reason: 'length' } })]
+  };
+  R.render(el, turn);
+  assert.equal(all(el, '.vel-usage')[0].textContent, 'USAGE FROM PYTHON');
+  assert.equal(all(el, '.vel-finish-note')[0].textContent, 'NOTE FROM PYTHON');
+  assert.equal(all(el, '.vel-echo-badge')[0].textContent, 'ECHO FROM PYTHON');
+  R.render(el, { ...turn, finish_note: '', echo_note: undefined, provider: 'openai' });
+  assert.equal(all(el, '.vel-finish-note').length, 0, "'' is a carried word too: the answer is whole");
+  assert.equal(all(el, '.vel-echo-badge').length, 0);
+  const { usage_line, finish_note, echo_note, ...old } = turn; // an output saved before the words were carried
+  R.render(el, old);
+  assert.equal(all(el, '.vel-usage')[0].textContent, '1 → 2 tokens');
+  assert.equal(all(el, '.vel-finish-note')[0].textContent, R.finishNote(old.messages));
+  assert.equal(all(el, '.vel-echo-badge')[0].textContent, R.ECHO_NOTE);
+
+  const data = treePayload(
+    'demo',
+    [
+      ['t1', null, 'one', 'a', 1],
+      ['t2', 't1', 'two', 'b', 2],
+      ['t3', 't1', 'three', 'c', 2]
+    ],
+    [
+      { session_id: 'demo', turn: 't2', current: true },
+      { session_id: 'side', turn: 't3', current: true }
+    ]
+  );
+  data.heads[1].label = 'SIDE FROM PYTHON';
+  data.texts = { stats: 'STATS FROM PYTHON', fork_labels: { ...R.FORK_LABELS, question: 'OTHER QUESTION {number}: {question}' } };
+  R.render(el, data);
+  assert.equal(all(el, '.vel-session-stats')[0].textContent, 'STATS FROM PYTHON');
+  assert.equal(all(el, '.vel-ft-toggle-label')[0].textContent, 'OTHER QUESTION 2: three');
+  assert.ok(all(el, '.vel-ft-toggle-info')[0].textContent.endsWith('SIDE FROM PYTHON'));
 });

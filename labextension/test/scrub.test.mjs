@@ -8,10 +8,10 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 
-import { joinModules } from '../scripts/join-modules.mjs';
+import { importBundle } from '../scripts/bundle.mjs';
 
 const here = new URL('..', import.meta.url);
-const S = await import('data:text/javascript;base64,' + Buffer.from(joinModules(new URL('lib/', here), ['scrub'])).toString('base64'));
+const S = await importBundle('scrub');
 
 // JupyterLab's sanitizer and its parser, found where the extension's own dependencies put them.
 const requireHere = createRequire(new URL('package.json', here));

@@ -57,9 +57,9 @@ metadata) and ``notebook_restore`` (into an agent, and the trust check).
 
 from __future__ import annotations
 
-from ..formats.kinds import SESSION_KIND, TURN_KIND
+from ..formats.kinds import METADATA_KEY, SESSION_KIND, TURN_KIND
 from .notebook_merge import read_sessions
-from .notebook_read import EXPORT_MIME, METADATA_KEY
+from .notebook_read import EXPORT_MIME
 from .notebook_restore import is_trusted, restore_notebook
 from .notebook_write import export_bundle, write_session
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from ..core.session import Session
 from ..errors import SessionDataError
-from .notebook_read import EXPORT_MIME, METADATA_KEY, json_value, parse_export, read_notebook
+from ..formats.kinds import METADATA_KEY
+from .notebook_read import EXPORT_MIME, json_value, parse_export, read_notebook
 
 
 def export_bundle(session: Session) -> dict[str, Any]:

@@ -139,6 +139,128 @@ class TurnShape(TypedDict):
     live: NotRequired[bool | None]
 
 
+# -- what the views read ------------------------------------------------------------------
+# The payloads our outputs carry, as the JupyterLab extension reads them: its TypeScript types
+# are generated from these (``schema``). Restoring a notebook checks only ``TurnShape``; the
+# rest is for showing, which reads each field defensively.
+
+
+class UsageShape(TypedDict, total=False):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    prompt_tokens: Count | None
+    completion_tokens: Count | None
+
+
+class TurnTextsShape(TypedDict, total=False):
+    """The words a view shows of one answer (``jupyter.texts``): computed once, in Python."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    usage_line: Text
+    finish_note: Text  # '' when the answer is whole
+    echo_note: Text  # only when the offline echo provider answered
+
+
+class AlternativeShape(TurnTextsShape):
+    """One answer a cell has had (its re-runs), for the output's switcher."""
+
+    head: Id
+    current: bool
+    messages: list[MessageShape]
+
+
+class TurnPayloadShape(TurnShape, total=False):
+    """A ``%%chat`` output's payload (``jupyter.turn_payload``), or a live frame of it (``live``)."""
+
+    model: Name | None
+    provider: Name | None
+    usage: UsageShape | None
+    latency_ms: Millis | None
+    ttft_ms: Millis | None
+    prompt: Text | None  # the prompt as sent, when interpolation changed the cell body
+    format: Literal["markdown", "text", "code", "json"]
+    note: Text  # the last live frame of a turn that failed or was interrupted
+    current: bool  # False once the session's current path no longer goes through this turn
+    alternatives: list[AlternativeShape]
+    showing: Id  # the alternative's head the session continues from
+    default_cap: Count  # the notebook's answer cap the turn ran under
+    usage_line: Text
+    finish_note: Text
+    echo_note: Text
+
+
+class TreeTurnShape(TypedDict):
+    """A turn of the fork tree (``formats.turns.group_turns``) with what its row shows."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    id: Id
+    parent: Id | None
+    number: Count
+    messages: list[MessageShape]
+    last: Id
+    tokens: Count
+    question: NotRequired[Text]
+    answer: NotRequired[Text]
+    preview: NotRequired[Text]
+    cell_id: NotRequired[Name | None]
+
+
+class TreeHeadShape(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    session_id: SessionId
+    branch: Annotated[int, Field(ge=0)] | None
+    turn: Id  # the turn the head is in
+    message: Id  # the head message itself
+    current: bool
+    label: NotRequired[Text]
+
+
+class TreeSessionShape(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    session_id: SessionId
+    head: Id | None
+    forked_from: NotRequired[ForkedFromShape | None]
+    system: NotRequired[Text | None]
+
+
+class ForkLabelsShape(TypedDict):
+    """Templates of a folded branch's label ({number}, {question}, {answer}: ``jupyter.texts``)."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    answer: Text
+    answer_quoted: Text
+    rerun: Text
+    continues: Text
+    question: Text
+
+
+class TreeTextsShape(TypedDict):
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    stats: Text
+    fork_labels: ForkLabelsShape
+
+
+class TreePayloadShape(TypedDict):
+    """A ``%chat tree`` output's or the tree widget's payload (``jupyter.tree_data``)."""
+
+    __pydantic_config__ = _STRICT  # type: ignore[misc]
+    version: Annotated[int, Field(ge=1)]
+    kind: Literal["vel_jupyter.tree"]
+    focus: SessionId
+    commands: NotRequired[Literal["%chat"]]  # its actions may run %chat commands in the kernel
+    sessions: list[TreeSessionShape]
+    turns: list[TreeTurnShape]
+    heads: list[TreeHeadShape]
+    texts: NotRequired[TreeTextsShape]
+
+
+class PayloadsShape(TypedDict):
+    """Every payload the extension reads, for its generated types (``schema``)."""
+
+    turn: TurnPayloadShape
+    session: RecordShape
+    tree: TreePayloadShape
+
+
 ADAPTERS: dict[str, TypeAdapter[Any]] = {
     name: TypeAdapter(shape)
     for name, shape in {

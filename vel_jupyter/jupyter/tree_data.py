@@ -1,12 +1,16 @@
-"""A session family as turns: what the fork-tree widget draws.
+"""A session family as turns: the ``%chat tree`` payload every fork-tree view draws.
 
-A *family* is a session with every session forked from it (and forks of forks). A *turn*
-is a user message with the assistant and tool messages that follow it; turns are linked
-by the turn their user message follows. Plain dicts, so they sync to the browser as JSON.
+A *family* is a session with every session forked from it (and forks of forks). Its messages
+are grouped into turns by ``formats.turns.group_turns`` (the one turn-tree algorithm); the
+payload carries the turns, so the static picture (``tree_view``), the widget and the
+JupyterLab extension draw the same tree without grouping anything again. Plain dicts, so it
+syncs to the browser as JSON (``formats.shapes.TreePayloadShape`` is its shape).
 
 Each turn carries what its row shows: ``number`` (the turn's position on its path, from 1,
 as ``%chat history``'s ``turn`` column counts), ``question`` and ``answer``, one-line plain
 previews of the rendered Markdown (``render.markdown_to_text``: no ``##`` or ``**`` in a row).
+The payload also carries its words (``texts``): the stats line, each head's label and the
+templates of the folded branches' labels.
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ from typing import Any
 from ..core.serialize import node_to_dict
 from ..core.session import Session
 from ..core.tree import Node
+from ..formats.kinds import PAYLOAD_VERSION, TREE_KIND
+from ..formats.turns import group_turns
+from .texts import FORK_LABELS, head_label, tree_stats
 
 PREVIEW = 80
 ROW_PREVIEW = 160  # characters of a row's question or answer (the row clips what does not fit)
@@ -50,49 +57,33 @@ def tree_payload(focus: Session, members: list[Session]) -> dict[str, Any]:
     for member in members:
         for node in member.reachable_nodes():
             nodes.setdefault(node.id, node)
-    turn_of: dict[str, str] = {}  # message id -> id of its turn (the user message)
-    turns: dict[str, dict[str, Any]] = {}
-    order: list[str] = []
-    for node in _parents_first(nodes):
-        parent_turn = turn_of.get(node.parent_id) if node.parent_id else None
-        if node.message.role == "user" or parent_turn is None:
-            above = turns[parent_turn]["number"] if parent_turn is not None else 0
-            is_user = node.message.role == "user"
-            turns[node.id] = {
-                "id": node.id,
-                "parent": parent_turn,
-                "number": above + (1 if is_user else 0),
-                "question": row_text(node.message.content) if is_user else "",
-                "answer": "",
-                "preview": _preview(node.message.content),
-                "messages": [],
-                "tokens": 0,
-                "last": node.id,
-                "cell_id": node.cell_id,
-            }
-            order.append(node.id)
-            turn_of[node.id] = node.id
-        else:
-            turn_of[node.id] = parent_turn
-        turn = turns[turn_of[node.id]]
-        turn["messages"].append(node_to_dict(node))
-        turn["tokens"] += node.message.usage.total_tokens
-        turn["last"] = node.id
-        if node.message.role == "assistant" and node.message.content:
-            turn["answer"] = row_text(node.message.content)
-    heads = []
+    ordered = sorted(nodes.values(), key=lambda n: n.id)  # siblings in id (creation) order
+    turns = group_turns(node_to_dict(n) for n in ordered)
+    turn_of: dict[str, str] = {}
+    for turn in turns:
+        first = turn["messages"][0]
+        is_user = first["role"] == "user"
+        answer = next((m for m in reversed(turn["messages"]) if m["role"] == "assistant" and m.get("content")), None)
+        turn.update(
+            question=row_text(first.get("content") or "") if is_user else "",
+            answer=row_text(answer["content"]) if answer else "",
+            preview=_preview(first.get("content") or ""),
+            cell_id=nodes[turn["id"]].cell_id,
+        )
+        for m in turn["messages"]:
+            turn_of[m["id"]] = turn["id"]
+    heads: list[dict[str, Any]] = []
     for member in members:
         heads_of_member = member.heads
         for index, head in enumerate(heads_of_member):
             if head is not None and head in turn_of:
-                current = member.current_branch == index
                 heads.append(
                     {
                         "session_id": member.session_id,
                         "branch": index,
                         "turn": turn_of[head],
                         "message": head,
-                        "current": current,
+                        "current": member.current_branch == index,
                     }
                 )
         if member.head is not None and member.head not in heads_of_member and member.head in turn_of:
@@ -105,28 +96,20 @@ def tree_payload(focus: Session, members: list[Session]) -> dict[str, Any]:
                     "current": True,
                 }
             )
+    per_session: dict[str, int] = {}
+    for entry in heads:
+        per_session[entry["session_id"]] = per_session.get(entry["session_id"], 0) + 1
+    for entry in heads:
+        entry["label"] = head_label(entry["session_id"], entry["branch"], per_session[entry["session_id"]] > 1)
     return {
-        "version": 1,
-        "kind": "vel_jupyter.tree",
+        "version": PAYLOAD_VERSION,
+        "kind": TREE_KIND,
         "focus": focus.session_id,
         "sessions": [
             {"session_id": m.session_id, "head": m.head, "forked_from": m.forked_from, "system": m.system}
             for m in members
         ],
-        "turns": [turns[t] for t in order],
+        "turns": turns,
         "heads": heads,
+        "texts": {"stats": tree_stats(len(turns), len(members)), "fork_labels": dict(FORK_LABELS)},
     }
-
-
-def _parents_first(nodes: dict[str, Node]) -> list[Node]:
-    children: dict[str | None, list[Node]] = {}
-    for node in nodes.values():
-        parent = node.parent_id if node.parent_id in nodes else None
-        children.setdefault(parent, []).append(node)
-    out: list[Node] = []
-    stack = sorted(children.get(None, []), key=lambda n: n.id, reverse=True)
-    while stack:
-        node = stack.pop()
-        out.append(node)
-        stack.extend(sorted(children.get(node.id, []), key=lambda n: n.id, reverse=True))
-    return out

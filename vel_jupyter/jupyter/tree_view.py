@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..formats.kinds import TREE_MIME
+from . import texts
 from .tree_data import tree_payload
 
 if TYPE_CHECKING:
@@ -87,27 +88,22 @@ class _Tree:
 
 
 def _tree(payload: dict[str, Any]) -> _Tree:
+    """The payload's turns linked by their ``parent`` (grouped once, by ``formats.turns``)."""
     turns = {str(t["id"]): _Turn(t) for t in payload.get("turns") or []}
     roots: list[_Turn] = []
     for turn in turns.values():
         parent = turns.get(str(turn.data.get("parent")))
         (parent.children if parent is not None else roots).append(turn)
     focus = str(payload.get("focus") or "")
-    sessions_branches: dict[str, int] = {}
-    for head in payload.get("heads") or []:
-        sessions_branches[str(head.get("session_id"))] = sessions_branches.get(str(head.get("session_id")), 0) + 1
     current: _Turn | None = None
     for head in payload.get("heads") or []:
         at = turns.get(str(head.get("turn")))
         if at is None:
             continue
-        sid = str(head.get("session_id"))
-        if sid == focus and head.get("current"):
+        if str(head.get("session_id")) == focus and head.get("current"):
             at.head, current = True, at
             continue
-        branch = head.get("branch")
-        several = sessions_branches.get(sid, 0) > 1
-        at.labels.append(sid if branch is None or not several else f"{sid} · branch {int(branch) + 1}")
+        at.labels.append(str(head.get("label") or head.get("session_id")))
     path: list[_Turn] = []
     parents = {child.id: turn for turn in turns.values() for child in turn.children}
     step = current
@@ -119,16 +115,7 @@ def _tree(payload: dict[str, Any]) -> _Tree:
 
 def fork_label(start: _Turn, continuing: _Turn | None) -> str:
     """How a folded branch is named: by where it diverges from the turn the path takes."""
-    number = start.number
-    if not start.question:
-        return (
-            f"another answer to turn {number}: “{start.answer}”" if start.answer else f"another answer to turn {number}"
-        )
-    if continuing is not None and continuing.question == start.question:
-        return f"another answer to turn {number}: “{start.answer}”" if start.answer else f"a re-run of turn {number}"
-    if continuing is None:
-        return f"continues at turn {number}: “{start.question}”"
-    return f"another question at turn {number}: “{start.question}”"
+    return texts.fork_label(start.number, start.question, start.answer, continuing.question if continuing else None)
 
 
 def _fork_info(start: _Turn) -> str:
@@ -166,9 +153,7 @@ def _all(tree: _Tree) -> list[_Turn]:
 
 
 def _stats(tree: _Tree) -> str:
-    turns = len(tree.payload.get("turns") or [])
-    sessions = len(tree.payload.get("sessions") or [])
-    return f"fork tree · {turns} turn{'s' if turns != 1 else ''} · {sessions} session{'s' if sessions != 1 else ''}"
+    return texts.tree_stats(len(tree.payload.get("turns") or []), len(tree.payload.get("sessions") or []))
 
 
 # -- text/html ------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 ``%chat tree`` output, for frontends that have a widget manager but not the vel-jupyter
 extension (VS Code, classic Notebook, Colab), and for agents outside the notebook's registry.
 
-Built on anywidget with its JavaScript in ``static/`` (shipped in the package, no CDN); the
-tree is drawn by the JupyterLab extension's ``render.ts``/``tree.ts`` (``static/render.js``).
+Built on anywidget with its JavaScript in ``static/`` (shipped in the package, no CDN):
+``static/render.js`` is the extension's ``src/widget.ts`` and the views it imports, bundled by
+esbuild (``labextension/scripts/widget-assets.mjs``), so the tree is drawn by the same code as a
+``%chat tree`` output's.
 "Continue from here" (checkout) and "fork here" (a new session) arrive as messages, act on
 the Python sessions (and so the store), and are answered; the tree redraws, also when turns
 are added in other cells.
@@ -32,17 +34,15 @@ from .tree_data import family, tree_payload
 _STATIC = Path(__file__).parent / "static"
 
 
-def _joined(*names: str) -> str:
-    # One module: render.js (the JupyterLab renderer's code, copied here by
-    # labextension/scripts/widget-assets.mjs) then the widget's own code, which uses it.
-    return "\n".join((_STATIC / name).read_text(encoding="utf-8") for name in names)
+def _asset(name: str) -> str:
+    return (_STATIC / name).read_text(encoding="utf-8")
 
 
 class TreeWidget(anywidget.AnyWidget):
     """``vel_jupyter.tree(session)`` / ``%chat tree ID --widget``."""
 
-    _esm = _joined("render.js", "tree.js")
-    _css = _joined("render.css")
+    _esm = _asset("render.js")
+    _css = _asset("render.css")
     data = traitlets.Dict().tag(sync=True)
     status = traitlets.Unicode("").tag(sync=True)
 

@@ -1,31 +1,15 @@
 /**
- * The `%chat export` session view and `render`, which draws any vel_jupyter payload (a
- * turn, a session or export, a fork tree) with the view for its kind.
+ * The `%chat export` session view: header, branch navigation, the fork tree (collapsible)
+ * and the transcript of the chosen branch.
  */
-import {
-  MarkdownQueue,
-  MessageData,
-  MessageTree,
-  RenderOptions,
-  SessionPayload,
-  TreeNode,
-  buildTree,
-  classify,
-  clear,
-  formatCount,
-  h,
-  isObject,
-  num,
-  pathIds,
-  pathTo,
-  preview,
-  renderTranscript,
-  renderTurn,
-  str,
-  swapIn,
-  unknownPayload
-} from './render';
-import { TreeViewOptions, renderTree, renderTreeView } from './tree';
+import { clear, h } from './dom';
+import { renderTree } from './forkTree';
+import { MarkdownQueue, RenderOptions, swapIn } from './markdownQueue';
+import { MessageTree, TreeNode, buildTree, pathIds, pathTo } from './messages';
+import { MessageData, SessionPayload, isObject, num, str } from './payload';
+import { formatCount, preview } from './texts';
+import { renderTranscript } from './transcript';
+import { groupTurns } from './turns';
 
 export interface SessionOptions extends RenderOptions {
   /** Messages of a long transcript shown at first (default 50); earlier ones load on demand. */
@@ -185,7 +169,7 @@ function buildSession(doc: Document, data: SessionPayload, options: SessionOptio
   let treeBuilt = false;
   const open = new Set<string>(); // folded branches the reader opened, kept across redraws
   const drawTree = () => {
-    renderTree(treeHost, tree, {
+    renderTree(treeHost, groupTurns(tree, heads), {
       heads,
       currentHead,
       focusHead: shownHead,
@@ -248,22 +232,3 @@ function buildSession(doc: Document, data: SessionPayload, options: SessionOptio
   }
   return root;
 }
-
-
-/**
- * Render any vel_jupyter payload (turn, session, export or saved tree) into `el`. The
- * promise settles when the view, its Markdown rendered, is in `el` (at once without a
- * Markdown hook).
- */
-export function render(el: HTMLElement, data: unknown, options: SessionOptions & TreeViewOptions = {}): Promise<void> {
-  const what = classify(data);
-  if (what.kind === 'turn') {
-    return renderTurn(el, what.turn, options);
-  } else if (what.kind === 'session') {
-    return renderSession(el, what.session, options);
-  } else if (what.kind === 'tree') {
-    return renderTreeView(el, what.tree, options);
-  }
-  return swapIn(el, options, () => unknownPayload(el.ownerDocument, what.reason));
-}
-
