@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidSessionIdError, SessionDataError
-from ..formats import check_message, check_record, clean_text
+from ..formats import check_message, check_record, check_version, clean_text
 from ..formats.kinds import FORMAT_VERSION, SESSION_KIND
 from ..formats.records import legacy_tree
 from .context import SummaryRecord
@@ -143,13 +143,7 @@ def parse_record(data: Any) -> tuple[dict[str, Any], MessageTree]:
     where = f"session {sid!r}" if sid else "session data"
     if not isinstance(data, dict):
         raise SessionDataError(f"{where}: expected a dict from Session.to_dict(), got {type(data).__name__}")
-    version = data.get("version")
-    if not isinstance(version, int):
-        raise SessionDataError(f"{where}: no 'version' field; this is not a vel_jupyter session dict")
-    if version > FORMAT_VERSION:
-        raise SessionDataError(
-            f"{where}: saved by a newer vel_jupyter (format {version}, we read up to {FORMAT_VERSION}); upgrade"
-        )
+    check_version(data, where, FORMAT_VERSION)
     check_record(data, where)  # data from outside: nothing is built before it passes
     try:
         tree = tree_from_messages(data.get("messages", []), sid or "", checked=True)

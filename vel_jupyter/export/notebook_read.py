@@ -17,7 +17,7 @@ from typing import Any
 from ..core.serialize import header_from_dict, node_from_dict, tree_from_messages
 from ..core.tree import validate_session_id
 from ..errors import InvalidSessionIdError, SessionDataError
-from ..formats import check_record, check_turn_payload, load_json
+from ..formats import check_record, check_turn_payload, check_version, load_json
 from ..formats.kinds import FORMAT_VERSION, METADATA_KEY, PAYLOAD_VERSION, SESSION_KIND, SESSION_MIME, TURN_KIND
 
 EXPORT_MIME = SESSION_MIME  # the same mimetype as every %%chat turn output
@@ -126,16 +126,6 @@ def json_value(value: Any, where: str) -> Any:
         raise SessionDataError(f"{where}: not JSON ({str(exc)[:200]})") from None
 
 
-def _check_version(value: dict[str, Any], where: str, newest: int) -> None:
-    version = value.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise SessionDataError(f"{where}: no valid 'version' field ({version!r}); this is not vel_jupyter data")
-    if version > newest:
-        raise SessionDataError(
-            f"{where}: written by a newer vel_jupyter (format {version}, this one reads up to {newest}); upgrade"
-        )
-
-
 def _session_id(value: dict[str, Any], where: str) -> str:
     try:
         return validate_session_id(value.get("session_id"))
@@ -175,7 +165,7 @@ def timestamp(text: Any, where: str) -> datetime:
 
 
 def _parse_turn(value: dict[str, Any], where: str, order: int) -> SavedTurn:
-    _check_version(value, where, PAYLOAD_VERSION)
+    check_version(value, where, PAYLOAD_VERSION)
     _missing(value, _TURN_FIELDS, where, "the turn payload")
     sid = _session_id(value, where)
     where_s = f"{where}: session {sid!r}"
@@ -212,7 +202,7 @@ def parse_export(value: Any, where: str, order: int) -> SavedExport:
     """A full session record, validated; ``where`` names it in errors."""
     if not isinstance(value, dict):
         raise SessionDataError(f"{where}: expected a session record (an object), got {type(value).__name__}")
-    _check_version(value, where, FORMAT_VERSION)
+    check_version(value, where, FORMAT_VERSION)
     if value.get("kind") != SESSION_KIND:
         raise SessionDataError(f"{where}: kind {value.get('kind')!r} is not a full session ({SESSION_KIND!r})")
     _missing(value, _EXPORT_FIELDS, where, "the session record")

@@ -17,6 +17,7 @@ from .validate import (
     check_record,
     check_summary_header,
     check_turn_payload,
+    check_version,
     load_json,
 )
 
@@ -28,6 +29,7 @@ __all__ = [
     "check_record",
     "check_summary_header",
     "check_turn_payload",
+    "check_version",
     "clean_text",
     "load_json",
 ]

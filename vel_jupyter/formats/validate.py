@@ -178,3 +178,15 @@ def load_json(text: str | bytes, where: str) -> Any:
         return json.loads(text)
     except (ValueError, RecursionError) as exc:
         raise SessionDataError(f"{where}: not JSON ({str(exc)[:200]})") from None
+
+
+def check_version(data: Mapping[str, Any], where: str, newest: int) -> None:
+    """``data["version"]`` is a format this release reads (1 to ``newest``): one line otherwise,
+    saying to upgrade when the data was written by a newer release."""
+    version = data.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise SessionDataError(f"{where}: no valid 'version' field ({version!r}); this is not vel_jupyter data")
+    if version > newest:
+        raise SessionDataError(
+            f"{where}: written by a newer vel_jupyter (format {version}, this one reads up to {newest}); upgrade"
+        )
