@@ -288,7 +288,7 @@ class TestSerialization:
         ("data", "problem"),
         [
             ([], "expected a dict"),
-            ({"session_id": "x"}, "no 'version'"),
+            ({"session_id": "x"}, "no valid 'version'"),
             ({"session_id": "x", "version": 99}, "newer vel_jupyter"),
             (
                 {"session_id": "x", "version": 1, "messages": [{"id": "a", "parent_id": "zz", "role": "user"}]},
