@@ -1,17 +1,18 @@
-# Everything routine is a make target; `make test` is what CI runs (.ci/run).
+# Everything routine is a make target; `make test` is what CI runs (.ci/run); `make test-core` runs
+# the engine's tests alone (tests/core: no server, kernel or network) in seconds.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-# System packages the tests need (cmake and g++ build llama-server): tests/servers.py runs private, throwaway instances
-# on free loopback ports, so only the binaries must be installed.
+# System packages the tests need (cmake and g++ build llama-server): tests/support/services.py runs private,
+# throwaway instances on free loopback ports, so only the binaries must be installed.
 SERVICE_PKGS := postgresql redis-server chromium cmake g++
 BUILD_PKGS   := cmake g++
 SUDO    := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_GET := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: venv services build-tools llama-server local-model demo test lint pytest bench clean labext labext-test ui-test ui-smoke
+.PHONY: venv services build-tools llama-server local-model demo test test-core lint pytest bench clean labext labext-test ui-test ui-smoke
 
 # (Re)install when pyproject.toml changes; a fresh clone gets a fresh venv.
 $(STAMP): pyproject.toml
@@ -59,15 +60,19 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# llama.cpp's llama-server for tests/test_llama_server.py: built once per machine (~8 min on 2 cores)
+# llama.cpp's llama-server for tests/providers/test_llama_server.py: built once per machine (~8 min on 2 cores)
 # from the llama-cpp-python sdist on PyPI, cached outside the repo ($VEL_LLAMA_CACHE, else
 # ~/.cache/vel_jupyter); a no-op when the cached binary runs.
 llama-server: venv build-tools
 	PYTHON=$(BIN)/python bash tests/llama/build_llama_server.sh
 
-# After labext: tests/test_wheel.py packs the built extension into a wheel.
+# After labext: tests/contracts/test_wheel.py packs the built extension into a wheel.
 pytest: venv services labext llama-server local-model
 	$(BIN)/python -m pytest
+
+# The core suite (tests marked `core` by tests/conftest.py): needs no service, no build, no kernel.
+test-core: venv
+	$(BIN)/pytest -m core -q
 
 # The JupyterLab extension: labextension/ -> vel_jupyter/labextension (what the wheel ships).
 # jlpm and jupyter-builder come from the venv (test extra); Node.js >= 20.19 from the system.

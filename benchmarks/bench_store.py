@@ -1,7 +1,7 @@
 """Store benchmark: what persisting a session costs per turn, per read and per fork, on every backend.
 
 Run ``python benchmarks/bench_store.py`` from the repository root (``make bench`` does). PostgreSQL
-and Redis run as private throwaway servers on loopback (``tests/servers.py``, durability off);
+and Redis run as private throwaway servers on loopback (``tests/support/services.py``, durability off);
 SQLite is a file in a temporary directory (WAL, ``synchronous=NORMAL``). All of it is removed on
 exit, Ctrl-C included. A backend that cannot run here is skipped with a note.
 
@@ -233,10 +233,10 @@ def close_quietly(store: Any) -> None:
 
 
 def open_servers_module() -> Any:
-    """``tests.servers`` (the test harness' throwaway servers), importable from the repository root."""
+    """``tests.support.services`` (the test harness' throwaway servers), importable from the repository root."""
     if str(REPO_ROOT) not in sys.path:
         sys.path.insert(0, str(REPO_ROOT))
-    import tests.servers as servers
+    import tests.support.services as servers
 
     return servers
 

@@ -1,51 +1,33 @@
-"""Shared fixtures: scripted providers, the loopback OpenAI server, agents wired to them."""
+"""The fixtures every test folder shares, as plugins; and the ``core`` marker on ``tests/core``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from vel_jupyter import Agent
-from vel_jupyter.testing import OpenAIServer, ScriptedProvider
+pytest_plugins = [
+    "tests.support.fixtures",  # scripted providers, the loopback OpenAI server, agents wired to them
+    "tests.support.backends",  # the loopback and llama-server, as one `backend` fixture
+    "tests.support.server_fixtures",  # real PostgreSQL, Redis and llama.cpp servers
+]
 
-from .conftest_backends import *  # noqa: F403  (the loopback and llama-server, as one `backend` fixture)
-from .conftest_servers import *  # noqa: F403  (real PostgreSQL, Redis and llama.cpp servers)
-
-TEST_KEY = "sk-test-SECRET-0123456789abcdef"
-
-
-@pytest.fixture
-def scripted() -> ScriptedProvider:
-    return ScriptedProvider()
+TESTS = Path(__file__).parent
+CORE = TESTS / "core"
 
 
-@pytest.fixture
-def scripted_agent(scripted: ScriptedProvider) -> Agent:
-    return Agent(provider=scripted)
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the engine's tests (no server, kernel or network): ``pytest -m core`` runs them alone."""
+    for item in items:
+        if item.path.is_relative_to(CORE):
+            item.add_marker(pytest.mark.core)
 
 
-@pytest.fixture
-def echo_agent() -> Agent:
-    return Agent(provider="echo")
-
-
-@pytest.fixture(scope="session")
-def _server() -> Iterator[OpenAIServer]:
-    with OpenAIServer(api_key=TEST_KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def server(_server: OpenAIServer) -> OpenAIServer:
-    """The loopback OpenAI server, emptied before each test (one server per run: fast)."""
-    _server.reset()
-    return _server
-
-
-@pytest.fixture
-def openai_agent(server: OpenAIServer) -> Agent:
-    """An agent on the real ``openai`` client, talking HTTP+SSE to the loopback server."""
-    return Agent(
-        provider="openai", model="gpt-4o", base_url=server.base_url, api_key=TEST_KEY, max_retries=0, timeout=5
-    )
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """With ``-m core`` alone, leave the other folders unimported: importing them (IPython, pandas,
+    nbclient, ...) takes longer than running the core suite."""
+    elsewhere = collection_path.parent == TESTS and collection_path != CORE
+    if config.option.markexpr == "core" and elsewhere and (collection_path.is_dir() or collection_path.suffix == ".py"):
+        return True
+    return None

@@ -74,6 +74,11 @@ class ScriptedProvider:
     def pending(self) -> int:
         return len(self._queue)
 
+    def reset(self) -> None:
+        """Forget the replies not used yet and the requests seen (a fresh start between tests)."""
+        self._queue.clear()
+        self.calls.clear()
+
     def assert_complete(self) -> None:
         if self._queue:
             raise AssertionError(f"{len(self._queue)} scripted replies were never used: {self._queue!r}")

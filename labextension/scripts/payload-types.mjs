@@ -1,7 +1,7 @@
 // The payload types of the extension, generated: src/generated/payload.schema.json (written
 // from vel_jupyter/formats/shapes.py by `python -m vel_jupyter.formats.schema`) becomes
 // src/generated/payload.ts with json-schema-to-typescript. Both files are committed;
-// tests/test_payload_schema.py fails when the schema drifts from the Python shapes, and
+// tests/contracts/test_payload_schema.py fails when the schema drifts from the Python shapes, and
 // `--check` (run by `jlpm test`) when payload.ts drifts from the schema.
 //
 //   jlpm build:types                          schema from Python, then payload.ts

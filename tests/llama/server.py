@@ -13,7 +13,7 @@ concurrent requests are served, a context of 4096 (2048 per slot) and a server-s
 template and parse tool calls; the web UI is off (it is not built in anyway).
 
 Standard library only, plus the ``gguf`` package for writing the model (imported only on start, so
-that merely importing this module never needs it). The pytest fixtures are in ``conftest_servers.py``.
+that merely importing this module never needs it). The pytest fixtures are in ``support/server_fixtures.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..servers import ServerUnavailable, _free_port, _Server
+from ..support.services import ServerUnavailable, _free_port, _Server
 
 __all__ = [
     "BUILD_SCRIPT",

@@ -3,7 +3,7 @@
 ``labextension/src/generated/payload.schema.json`` is this schema, committed;
 ``labextension/scripts/payload-types.mjs`` turns it into ``payload.ts`` with
 json-schema-to-typescript, so the extension's types are generated from the Python shapes,
-never copied by hand. Both copies are checked for drift: ``tests/test_payload_schema.py``
+never copied by hand. Both copies are checked for drift: ``tests/contracts/test_payload_schema.py``
 compares the schema with the shapes, ``jlpm test`` the TypeScript with the schema.
 
     python -m vel_jupyter.formats.schema            print the schema

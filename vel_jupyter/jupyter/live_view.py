@@ -119,6 +119,10 @@ class LiveView:
             return self._add("assistant", len(self._text), content="", tool_calls=[])
         return self._messages[-1]
 
+    def draw(self) -> None:
+        """Draw the frame now, whatever the interval (the final output replaces it)."""
+        self._maybe_draw(force=True)
+
     def _maybe_draw(self, force: bool = False) -> None:
         now = self.clock()
         since = now - self._last_draw

@@ -102,6 +102,11 @@ class ShownTrees:
         self._shown: dict[str, _ShownTree] = {}  # by the cell that showed it (a re-run replaces it)
         self._lock = threading.Lock()
 
+    def displays(self) -> dict[str, str]:
+        """The tree outputs followed, oldest first: cell -> display id."""
+        with self._lock:
+            return {cell: entry.display_id for cell, entry in self._shown.items()}
+
     def add(self, focus: Session, display_id: str, members: list[Session], *, cell: str) -> None:
         with self._lock:
             self._shown.pop(cell, None)

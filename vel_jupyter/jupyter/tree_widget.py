@@ -53,7 +53,7 @@ class TreeWidget(anywidget.AnyWidget):
         self._root = self._root_of(session)
         self.refresh()
         self._agent.add_listener(self._changed)
-        self.on_msg(self._message)
+        self.on_msg(lambda _widget, content, _buffers: self.receive(content))
 
     def __repr__(self) -> str:
         data = self.data or {}
@@ -92,7 +92,8 @@ class TreeWidget(anywidget.AnyWidget):
         if self._root_of(session) == self._root:
             self.refresh()
 
-    def _message(self, _widget: Any, content: dict[str, Any], _buffers: Any) -> None:
+    def receive(self, content: dict[str, Any]) -> None:
+        """A message from the browser: carry out its action, and answer it when it waits."""
         ok = True
         try:
             self.status = self.act(content)

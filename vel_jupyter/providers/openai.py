@@ -9,7 +9,7 @@ Requests go through the client's low-level ``post()`` with a body we build, not 
 ``maybe_transform`` against its TypedDicts (about 0.1 ms a message, ~1 s for 10,000),
 which does nothing to the plain JSON dicts we already hold. ``post()`` still gives us the
 client's auth, retries, timeouts, error types and SSE parsing, and only json-encodes the
-body. ``tests/test_request_body.py`` checks that both send the same JSON and headers.
+body. ``tests/providers/test_request_body.py`` checks that both send the same JSON and headers.
 """
 
 from __future__ import annotations
