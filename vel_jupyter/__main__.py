@@ -136,9 +136,8 @@ class _TurnPrinter:
                     calls = ", ".join(f"{c['name']}({c['arguments']})" for c in message.get("tool_calls", []))
                     text = message["content"].strip() or f"[calls {calls}]"
                     print(f"[{turn['session_id']}] {message['role']}> {text}")
-                finish = (turn["messages"][-1].get("meta") or {}).get("finish_reason")
-                if finish == "length":
-                    print(f"[{turn['session_id']}] (cut off at the token limit)")
+                if turn.get("finish_note"):  # the payload's words, as the notebook shows them
+                    print(f"[{turn['session_id']}] ({turn['finish_note']})")
                 print(flush=True)
 
 
