@@ -120,3 +120,11 @@ def test_branches_are_told_apart_by_the_first_message_that_reads_differently() -
     assert (second.split_turn, second.messages, second.last) == (1, 2, "second answer")
     session.checkout(session.branches[0])
     assert [b.current for b in branch_splits(session)] == [True, False]
+
+
+def test_a_new_header_has_exactly_the_keys_stores_keep() -> None:
+    """``formats.records.HEADER_KEYS`` is what a store splits off a record as its header: a key the
+    engine adds to new headers must be added there (or stores would drop it)."""
+    from vel_jupyter.formats.records import HEADER_KEYS
+
+    assert sorted(new_header("s")) == sorted(HEADER_KEYS)
