@@ -265,7 +265,7 @@ class ForkTree {
         i++;
       }
       const hidden = run.slice(gapStart, i);
-      const more = h(doc, 'button', { class: 'vel-ft-more', type: 'button', tabindex: '-1' }, `⋯ show ${formatCount(hidden.length)} more turns`);
+      const more = h(doc, 'button', { class: 'vel-ft-more', type: 'button', tabindex: '-1' }, `⋯ show ${formatCount(hidden.length)} more turn${hidden.length === 1 ? '' : 's'}`);
       more.addEventListener('click', () => {
         const rows = hidden.map(t => this.row(t, level));
         const frag = doc.createDocumentFragment();

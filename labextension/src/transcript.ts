@@ -164,10 +164,14 @@ export function renderTranscript(
   }
   if (shown < messages.length) {
     const more = h(doc, 'button', { class: 'vel-show-earlier', type: 'button' });
-    const label = () =>
-      `show ${formatCount(Math.min(window, messages.length - shown))} earlier of ${formatCount(
-        messages.length - shown
-      )} hidden messages`;
+    const label = () => {
+      const hidden = messages.length - shown;
+      const next = Math.min(window, hidden);
+      if (next === hidden) {
+        return hidden === 1 ? 'show the earlier message' : `show the ${formatCount(hidden)} earlier messages`;
+      }
+      return `show ${formatCount(next)} more of ${formatCount(hidden)} earlier messages`;
+    };
     more.textContent = label();
     more.addEventListener('click', () => {
       const start = Math.max(0, messages.length - shown - window);

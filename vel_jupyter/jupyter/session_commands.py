@@ -10,7 +10,7 @@ from ..core.session import Session
 from .commands import Caller
 from .registry import registry
 from .running_cell import show
-from .tables import print_table
+from .tables import show_table
 
 
 def list_sessions(args: argparse.Namespace, caller: Caller) -> None:
@@ -35,9 +35,7 @@ def list_sessions(args: argparse.Namespace, caller: Caller) -> None:
     if len(rows) == 1:
         print("no sessions yet: run a %%chat cell")
         return
-    print_table(rows)
-    for line in damaged:
-        print(f"{line.session_id}: {line.damaged}")
+    show_table(caller.shell, rows, [f"{line.session_id}: {line.damaged}" for line in damaged])
 
 
 def show_session(args: argparse.Namespace, caller: Caller) -> None:

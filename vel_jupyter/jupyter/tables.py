@@ -4,14 +4,17 @@ with their servers; and the plain column layout they share."""
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from ..core.branches import branch_splits
 from ..core.secrets import KEYRING
 from ..core.session import Session
 from ..errors import ConfigurationError
 from .registry import registry
+from .running_cell import has_frontend, show
 
 
 def print_servers(ids: list[str]) -> None:
@@ -33,9 +36,42 @@ def print_servers(ids: list[str]) -> None:
 
 def print_table(rows: Sequence[tuple[str, ...]], indent: str = "") -> None:
     """Rows as left-aligned columns (the first row is the header)."""
+    print(table_text(rows, indent))
+
+
+def table_text(rows: Sequence[tuple[str, ...]], indent: str = "") -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print(indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return "\n".join(
+        (indent + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))).rstrip() for row in rows
+    )
+
+
+def table_html(rows: Sequence[tuple[str, ...]]) -> str:
+    """Rows as an HTML table (the first row is the header): every cell escaped into a fixed
+    template, and the whole sanitized (``render.assemble``)."""
+    from ..render import assemble
+
+    cell = "padding: 2px 12px 2px 0; text-align: left"
+    head = "".join(f'<th style="{cell}">{html.escape(c)}</th>' for c in rows[0])
+    body = "".join(
+        "<tr>" + "".join(f'<td style="{cell}">{html.escape(c)}</td>' for c in row) + "</tr>" for row in rows[1:]
+    )
+    return assemble(
+        '<table style="border-collapse: collapse"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>',
+        head=head,
+        body=body,
+    )
+
+
+def show_table(shell: Any, rows: Sequence[tuple[str, ...]], notes: Sequence[str] = ()) -> None:
+    """A table as the cell's output: HTML in a frontend (no wrapping mid-word, as a text table
+    in a narrow output did), text columns in a terminal; ``notes`` are lines below it."""
+    text = "\n".join([table_text(rows), *notes])
+    if not has_frontend(shell):
+        print(text)
+        return
+    extra = "".join(f'<p style="margin: 4px 0">{html.escape(note)}</p>' for note in notes)
+    show({"text/html": table_html(rows) + extra, "text/plain": text})
 
 
 def from_config(session: Session, name: str) -> bool:
@@ -122,5 +158,7 @@ def branch_rows(session: Session) -> list[tuple[str, ...]]:
 
 
 def _preview(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+    """A message as one line of the words a reader sees (no ``**`` or fences), quoted."""
+    from ..render import markdown_to_text
+
+    return repr(markdown_to_text(text, limit))

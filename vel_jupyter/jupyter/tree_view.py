@@ -214,7 +214,9 @@ def _path_html(tree: _Tree, budget: list[int]) -> str:
     for index, turn in enumerate(path):
         if index in skip:
             if index == skip.start:
-                out.append(f'<p style="{_MUTED}; margin: 2px 0">⋯ {len(skip)} more turns</p>')
+                out.append(
+                    f'<p style="{_MUTED}; margin: 2px 0">⋯ {len(skip)} more turn{"s" if len(skip) != 1 else ""}</p>'
+                )
             siblings = turn.children
             continue
         out.append(_row_html(turn))  # then the other answers or questions at this point
