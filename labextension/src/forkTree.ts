@@ -126,6 +126,7 @@ class ForkTree {
     } else if (folds) {
       root.appendChild(folds);
     }
+    scrollToCurrent(root);
     return root;
   }
 
@@ -200,10 +201,11 @@ class ForkTree {
       side.appendChild(h(doc, 'span', { class: 'vel-head-label' }, this.headLabel(index)));
     }
     if (t === this.currentTurn) {
-      side.appendChild(h(doc, 'span', { class: 'vel-head-label vel-head-current', title: 'where the session continues from' }, 'HEAD'));
+      side.appendChild(h(doc, 'span', { class: 'vel-head-label vel-head-current', title: 'where the session continues from' }, 'current'));
     }
-    if (t.tokens) {
-      side.appendChild(h(doc, 'span', { class: 'vel-ft-tokens' }, `${formatCount(t.tokens)} tok`));
+    const usage = turnUsage(t);
+    if (usage) {
+      side.appendChild(h(doc, 'span', { class: 'vel-ft-tokens', title: "tokens sent → tokens of the turn's answers" }, usage));
     }
     r.appendChild(side);
     return r;
@@ -336,4 +338,33 @@ class ForkTree {
   private open: Set<string>;
   private pinned: Set<TurnNode>;
   private maxRun: number;
+}
+
+/** "12 → 85 tokens": a turn's prompt and completion tokens (its answers' usage summed), or ''. */
+export function turnUsage(t: TurnNode): string {
+  let prompt = 0;
+  let completion = 0;
+  for (const m of t.messages) {
+    const meta = m.meta as { prompt_tokens?: unknown; completion_tokens?: unknown } | null | undefined;
+    prompt += typeof meta?.prompt_tokens === 'number' ? meta.prompt_tokens : 0;
+    completion += typeof meta?.completion_tokens === 'number' ? meta.completion_tokens : 0;
+  }
+  return prompt || completion ? `${formatCount(prompt)} → ${formatCount(completion)} tokens` : '';
+}
+
+/**
+ * A tree taller than its box opens scrolled to the current turn (a long conversation opened at
+ * turn 1 with the turn that matters out of sight), once it is laid out; the page does not move.
+ */
+function scrollToCurrent(root: HTMLElement): void {
+  const win = root.ownerDocument.defaultView;
+  if (!win || typeof win.requestAnimationFrame !== 'function') {
+    return;
+  }
+  win.requestAnimationFrame(() => {
+    const row = root.querySelector('.vel-ft-current') as HTMLElement | null;
+    if (row && root.scrollHeight > root.clientHeight) {
+      root.scrollTop = Math.max(0, row.offsetTop - root.clientHeight / 3);
+    }
+  });
 }

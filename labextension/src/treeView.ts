@@ -149,7 +149,7 @@ function buildTreeView(el: HTMLElement, data: TreeStatePayload, options: TreeVie
         title: sid === focus ? `the tree follows ${sid}` : `follow ${sid}: its path becomes the main column`
       },
       h(doc, 'span', { class: 'vel-tree-session-name' }, sid),
-      h(doc, 'span', { class: 'vel-tree-session-where' }, head ? (number ? `turn ${number}` : 'HEAD') : 'empty')
+      h(doc, 'span', { class: 'vel-tree-session-where' }, head ? (number ? `turn ${number}` : 'start') : 'empty')
     );
     chip.addEventListener('click', () => {
       if (sid !== focus) {

@@ -494,7 +494,8 @@ test('tree view: the HEAD path is one column, each fork folded and named by wher
   assert.deepEqual(rowsOf(el), ['t1', 't2b', 't3']);
   const rows = all(el, '.vel-ft-node');
   assert.deepEqual(rows.map(r => all(r, '.vel-ft-num')[0].textContent), ['1', '2', '3']);
-  assert.equal(all(rows[2], '.vel-head-current')[0].textContent, 'HEAD');
+  assert.equal(all(rows[2], '.vel-head-current')[0].textContent, 'current');
+  assert.equal(all(rows[2], '.vel-ft-tokens')[0].textContent, '5 → 7 tokens', 'tokens say what they count');
   assert.deepEqual(all(rows[0], '.vel-head-label').map(e => e.textContent), ['from-turn-1'], 'a session with one branch is named alone');
   assert.equal(all(rows[1], '.vel-ft-q')[0].textContent, 'How would I do the same with a pivot table?', 'the row shows the words, not **');
   assert.equal(all(rows[1], '.vel-ft-a')[0].textContent, 'A pivot table is', 'and the answer, not ##');

@@ -541,7 +541,7 @@ scenario('%chat tree: HEAD\'s path in one column, read a turn, fork and continue
   let report = await treeReport(tree);
   log('tree', JSON.stringify({ ...report, text: undefined }));
   assert.match(report.header, /^fam\s*fork tree · 3 turns · 1 session$/);
-  assert.deepEqual(report.rows, ['1|First question|', '2|Second question|HEAD']);
+  assert.deepEqual(report.rows, ['1|First question|', '2|Second question|current']);
   assert.deepEqual(report.folds, ['another answer to turn 2: “Echo: Second question”']);
   assert.ok(report.width >= 95, `the tree takes the output's width (${report.width} %)`);
   assert.doesNotMatch(report.text, /Loading widget|Error displaying widget|\*\*/);
@@ -580,13 +580,13 @@ scenario('%chat tree: HEAD\'s path in one column, read a turn, fork and continue
   await page.waitForFunction(() => [...document.querySelectorAll('.vel-tree-view .vel-ft-node.vel-ft-current .vel-ft-q')].some(e => e.textContent === 'First question'), null, { timeout: 30000 });
   report = await treeReport(tree);
   // (The fold opened with the keyboard above stays open across redraws.)
-  assert.deepEqual(report.rows, ['1|First question|fam-fork,HEAD', '2|Second question|fam · branch 1']);
+  assert.deepEqual(report.rows, ['1|First question|fam-fork,current', '2|Second question|fam · branch 1']);
   assert.deepEqual(report.folds, ['continues at turn 2: “Second question”', 'continues at turn 2: “Second question”']);
   // The next %%chat fam cell continues from there; the tree follows.
   await runCell(page, path, 5);
   await page.waitForFunction(() => document.querySelectorAll('.vel-tree-view .vel-ft-node:not([hidden] *)').length >= 2 && document.querySelector('.vel-tree-view .vel-session-header').textContent.includes('4 turns'), null, { timeout: 30000 });
   report = await treeReport(tree);
-  assert.deepEqual(report.rows, ['1|First question|fam-fork', '2|Third question|HEAD', '2|Second question|fam · branch 1']);
+  assert.deepEqual(report.rows, ['1|First question|fam-fork', '2|Third question|current', '2|Second question|fam · branch 1']);
   assert.deepEqual(report.folds, ['another question at turn 2: “Second question”', 'another question at turn 2: “Second question”']);
   await shot(tree, 'tree-3-after-fork-and-continue');
   await runCell(page, path, 4);
@@ -620,7 +620,7 @@ scenario('%chat tree: HEAD\'s path in one column, read a turn, fork and continue
   await readSaved(page, paths, lab, path, 'tree-saved.ipynb', async reader => {
     const saved = outputOf(reader, 3);
     await saved.locator('.vel-tree-view .vel-ft-node').first().waitFor({ timeout: 30000 });
-    assert.deepEqual((await treeReport(saved)).rows, ['1|First question|fam-fork', '2|Third question|HEAD'], 'a new reader starts with the folds closed');
+    assert.deepEqual((await treeReport(saved)).rows, ['1|First question|fam-fork', '2|Third question|current'], 'a new reader starts with the folds closed');
     await saved.locator('.vel-ft-node', { hasText: 'Third question' }).click();
     assert.equal((await saved.locator('.vel-tree-detail .vel-role-assistant .vel-msg-content').textContent()).trim(), 'Echo: Third question');
     assert.equal(await saved.locator('.vel-tree-checkout').isDisabled(), true);

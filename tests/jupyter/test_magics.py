@@ -307,7 +307,7 @@ def test_tree_command_prints_the_tree_in_a_terminal_and_gives_the_widget_on_requ
     assert ip.run_line_magic("chat", "tree treed") is None
     printed = capsys.readouterr().out
     assert printed.startswith("treed: fork tree · 1 turn · 1 session")
-    assert "  1  hello world → " in printed and "[HEAD]" in printed, printed  # the words, not the **
+    assert "  1  hello world → " in printed and "[current]" in printed, printed  # the words, not the **
     widget = ip.run_line_magic("chat", "tree treed --widget")
     assert isinstance(widget, TreeWidget)
     assert widget.data["focus"] == "treed"

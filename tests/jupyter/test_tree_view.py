@@ -74,11 +74,11 @@ class TestThePicture:
         markup = bundle_of(agent, "demo")["text/html"]
         lines = read(markup).lines
         assert lines[0] == "demo · fork tree · 5 turns · 3 sessions"
-        assert lines[1] == "sessions: alt (at turn 4) · demo (HEAD at turn 3) · from-turn-1 (at turn 1)"
+        assert lines[1] == "sessions: alt (at turn 4) · demo (current: turn 3) · from-turn-1 (at turn 1)"
         rows = [line for line in lines if re.match(r"\d+ ", line)]
         assert [r.split(" ")[0] for r in rows] == ["1", "2", "2", "3", "4"], rows  # folded rows are in <details>
         assert rows[0].startswith("1 Give me a quick overview of pandas groupby. from-turn-1"), "no ** in a row"
-        assert rows[3].startswith("3 Which one is faster? HEAD")
+        assert rows[3].startswith("3 Which one is faster? current")
         folds = [line for line in lines if line.startswith(("another", "continues"))]
         assert folds[0].startswith("another answer to turn 2: “You said:")
         assert folds[0].endswith("· 1 turn · demo · branch 1")
@@ -108,10 +108,10 @@ class TestThePicture:
         lines = read(bundle["text/html"]).lines
         rows = [line for line in lines if re.match(r"\d+ ", line)]
         assert len(rows) <= STATIC_ROWS
-        assert rows[0].startswith("1 q0") and rows[-1].startswith("1000 q999 HEAD")
+        assert rows[0].startswith("1 q0") and rows[-1].startswith("1000 q999 current")
         assert any(re.fullmatch(r"⋯ \d+ more turns", line) for line in lines)
         text = bundle["text/plain"].splitlines()
-        assert len(text) <= 42 and text[-1].startswith("  1000  q999 → a999") and text[-1].endswith("[HEAD]")
+        assert len(text) <= 42 and text[-1].startswith("  1000  q999 → a999") and text[-1].endswith("[current]")
 
     def test_an_empty_session(self) -> None:
         agent = Agent(provider="echo")
@@ -166,7 +166,7 @@ def test_a_tree_output_follows_its_family_on_a_real_kernel(monkeypatch: pytest.M
         data = tree()
         assert len(data[TREE_MIME]["turns"]) == 3
         assert [s["session_id"] for s in data[TREE_MIME]["sessions"]] == ["t", "t2"]
-        assert "t2 (at turn 3)" in data["text/html"] and "t (HEAD at turn 2)" in data["text/html"]
+        assert "t2 (at turn 3)" in data["text/html"] and "t (current: turn 2)" in data["text/html"]
         client.execute_cell(cells[6], 6)  # a change the tree does not show: no redraw needed, none harmful
         assert tree()[TREE_MIME]["turns"] == data[TREE_MIME]["turns"]
 

@@ -117,7 +117,7 @@ def test_viewers_without_a_widget_manager_get_the_picture_and_the_text() -> None
     widget = TreeWidget(sessions["main"])  # type: ignore[arg-type]
     data, _metadata = widget._repr_mimebundle_()  # type: ignore[misc]
     assert data["text/plain"].startswith("main: fork tree · 5 turns · 3 sessions")
-    assert 'class="vel-tree"' in data["text/html"] and "HEAD" in data["text/html"]
+    assert 'class="vel-tree"' in data["text/html"] and "current" in data["text/html"]
 
 
 class TestAnswers:

@@ -144,7 +144,7 @@ def _sessions_line(tree: _Tree) -> str:
         sid = str(head.get("session_id"))
         at = numbers.get(str(head.get("turn")))
         where = f"turn {at}" if at else "no turns"
-        parts.append(f"{sid} (HEAD at {where})" if sid == tree.focus else f"{sid} (at {where})")
+        parts.append(f"{sid} (current: {where})" if sid == tree.focus else f"{sid} (at {where})")
     return " · ".join(parts)
 
 
@@ -196,7 +196,7 @@ def _row_html(turn: _Turn) -> str:
     for label in turn.labels:
         parts.append(f' <span style="{_CHIP}">{html.escape(label)}</span>')
     if turn.head:
-        parts.append(f' <span style="{_HEAD_CHIP}">HEAD</span>')
+        parts.append(f' <span style="{_HEAD_CHIP}">current</span>')
     if turn.answer:
         parts.append(f'<br><span style="{_ANSWER}">↳ {html.escape(turn.answer)}</span>')
     return f'<div class="vel-tree-row" style="{_ROW}">{"".join(parts)}</div>'
@@ -267,7 +267,7 @@ def tree_text(payload: dict[str, Any]) -> str:
     rows: list[str] = []
     siblings = tree.roots
     for turn in tree.path:
-        marks = "".join(f" [{label}]" for label in turn.labels) + (" [HEAD]" if turn.head else "")
+        marks = "".join(f" [{label}]" for label in turn.labels) + (" [current]" if turn.head else "")
         answer = f" → {turn.answer}" if turn.answer else ""
         rows.append(f"  {turn.number:>3}  {turn.question or '(another answer)'}{answer}"[:150] + marks)
         for other in siblings:

@@ -498,9 +498,14 @@ function renderTranscript(doc, messages, window = 50, md = new MarkdownQueue(voi
   }
   if (shown < messages.length) {
     const more = h(doc, "button", { class: "vel-show-earlier", type: "button" });
-    const label = () => `show ${formatCount(Math.min(window, messages.length - shown))} earlier of ${formatCount(
-      messages.length - shown
-    )} hidden messages`;
+    const label = () => {
+      const hidden = messages.length - shown;
+      const next = Math.min(window, hidden);
+      if (next === hidden) {
+        return hidden === 1 ? "show the earlier message" : `show the ${formatCount(hidden)} earlier messages`;
+      }
+      return `show ${formatCount(next)} more of ${formatCount(hidden)} earlier messages`;
+    };
     more.textContent = label();
     more.addEventListener("click", () => {
       const start = Math.max(0, messages.length - shown - window);
@@ -597,6 +602,7 @@ var ForkTree = class {
     } else if (folds) {
       root.appendChild(folds);
     }
+    scrollToCurrent(root);
     return root;
   }
   headLabel(index) {
@@ -668,10 +674,11 @@ var ForkTree = class {
       side.appendChild(h(doc, "span", { class: "vel-head-label" }, this.headLabel(index)));
     }
     if (t === this.currentTurn) {
-      side.appendChild(h(doc, "span", { class: "vel-head-label vel-head-current", title: "where the session continues from" }, "HEAD"));
+      side.appendChild(h(doc, "span", { class: "vel-head-label vel-head-current", title: "where the session continues from" }, "current"));
     }
-    if (t.tokens) {
-      side.appendChild(h(doc, "span", { class: "vel-ft-tokens" }, `${formatCount(t.tokens)} tok`));
+    const usage = turnUsage(t);
+    if (usage) {
+      side.appendChild(h(doc, "span", { class: "vel-ft-tokens", title: "tokens sent → tokens of the turn's answers" }, usage));
     }
     r.appendChild(side);
     return r;
@@ -729,7 +736,7 @@ var ForkTree = class {
         i++;
       }
       const hidden = run.slice(gapStart, i);
-      const more = h(doc, "button", { class: "vel-ft-more", type: "button", tabindex: "-1" }, `⋯ show ${formatCount(hidden.length)} more turns`);
+      const more = h(doc, "button", { class: "vel-ft-more", type: "button", tabindex: "-1" }, `⋯ show ${formatCount(hidden.length)} more turn${hidden.length === 1 ? "" : "s"}`);
       more.addEventListener("click", () => {
         const rows = hidden.map((t) => this.row(t, level));
         const frag = doc.createDocumentFragment();
@@ -788,6 +795,28 @@ var ForkTree = class {
     return block;
   }
 };
+function turnUsage(t) {
+  let prompt = 0;
+  let completion = 0;
+  for (const m of t.messages) {
+    const meta = m.meta;
+    prompt += typeof meta?.prompt_tokens === "number" ? meta.prompt_tokens : 0;
+    completion += typeof meta?.completion_tokens === "number" ? meta.completion_tokens : 0;
+  }
+  return prompt || completion ? `${formatCount(prompt)} → ${formatCount(completion)} tokens` : "";
+}
+function scrollToCurrent(root) {
+  const win = root.ownerDocument.defaultView;
+  if (!win || typeof win.requestAnimationFrame !== "function") {
+    return;
+  }
+  win.requestAnimationFrame(() => {
+    const row = root.querySelector(".vel-ft-current");
+    if (row && root.scrollHeight > root.clientHeight) {
+      root.scrollTop = Math.max(0, row.offsetTop - root.clientHeight / 3);
+    }
+  });
+}
 
 // src/turns.ts
 function node(id, parent, number) {
@@ -986,7 +1015,7 @@ function buildTreeView(el, data, options, state, md) {
         title: sid === focus ? `the tree follows ${sid}` : `follow ${sid}: its path becomes the main column`
       },
       h(doc, "span", { class: "vel-tree-session-name" }, sid),
-      h(doc, "span", { class: "vel-tree-session-where" }, head ? number ? `turn ${number}` : "HEAD" : "empty")
+      h(doc, "span", { class: "vel-tree-session-where" }, head ? number ? `turn ${number}` : "start" : "empty")
     );
     chip.addEventListener("click", () => {
       if (sid !== focus) {
