@@ -19,6 +19,7 @@ import { Panel, Widget } from '@lumino/widgets';
 
 import { KernelWatch, NO_KERNEL, SAFE_ID, kernelOf, runChat } from './kernel';
 import { labMarkdown } from './markdown';
+import { insertCellBelow } from './notebookCell';
 import { CheckoutHook, MARKDOWN_EVENT, MarkdownHook, MarkdownRequest } from './markdownQueue';
 import { MIME_TYPE, TREE_MIME_TYPE, classify } from './payload';
 import { render } from './render';
@@ -56,7 +57,7 @@ export class VelSessionRenderer extends Widget implements IRenderMime.IRenderer 
   constructor(options: IRenderMime.IRendererOptions) {
     super();
     this._mimeType = options.mimeType;
-    this._markdown = labMarkdown(options);
+    this._markdown = labMarkdown(options, { insertCell: code => insertCellBelow(this, code) });
     this.addClass('vel-jupyter-output');
   }
 
@@ -142,7 +143,7 @@ export class VelTreeRenderer extends Panel implements IRenderMime.IRenderer {
   constructor(options: IRenderMime.IRendererOptions) {
     super();
     this._options = options;
-    this._markdown = labMarkdown(options);
+    this._markdown = labMarkdown(options, { insertCell: code => insertCellBelow(this, code) });
     this.addClass('vel-jupyter-output');
     this._saved.addClass('vel-tree-saved');
     this._saved.hide();

@@ -22,6 +22,7 @@ import { renderMarkdown } from '@jupyterlab/rendermime';
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 
 import type { MarkdownHook } from './markdownQueue';
+import { CodeActions, addCodeTools } from './codeTools';
 import { scrubModelHtml, withoutDiagrams } from './scrub';
 
 /** Classes of JupyterLab's rendered Markdown: its styles for headings, tables and code. */
@@ -30,8 +31,9 @@ export const MARKDOWN_CLASSES = ['jp-RenderedHTMLCommon', 'jp-RenderedMarkdown',
 /** Characters of Markdown a one-line preview is read from (as vel_jupyter/render.py). */
 const PLAIN_SOURCE = 2000;
 
-/** A Markdown hook built on the renderer options JupyterLab gives a MIME renderer. */
-export function labMarkdown(options: IRenderMime.IRendererOptions): MarkdownHook | undefined {
+/** A Markdown hook built on the renderer options JupyterLab gives a MIME renderer; code blocks
+ * get ./codeTools' box (``code``: what its buttons can do where the output is). */
+export function labMarkdown(options: IRenderMime.IRendererOptions, code: CodeActions = {}): MarkdownHook | undefined {
   const parser = options.markdownParser;
   if (!parser) {
     return undefined; // no Markdown parser in this application: text stays text
@@ -58,6 +60,7 @@ export function labMarkdown(options: IRenderMime.IRendererOptions): MarkdownHook
       const nodes = Array.from(scratch.childNodes).map(node => document.adoptNode(node));
       host.replaceChildren(...nodes);
       host.classList.add(...MARKDOWN_CLASSES);
+      addCodeTools(host, code);
     },
     typeset(host: HTMLElement): void | Promise<void> {
       return options.latexTypesetter?.typeset(host);

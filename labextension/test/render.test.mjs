@@ -220,8 +220,8 @@ test('src never assigns HTML; markdown.ts is the one way to HTML, always untrust
       .replace(/\/\/.*$/gm, ''); // the header comments name them; code must not use them
   const names = readdirSync(new URL('src/', here)).filter(name => name.endsWith('.ts'));
   assert.deepEqual(names.sort(), [
-    'dom.ts', 'forkTree.ts', 'forkTreeKeys.ts', 'index.ts', 'kernel.ts', 'markdown.ts', 'markdownQueue.ts', 'messages.ts',
-    'payload.ts', 'render.ts', 'scrub.ts', 'sessionView.ts', 'texts.ts', 'transcript.ts', 'treeView.ts', 'turn.ts', 'turns.ts', 'widget.ts'
+    'codeTools.ts', 'dom.ts', 'forkTree.ts', 'forkTreeKeys.ts', 'index.ts', 'kernel.ts', 'markdown.ts', 'markdownQueue.ts', 'messages.ts',
+    'notebookCell.ts', 'payload.ts', 'render.ts', 'scrub.ts', 'sessionView.ts', 'texts.ts', 'transcript.ts', 'treeView.ts', 'turn.ts', 'turns.ts', 'widget.ts'
   ]);
   for (const name of names) {
     const code = codeOf(name);

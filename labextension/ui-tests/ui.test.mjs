@@ -590,8 +590,9 @@ scenario('%chat tree: HEAD\'s path in one column, read a turn, fork and continue
   assert.deepEqual(report.folds, ['another question at turn 2: “Second question”', 'another question at turn 2: “Second question”']);
   await shot(tree, 'tree-3-after-fork-and-continue');
   await runCell(page, path, 4);
-  const listing = await outputOf(page, 4).textContent();
-  const rows = Object.fromEntries(listing.trim().split('\n').map(line => line.trim().split(/\s+/)).map(cols => [cols[0], cols]));
+  // (%chat list is an HTML table in a notebook)
+  const listing = await outputOf(page, 4).locator('tr').evaluateAll(trs => trs.map(tr => [...tr.cells].map(c => c.textContent.trim())));
+  const rows = Object.fromEntries(listing.map(cols => [cols[0], cols]));
   assert.equal(rows['fam-fork'][2], '2', 'the fork holds the first turn (2 messages)');
   assert.equal(rows.fam[2], '4', 'fam: first and third question');
 
@@ -758,6 +759,16 @@ async function richFlow(page, paths, server, name, { extension }) {
     }, [path, 1]);
     assert.ok(Math.abs(finalTop - rec.lastLive.top) < 2, `the answer stayed in place: live ${rec.lastLive.top}, final ${finalTop}`);
     assert.ok(await outputOf(page, 1).locator('.vel-msg-content').evaluate(e => e.getBoundingClientRect().height) >= rec.lastLive.height - 1);
+    // A code block is boxed with Copy and Insert as a cell; inserting puts its code in a new cell below.
+    const box = outputOf(page, 1).locator('.vel-code-box').first();
+    assert.deepEqual(await box.locator('.vel-code-tools button').allTextContents(), ['Copy', 'Insert as a cell']);
+    const code = await box.locator('pre').textContent();
+    const cells = await page.evaluate(p => window.__velui.panelOf(p).content.widgets.length, path);
+    await box.locator('.vel-code-insert').click();
+    await page.waitForFunction(([p, n]) => window.__velui.panelOf(p).content.widgets.length === n + 1, [path, cells], { timeout: 10000 });
+    const inserted = await page.evaluate(p => window.__velui.cell(p, 2).model.sharedModel.getSource(), path);
+    assert.equal(inserted, code, 'the new cell below holds the code, as text');
+    await page.evaluate(p => window.__velui.panelOf(p).content.model.sharedModel.deleteCell(2), path); // (cell 2 is the hostile one)
   } else {
     assert.ok(rec.probes[LIVE_HTML + ' h2'] >= 1 && rec.probes[LIVE_HTML + ' table'] >= 1, 'the stream was rendered Markdown (our text/html)');
   }
