@@ -50,6 +50,9 @@ def load_ipython_extension(ipython: InteractiveShell) -> None:
 
 def unload_ipython_extension(ipython: InteractiveShell) -> None:
     """``%unload_ext vel_jupyter``: remove the magics; the sessions stay in the registry."""
+    from .providers import set_fallback_notice
+
+    set_fallback_notice(None)  # the no-model notice is a script's line on stderr again
     manager = ipython.magics_manager
     for kind in ("line", "cell"):
         manager.magics[kind].pop("chat", None)

@@ -26,13 +26,16 @@
     │   ├── StructuredOutputError   the answer is not valid for the schema
     │   └── MaxStepsError           the tool loop did not finish within max_steps
     └── (TurnInterrupted is a KeyboardInterrupt, so Ctrl-C still stops loops;
-         it carries ``partial_text`` like a TurnError)
+         it carries ``partial_text`` like a TurnError, and ``response``: the answer
+         so far, kept as a turn marked "stopped", when the turn asked ``keep_stopped=True``)
 
 Every message says what to do next. No message ever contains an API key: provider
 errors are built from our own text plus the server's message with secrets redacted.
 """
 
 from __future__ import annotations
+
+import typing
 
 __all__ = [
     "AgentError",
@@ -203,8 +206,16 @@ class MaxStepsError(TurnError):
 
 
 class TurnInterrupted(KeyboardInterrupt):
-    """Ctrl-C (or a kernel interrupt) during a turn; the history is unchanged."""
+    """Ctrl-C (or a kernel interrupt) during a turn: the history is unchanged, or, when the turn
+    was asked to ``keep_stopped``, ``response`` is the answer so far, kept as a stopped turn."""
 
-    def __init__(self, partial_text: str = "") -> None:
-        super().__init__("turn interrupted; the session is unchanged")
+    def __init__(self, partial_text: str = "", *, response: typing.Any = None) -> None:
+        if response is None:
+            super().__init__("turn interrupted; the session is unchanged")
+        else:
+            super().__init__(
+                "turn stopped; the answer so far is kept as a turn marked 'stopped' (this error's "
+                ".response); run the prompt again for a whole answer"
+            )
         self.partial_text = partial_text
+        self.response = response

@@ -929,3 +929,26 @@ scenario('a re-run cell flips between its answers with ‹ 2/2 ›, continues fr
     assert.equal(await answer(o), 'Echo: Question 1');
   });
 });
+
+scenario('stopping a streaming turn keeps the answer so far, marked stopped (issue 22)', async (page, paths) => {
+  const path = await liveNotebook(page, paths, 'stop', ['%%chat stop\nTell me a long story.']);
+  const key = await startCell(page, path, 1);
+  // Wait for some of the answer, then press stop (the kernel interrupt).
+  await page.waitForFunction(([p, n]) => window.__velui.outputText(p, n).includes('tok20'), [path, 1], { timeout: 60000, polling: 50 });
+  await page.evaluate(p => window.__velui.panelOf(p).sessionContext.session.kernel.interrupt(), path);
+  await page.waitForFunction(k => window.__velui.runs[k].done, key, { timeout: 60000, polling: 50 });
+  await waitVel(page, path, 1);
+  const out = outputOf(page, 1);
+  const answer = await answerOf(page, 1);
+  assert.ok(answer.startsWith(words(21)), `the answer so far is shown: ${answer.slice(0, 80)}…`);
+  assert.ok(!answer.endsWith(`tok${SLOW_WORDS - 1}`), 'it was stopped before the end');
+  assert.equal(
+    (await out.locator('.vel-finish-note').textContent()).trim(),
+    '■ stopped — the answer so far is kept; re-run the cell for a whole one'
+  );
+  assert.equal(await out.locator('.vel-live').count(), 0, 'the live view was replaced by the final output');
+  const error = await out.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').textContent();
+  assert.match(error, /^TurnInterrupted: stopped; the answer so far is kept in session 'stop'/);
+  assert.doesNotMatch(await out.textContent(), /not kept/);
+  await shotCells(page, 1, 1, 'stop-keeps-the-answer');
+});

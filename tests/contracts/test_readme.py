@@ -30,6 +30,7 @@ def test_readme_examples_run(
     out = capsys.readouterr().out
     assert 'You said: "What do you know about me?" (turn 3).' in out
     assert "[1, 2]" in out
+    assert "stopped True" in out
     assert "Summary ['echo: Summarize our conversation']" in out
     assert "Tool results: 18 C and sunny in Lima" in out
     assert "{'role': 'user', 'content': 'My name is Alice'}" in out

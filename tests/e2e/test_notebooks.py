@@ -111,30 +111,51 @@ def test_streaming_is_coalesced_and_ends_in_one_clean_output(kernel: Kernel, ser
     assert final[SESSION_MIME]["messages"][-1]["content"] == words
 
 
+def interrupted(kernel: Kernel, code: str, after: float = 1.5) -> list[dict[str, Any]]:
+    """Run ``code`` and interrupt the kernel ``after`` seconds in (the stop button)."""
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        result["messages"] = kernel.run(code, timeout=60)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(after)
+    kernel.km.interrupt_kernel()
+    thread.join(30)
+    messages: list[dict[str, Any]] = result["messages"]
+    return messages
+
+
 @pytest.mark.slow
-def test_a_kernel_interrupt_mid_stream_keeps_the_partial_text_and_changes_nothing(
+def test_a_kernel_interrupt_mid_stream_keeps_the_answer_so_far_marked_stopped(
     kernel: Kernel, server: OpenAIServer
 ) -> None:
     kernel.run("%%chat intr\nfirst turn")
     server.enqueue(Reply.text(" ".join(f"w{i}" for i in range(400)), delay=0.02))  # ~8 s
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        result["messages"] = kernel.run("%%chat intr\nlong answer please", timeout=60)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    time.sleep(1.5)
-    kernel.km.interrupt_kernel()
-    thread.join(30)
-    messages = result["messages"]
+    messages = interrupted(kernel, "%%chat intr\nlong answer please")
     errors = [m for m in messages if m["msg_type"] == "error"]
-    assert errors and errors[0]["content"]["ename"] in ("TurnInterrupted", "KeyboardInterrupt")
-    # The status is said once, in the error line; the partial answer above it is labelled.
+    # The cell still ends interrupted (a Run All stops there), in one line that says what was kept.
+    assert errors and errors[0]["content"]["ename"] == "TurnInterrupted"
+    assert errors[0]["content"]["traceback"] == [
+        "TurnInterrupted: stopped; the answer so far is kept in session 'intr' — re-run the cell for a whole answer"
+    ]
+    final = [m for m in messages if m["msg_type"] == "update_display_data"][-1]["content"]["data"]
+    payload = final[SESSION_MIME]
+    kept = payload["messages"][-1]
+    assert "live" not in payload and kept["meta"]["finish_reason"] == "stopped" and kept["content"].startswith("w0 w1")
+    assert "■ stopped — the answer so far is kept" in final["text/html"] and "not kept" not in final["text/html"]
+    assert kernel.value("len(__import__('vel_jupyter').sessions()['intr'].messages)") == 4
+    assert kernel.value("__import__('vel_jupyter').sessions()['intr'].messages[-1].text") == kept["content"]
+
+    kernel.run("%config ChatMagics.keep_stopped = False")
+    server.enqueue(Reply.text(" ".join(f"v{i}" for i in range(400)), delay=0.02))
+    messages = interrupted(kernel, "%%chat intr\nanother long one")
+    errors = [m for m in messages if m["msg_type"] == "error"]
     assert errors[0]["content"]["traceback"] == ["TurnInterrupted: turn interrupted; the session is unchanged"]
     last = [m for m in messages if m["msg_type"] == "update_display_data"][-1]["content"]["data"]["text/html"]
-    assert "w0" in last and "partial answer, not kept" in last and "interrupted" not in last
-    assert kernel.value("len(__import__('vel_jupyter').sessions()['intr'].messages)") == 2
+    assert "v0" in last and "partial answer, not kept" in last
+    assert kernel.value("len(__import__('vel_jupyter').sessions()['intr'].messages)") == 4
 
 
 @pytest.mark.slow

@@ -4,7 +4,7 @@ Our doubles never loop, ignore an instruction or misformat; a real model does al
 tests check what we claim with one: the history really reaches the model's chat template,
 answers stream into a real kernel, a runaway answer is cut off and marked, ``json()`` is
 grammar-constrained, ``tool_choice="required"`` makes a real call, a long generation can be
-interrupted without losing anything, and ``make demo``'s command prints real answers. The
+interrupted keeping the answer so far, and ``make demo``'s command prints real answers. The
 model's words are never asserted (it is a 135M model, and sampling is greedy only per build):
 only what the server and our engine must guarantee.
 """
@@ -134,7 +134,7 @@ def test_an_answer_streams_into_a_real_kernel(kernel: Kernel) -> None:
     assert kernel.value("len(__import__('vel_jupyter').sessions()['live'].messages)") == 2
 
 
-def test_interrupting_a_long_generation_keeps_the_session_as_it_was(kernel: Kernel) -> None:
+def test_interrupting_a_long_generation_keeps_the_answer_so_far(kernel: Kernel) -> None:
     kernel.run("%%chat stop --max-tokens 20\nHello.", cell_id="c1", timeout=180)
     content = {"code": "%%chat stop --max-tokens 400\nWrite a very long story.", "silent": False}
     msg = kernel.kc.session.msg("execute_request", {**content, "store_history": True, "user_expressions": {}})
@@ -155,7 +155,10 @@ def test_interrupting_a_long_generation_keeps_the_session_as_it_was(kernel: Kern
             break
     errors = [m["content"] for m in seen if m["msg_type"] == "error"]
     assert errors and errors[0]["ename"] == "TurnInterrupted" and len(errors[0]["traceback"]) == 1
-    assert kernel.value("len(__import__('vel_jupyter').sessions()['stop'].messages)") == 2, "nothing kept"
+    assert "the answer so far is kept" in errors[0]["traceback"][0]
+    assert kernel.value("len(__import__('vel_jupyter').sessions()['stop'].messages)") == 4, "the stopped answer"
+    last = "__import__('vel_jupyter').sessions()['stop'].messages[-1]"
+    assert kernel.value(f"{last}.meta.finish_reason") == "stopped" and kernel.value(f"bool({last}.text)")
 
 
 @pytest.mark.timeout(1200)

@@ -24,6 +24,7 @@ from vel_jupyter import Agent, Session
 from vel_jupyter.core.serialize import node_to_dict, session_from_dict
 from vel_jupyter.errors import ConfigurationError, SessionDataError
 from vel_jupyter.export.notebook import EXPORT_MIME, export_bundle, read_sessions, restore_notebook, write_session
+from vel_jupyter.export.notebook_merge import merge_notebook
 from vel_jupyter.formats.kinds import SESSION_MIME
 from vel_jupyter.jupyter.display import turn_payload
 from vel_jupyter.jupyter.registry import Registry, registry, set_registry
@@ -166,7 +167,8 @@ def test_chat_restore_notebook_in_a_fresh_kernel(ran: Ran) -> None:
     )
     cells = notebook.cells
     said = stdout_of(cells[1]).splitlines()
-    assert said[0] == f"restored 3 sessions from {ran.path}: x, y, z"
+    turns = {m["id"] for r in ran.live.values() for m in r["messages"] if m["role"] == "user"}
+    assert said[0] == f"restored 3 sessions and {len(turns)} turns from {ran.path}: x, y, z"
     assert said[1].split() == ["session", "server"] and len(said) == 5, "then each session's server"
     restored = last_json(cells[2])
     assert restored["x"] == ran.live["x"]  # exported: identical, header and all
@@ -201,15 +203,27 @@ def test_a_notebook_of_turns_only_restores_the_current_branch(ran: Ran) -> None:
 
 
 @pytest.mark.slow
-def test_a_turn_after_code_made_history_names_its_cell(ran: Ran) -> None:
+def test_a_turn_after_code_made_history_is_skipped_and_named(ran: Ran) -> None:
     notebook = copy.deepcopy(ran.notebook)
     notebook.cells[EXPORT_CELL].outputs = []  # as if the export cell had never been run
-    cell = notebook.cells[AFTER_REGENERATE_CELL]
-    with pytest.raises(SessionDataError) as info:
-        read_sessions(notebook)
-    message = str(info.value)
-    assert f"cell {AFTER_REGENERATE_CELL} (id {cell.id!r})" in message
-    assert "session 'x'" in message and "regenerate" in message and "%chat export x" in message
+    merged = merge_notebook(notebook)
+    cells = [notebook.cells[AFTER_REGENERATE_CELL], notebook.cells[EXPORT_CELL + 1]]  # the turn after it goes too
+    lines = [str(s) for s in merged.skipped]
+    for line, (index, cell) in zip(
+        lines, [(AFTER_REGENERATE_CELL, cells[0]), (EXPORT_CELL + 1, cells[1])], strict=True
+    ):
+        assert line.startswith(f"cell {index + 1} (id {cell.id!r}), output 0: session 'x': skipped this turn")
+        assert "made in code" in line and "\n" not in line
+    assert len({s.parent for s in merged.skipped}) == 1, "both name the regenerated answer, the message missing"
+    # Everything else is restored: y and z whole, x up to the regenerate.
+    assert list(merged.records) == ["x", "y", "z"]
+    for sid in ("y", "z"):
+        assert_same_branches(merged.records[sid], ran.live[sid])
+    x = offline(merged.records["x"])
+    assert {n.id for n in x.nodes} <= {m["id"] for m in ran.live["x"]["messages"]}
+    with pytest.warns(UserWarning, match="skipped this turn") as warned:
+        assert read_sessions(notebook) == merged.records
+    assert [str(w.message) for w in warned] == lines
 
 
 # -- offline: write_session, restore_notebook ------------------------------------------------------
@@ -299,9 +313,9 @@ def test_turns_are_replayed_in_the_order_they_were_made() -> None:
         notebook.cells.append(cell)
     record = read_sessions(notebook)["s"]
     assert record["head"] == s.head and record["current"] == 1
-    assert record["heads"][1] == s.head
-    assert record["heads"][0] == payload_first["head"]  # branch 0's later turn is in no output any more
-    assert payload_second["head"] not in {m["id"] for m in record["messages"]}
+    assert record["heads"] == s.heads, "branch 0's end is in no turn output, but the re-run's output holds it"
+    assert payload_second["head"] == s.heads[0] and len(payload_rerun["alternatives"]) == 2
+    assert_same_branches(record, s.to_dict())
 
     # Out of notebook order: the later cell was run first.
     notebook.cells[1], notebook.cells[2] = notebook.cells[2], notebook.cells[1]
@@ -366,7 +380,6 @@ TURN_DAMAGE = {
     "message without id": (_message(0, "id", drop=True), "message 0 has no id"),
     "message with a numeric id": (_message(0, "id", 5), "message 0 has no id"),
     "message without role": (_message(1, "role", drop=True), "role: Field required"),
-    "missing parent": (_message(0, "parent_id", "nowhere"), "continues message 'nowhere'"),
     "broken chain": (_message(1, "parent_id", "nowhere"), "parent links are broken"),
     "head elsewhere": (_set("head", "nowhere"), "head 'nowhere' is not the turn's last message"),
     "branch out of range": (_set("branch", 5), "'branch' 5"),
@@ -379,8 +392,21 @@ def test_damaged_turn_payloads_name_the_cell(name: str) -> None:
     damage, expected = TURN_DAMAGE[name]
     with pytest.raises(SessionDataError) as info:
         read_sessions(damaged_notebook(damage))
-    assert "cell 2 (id 'damaged'), output 0" in str(info.value)
+    assert "cell 3 (id 'damaged'), output 0" in str(info.value)
     assert expected in str(info.value)
+
+
+def test_a_turn_continuing_a_message_no_output_holds_is_skipped_with_its_cell_named() -> None:
+    notebook = damaged_notebook(_message(0, "parent_id", "nowhere"))
+    with pytest.warns(UserWarning, match="skipped this turn") as warned:
+        records = read_sessions(notebook)
+    (line,) = [str(w.message) for w in warned]
+    assert line.startswith("cell 3 (id 'damaged'), output 0: session 'x': skipped this turn: it continues message ")
+    assert "'nowhere'" in line and "re-run the cell" in line and "\n" not in line
+    first = notebook.cells[1].outputs[0].data[EXPORT_MIME]
+    x = records["x"]
+    assert x["messages"] == first["messages"], "the first cell's turn is restored"
+    assert (x["head"], x["heads"], x["current"]) == (first["head"], [first["head"]], 0)
 
 
 def test_two_different_messages_with_one_id_name_both_cells() -> None:
@@ -390,8 +416,8 @@ def test_two_different_messages_with_one_id_name_both_cells() -> None:
     second.insert(0, {**answer, "content": "edited"})  # turn 2 carries an edited copy of turn 1's answer
     with pytest.raises(SessionDataError) as info:
         read_sessions(notebook)
-    assert "cell 2 (id 'damaged'), output 0: message" in str(info.value)
-    assert "differs from the message with the same id in cell 1 (id 'fine-1')" in str(info.value)
+    assert "cell 3 (id 'damaged'), output 0: message" in str(info.value)
+    assert "differs from the message with the same id in cell 2 (id 'fine-1')" in str(info.value)
     second[0]["content"] = answer["content"]  # the same message twice is fine
     second[0]["meta"] = None
     assert read_sessions(notebook)["x"]["messages"][1] == answer
@@ -413,7 +439,7 @@ def test_damaged_exports_name_the_cell(name: str) -> None:
     damage, expected = EXPORT_DAMAGE[name]
     with pytest.raises(SessionDataError) as info:
         read_sessions(damaged_notebook(damage, export=True))
-    assert "cell 2 (id 'damaged'), output 0" in str(info.value)
+    assert "cell 3 (id 'damaged'), output 0" in str(info.value)
     assert expected in str(info.value)
 
 
@@ -492,7 +518,7 @@ def test_chat_export_and_restore_commands(
     write_session(nbformat.v4.new_notebook(), original, path_out=notebook_path)
     set_registry(Registry(provider="echo"))  # a new kernel
     ip.run_line_magic("chat", f"restore --notebook {shlex.quote(str(notebook_path))}")
-    assert "restored 1 sessions" in capsys.readouterr().out
+    assert "restored 1 session and 2 turns from " in capsys.readouterr().out
     assert registry().get("x").to_dict() == original
 
     for line, expected in [
@@ -537,3 +563,37 @@ def test_a_live_frame_saved_mid_stream_is_not_read_as_a_turn() -> None:
     notebook = nbformat.from_dict(json.loads(json.dumps(notebook)))
     record = read_sessions(notebook)["s"]
     assert [m["content"] for m in record["messages"]] == ["first", s.messages[1].content]
+
+
+def test_chat_restore_says_what_it_restored_and_skipped(
+    ip: InteractiveShell, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    agent = Agent(provider="echo")
+    a, b = agent.session("a"), agent.session("b")
+    notebook = turns_notebook(
+        [
+            (a, lambda s: s.run("one")),
+            (a, lambda s: s.regenerate("one, again")),  # cell 2: its output holds cell 1's answer too
+            (b, lambda s: s.run("b's one")),
+            (b, lambda s: s.run("b's two")),
+        ]
+    )
+    del notebook.cells[2]  # b's first turn is gone: b's second cannot be placed
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(notebook, path)
+    ip.run_line_magic("chat", f"restore --notebook {shlex.quote(str(path))}")
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == f"restored 1 session, 1 turn and 1 alternative answer from {path}: a"
+    assert said[1].startswith("cell 3 (id 'cell-3'), output 0: session 'b': skipped this turn: it continues message ")
+    assert said[1].endswith("re-run the cell to ask it again")
+    assert said[2].split() == ["session", "server"]
+    assert registry().get("a").to_dict()["messages"] == a.to_dict()["messages"]
+
+    only_skipped = copy.deepcopy(notebook)
+    del only_skipped.cells[:2]
+    nbformat.write(only_skipped, path)
+    set_registry(Registry(provider="echo"))
+    ip.run_line_magic("chat", f"restore --notebook {shlex.quote(str(path))}")
+    said = capsys.readouterr().out.splitlines()
+    assert said[0] == f"no session of {path} could be restored" and "skipped this turn" in said[1]
+    assert registry().ids() == []

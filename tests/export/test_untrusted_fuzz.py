@@ -38,6 +38,7 @@ def _sample_session() -> Session:
 SESSION = _sample_session()
 RECORD = SESSION.to_dict()
 TURN = turn_payload(SESSION, SESSION.run("four"))
+RERUN = turn_payload(SESSION, SESSION.regenerate())  # carries the earlier answer under "alternatives"
 
 hostile_scalars = st.one_of(
     st.none(),
@@ -162,6 +163,16 @@ def _notebook(*payloads: Any) -> Any:
 def test_a_hostile_turn_payload_reads_or_is_one_line(payload: dict[str, Any]) -> None:
     export = export_bundle(SESSION)[MIME]
     records = loads_or_one_line(lambda: read_sessions(_notebook(export, payload)), len(str(payload)))
+    for record in (records or {}).values():
+        use(Session.from_dict(record, Agent(provider="echo")))
+
+
+@FUZZ
+@given(mutated(RERUN))
+def test_a_hostile_rerun_payload_with_alternatives_reads_or_is_one_line(payload: dict[str, Any]) -> None:
+    assert len(RERUN["alternatives"]) >= 2
+    export = export_bundle(SESSION)[MIME]
+    records = loads_or_one_line(lambda: read_sessions(_notebook(payload, export)), len(str(payload)))
     for record in (records or {}).values():
         use(Session.from_dict(record, Agent(provider="echo")))
 

@@ -34,7 +34,9 @@ class TestTables:
         markup = table_html([("id", "last message"), ("<b>x</b>", "<img src=x onerror=alert(1)>")])
 
         class Tags(HTMLParser):
-            tags: list[str] = []
+            def __init__(self) -> None:
+                super().__init__()
+                self.tags: list[str] = []
 
             def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
                 self.tags.append(tag)

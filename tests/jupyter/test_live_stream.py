@@ -303,3 +303,41 @@ def test_a_1_mb_answer_through_chat_costs_a_few_mb_and_ends_in_one_whole_output(
     assert len(live) < 100, "frames are bounded"
     assert sum(live_sizes) < 2 * MB, f"live frames: {sum(live_sizes):,} bytes"  # the old view: 29 MB
     assert sum(recorder.sizes) < final_size + 2 * MB
+
+
+class CtrlCAfterALongAnswer(ScriptedProvider):
+    """Streams ``text`` in chunks, then Ctrl-C lands inside the provider."""
+
+    text = ""
+
+    def stream(self, request):  # type: ignore[no-untyped-def]
+        self.calls.append(request)
+        for index in range(0, len(self.text), 64):
+            yield StreamEvent("text_delta", text=self.text[index : index + 64])
+        raise KeyboardInterrupt
+
+
+CTRL_C = CtrlCAfterALongAnswer()
+register_provider("stopping-live-stream", lambda **_: CTRL_C)
+
+
+def test_a_stopped_turn_ends_in_one_whole_output_marked_stopped(
+    ip: InteractiveShell, recorder: Recorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The live view is replaced by the final output of the kept turn, as at any turn's end: the
+    whole answer so far (not the last window of it), the stopped note, no "not kept"."""
+    from vel_jupyter.errors import TurnInterrupted
+    from vel_jupyter.jupyter.texts import finish_note
+
+    CTRL_C.text = answer(3 * LIVE_WINDOW)
+    monkeypatch.setattr(LiveView, "clock", staticmethod(Clock(50_000, 64)))
+    with pytest.raises(TurnInterrupted):
+        ip.run_cell_magic("chat", "stopped --provider stopping-live-stream", "Go.")
+    *live, (update, final) = recorder.messages
+    payload = final[SESSION_MIME]
+    note = finish_note("stopped")
+    assert update and len(live) > 2 and "live" not in payload
+    assert payload["messages"][-1]["content"] == CTRL_C.text == final["text/plain"].split("\n[")[0]
+    assert payload["messages"][-1]["meta"]["finish_reason"] == "stopped"
+    assert payload["finish_note"] == note and note.startswith("■ stopped") and note in final["text/html"]
+    assert PARTIAL_NOTE not in final["text/html"] + final["text/plain"]

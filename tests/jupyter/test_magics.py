@@ -261,7 +261,7 @@ class TestCommands:
         assert "SQLiteStore" in capsys.readouterr().out
         set_registry(Registry(provider="echo", store=f"sqlite:///{tmp_path}/kernel.db"))  # a "restarted kernel"
         ip.run_line_magic("chat", "restore")
-        assert "restored 1 sessions: persist" in capsys.readouterr().out
+        assert "restored 1 session: persist" in capsys.readouterr().out
         assert session("persist").messages[0].text == "remember this"
 
     def test_python_access_to_the_registry(self, ip: InteractiveShell) -> None:
@@ -300,7 +300,7 @@ def test_tree_command_prints_the_tree_in_a_terminal_and_gives_the_widget_on_requ
 ) -> None:
     from vel_jupyter.jupyter.tree_widget import TreeWidget
 
-    with pytest.raises(UsageError, match=r"sessions: none yet \(a %%chat \S+ cell starts it\)"):
+    with pytest.raises(UsageError, match=r"has no session \S+ yet: after a restart, %chat restore --notebook"):
         ip.run_line_magic("chat", "tree")
     chat(ip, "treed", "hello **world**")
     capsys.readouterr()
@@ -451,30 +451,156 @@ def test_a_keyed_url_from_the_namespace_is_used_and_shown_without_its_key(
     ip.run_line_magic("config", "ChatMagics.base_url = None")
 
 
-def test_ctrl_c_while_an_answer_is_drawn_stops_the_turn_like_one_inside_the_stream(
-    ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Found with a real model in a real kernel: the interrupt landed in our drawing code,
-    between two events, and escaped as a bare KeyboardInterrupt with a traceback."""
-    import io
+class CtrlCInside(ScriptedProvider):
+    """Streams two words, then Ctrl-C lands inside the provider (where a real stream waits)."""
 
-    from vel_jupyter.errors import TurnInterrupted
+    def stream(self, request):  # type: ignore[no-untyped-def]
+        from vel_jupyter.core.response import StreamEvent
 
-    chat(ip, "drawn", "first")
+        self.calls.append(request)
+        yield StreamEvent("text_delta", text="so ")
+        yield StreamEvent("text_delta", text="far")
+        raise KeyboardInterrupt
 
-    class CtrlCOnThirdWrite(io.StringIO):
-        writes = 0
 
-        def write(self, text: str) -> int:
-            self.writes += 1
-            if self.writes == 3:
-                raise KeyboardInterrupt  # what SIGINT raises in whatever code is running
-            return super().write(text)
+CTRL_C = CtrlCInside()
+register_provider("stopping-magics", lambda **_: CTRL_C)
+STOPPED_NOTE = "■ stopped — the answer so far is kept; re-run the cell for a whole one"
 
-    monkeypatch.setattr("sys.stdout", CtrlCOnThirdWrite())
-    with pytest.raises(TurnInterrupted):
-        chat(ip, "drawn", "a long answer please")
-    assert [m.text for m in session("drawn").messages if m.role == "user"] == ["first"], "nothing kept"
+
+class TestStoppingKeepsWhatWasSaid:
+    """A stop is a choice, not a failure: the answer so far is kept, marked stopped, shown like
+    any answer; the cell still ends interrupted in one line, so a Run All stops there."""
+
+    def test_ctrl_c_while_an_answer_is_drawn_keeps_the_answer_so_far(
+        self, ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Found with a real model in a real kernel: the interrupt landed in our drawing code,
+        between two events, and escaped as a bare KeyboardInterrupt with a traceback."""
+        import io
+
+        from vel_jupyter.errors import TurnInterrupted
+
+        chat(ip, "drawn", "first")
+
+        class CtrlCOnThirdWrite(io.StringIO):
+            writes = 0
+
+            def write(self, text: str) -> int:
+                self.writes += 1
+                if self.writes == 3:
+                    raise KeyboardInterrupt  # what SIGINT raises in whatever code is running
+                return super().write(text)
+
+        out = CtrlCOnThirdWrite()
+        monkeypatch.setattr("sys.stdout", out)
+        with pytest.raises(TurnInterrupted) as info:
+            chat(ip, "drawn", "a long answer please")
+        messages = session("drawn").messages
+        assert [m.text for m in messages if m.role == "user"] == ["first", "a long answer please"]
+        kept = messages[-1]
+        assert kept.meta is not None and kept.meta.finish_reason == "stopped"
+        assert info.value.response is not None and info.value.response.text == kept.text
+        assert kept.text.startswith("You said") and out.getvalue().startswith(kept.text[: len(kept.text) // 2])
+        assert f"[{STOPPED_NOTE}]" in out.getvalue()
+
+    def test_ctrl_c_inside_the_stream_keeps_it_and_says_so_in_one_line(
+        self, ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from vel_jupyter.errors import TurnInterrupted
+
+        chat(ip, "stop", "first")
+        with pytest.raises(TurnInterrupted) as info:
+            chat(ip, "stop -p stopping-magics -m model-z -o vel_test_kept", "tell me a long story")
+        assert info.value._render_traceback_() == [  # type: ignore[attr-defined]
+            "TurnInterrupted: stopped; the answer so far is kept in session 'stop' — re-run the cell for a whole answer"
+        ]
+        assert [(m.role, m.text) for m in session("stop").messages][-2:] == [
+            ("user", "tell me a long story"),
+            ("assistant", "so far"),
+        ]
+        assert session("stop").model == "model-z", "a kept turn is a turn: the cell's flags stick"
+        assert ip.user_ns["vel_test_kept"].finish_reason == "stopped"
+        out = capsys.readouterr().out
+        assert out.endswith(f"so far\n[{STOPPED_NOTE}]\n")
+        assert "not kept" not in out
+
+    def test_with_keep_stopped_off_a_stop_changes_nothing(
+        self, ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from vel_jupyter.errors import TurnInterrupted
+
+        chat(ip, "off", "first")
+        before = session("off").to_dict()
+        ip.run_line_magic("config", "ChatMagics.keep_stopped = False")
+        try:
+            with pytest.raises(TurnInterrupted) as info:
+                chat(ip, "off -p stopping-magics", "tell me a long story")
+        finally:
+            ip.run_line_magic("config", "ChatMagics.keep_stopped = True")
+        assert info.value._render_traceback_() == [  # type: ignore[attr-defined]
+            "TurnInterrupted: turn interrupted; the session is unchanged. "
+            "--provider did not stick: session 'off' is unchanged and keeps its earlier settings."
+        ]
+        after = session("off").to_dict()
+        for changed in ("rev", "updated_at"):  # the cell's --provider was written, then put back
+            del before[changed], after[changed]
+        assert after == before
+        assert capsys.readouterr().out.endswith("so far\n[partial answer, not kept]\n")
+
+    def test_keep_stopped_is_a_documented_setting(self, ip: InteractiveShell) -> None:
+        magics = ip.find_magic("chat").__self__
+        assert magics.keep_stopped is True
+        assert "stop" in type(magics).class_traits()["keep_stopped"].help
+
+
+@pytest.fixture
+def no_model(ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> InteractiveShell:
+    """A kernel with no model configured anywhere: the offline echo answers by default."""
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "VEL_MODEL", "VEL_STORE"):
+        monkeypatch.delenv(name, raising=False)
+    set_registry(Registry())
+    return ip
+
+
+class TestTheNoModelNotice:
+    """Plain output, once, above the first answer the echo gives because no model is configured;
+    never at %load_ext, never for a cell that names a server or asks for the echo."""
+
+    def test_loading_and_making_a_session_say_nothing(
+        self, no_model: InteractiveShell, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        no_model.extension_manager.reload_extension("vel_jupyter")
+        vel_jupyter.registry().get("quiet", create=True)
+        assert capsys.readouterr() == ("", "")
+
+    def test_the_first_echo_answer_says_it_once_as_plain_output(
+        self, no_model: InteractiveShell, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from vel_jupyter.jupyter.texts import NO_MODEL_NOTICE
+
+        chat(no_model, "offline", "hello")
+        chat(no_model, "offline", "again")
+        chat(no_model, "another", "hi")
+        out, err = capsys.readouterr()
+        assert out.count(NO_MODEL_NOTICE) == 1 and out.startswith(NO_MODEL_NOTICE + "\n")
+        assert err == ""
+        assert "--base-url" in NO_MODEL_NOTICE and "\n" not in NO_MODEL_NOTICE
+
+    def test_a_cell_that_names_a_server_says_nothing(
+        self, no_model: InteractiveShell, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        from vel_jupyter.jupyter.texts import NO_MODEL_NOTICE
+        from vel_jupyter.testing import OpenAIServer
+
+        with OpenAIServer() as server:
+            server.enqueue(Reply.text("from a model"), Reply.text("again"))
+            chat(no_model, f"real --base-url {server.base_url}", "hi")
+            chat(no_model, "real", "and again")  # the session keeps its server
+        chat(no_model, "by-name -p echo", "hi")
+        assert NO_MODEL_NOTICE not in capsys.readouterr().out
+        chat(no_model, "unconfigured", "hi")
+        assert NO_MODEL_NOTICE in capsys.readouterr().out
 
 
 class TestTheDefaultAnswerCap:

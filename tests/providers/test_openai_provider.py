@@ -261,7 +261,7 @@ class TestConfiguration:
         server.enqueue(Reply.text("from env"))
         assert agent.session().run("hi").text == "from env"
 
-    def test_without_key_or_url_echo_answers_with_a_notice(
+    def test_without_key_or_url_echo_answers_with_a_notice_at_its_first_turn(
         self, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
     ) -> None:
         import vel_jupyter.providers as providers
@@ -271,10 +271,13 @@ class TestConfiguration:
         monkeypatch.setattr(providers, "_notice_shown", False)
         agent = Agent(provider="openai", model="gpt-4o")
         assert agent.provider_name == "echo"
-        notice = capsys.readouterr().err.strip().splitlines()
-        assert len(notice) == 1
-        assert "OPENAI_API_KEY" in notice[0] and "echo" in notice[0]
-        assert agent.session().run("hello").text.startswith('You said: "hello"')
+        assert capsys.readouterr() == ("", ""), "making an agent says nothing: a turn may never run"
+        session = agent.session()
+        assert session.run("hello").text.startswith('You said: "hello"')
+        session.run("again")
+        out, err = capsys.readouterr()
+        assert out == "" and err.splitlines() == [providers.FALLBACK_NOTICE]
+        assert "OPENAI_API_KEY" in err and "echo" in err and "base_url=" in err
 
     def test_the_key_never_shows_in_reprs_or_dicts(self, server: OpenAIServer, openai_agent: Agent) -> None:
         server.enqueue(Reply.text("ok"))

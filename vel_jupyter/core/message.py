@@ -59,7 +59,10 @@ class Usage:
         )
 
 
-INCOMPLETE_REASONS = frozenset({"length", "content_filter"})
+STOPPED = "stopped"
+"""The finish reason of an answer its caller stopped mid-stream and asked to keep (``keep_stopped``)."""
+
+INCOMPLETE_REASONS = frozenset({"length", "content_filter", STOPPED})
 """Finish reasons of an answer that was kept but is not whole (``Response.incomplete``)."""
 
 
@@ -77,7 +80,7 @@ class MessageMeta:
 
     @property
     def incomplete(self) -> bool:
-        """True when the answer was cut off (``length``) or filtered (``content_filter``)."""
+        """True when the answer was cut off (``length``), filtered (``content_filter``) or stopped."""
         return self.finish_reason in INCOMPLETE_REASONS
 
     def to_dict(self) -> dict[str, Any]:

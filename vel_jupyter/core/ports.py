@@ -142,7 +142,8 @@ class ExpiringStore(Protocol):
 ProviderFactory = Callable[..., Provider]
 """``create_provider(name, **options)``: the provider registered as ``name``."""
 ProviderChooser = Callable[..., str]
-"""``resolve_provider_name(name, *, base_url, api_key)``: which provider a request for ``name`` means."""
+"""``resolve_provider_name(name, *, base_url, api_key, turn=False)``: which provider a request for
+``name`` means (``turn=True``: a turn is about to run on it, and a fallback is announced)."""
 StoreOpener = Callable[[Any], "SessionStore | None"]
 """``open_store(spec)``: a ``session_storage=`` value as a store (None: this process only)."""
 

@@ -44,10 +44,12 @@ class Response:
 
     @property
     def incomplete(self) -> bool:
-        """True when the answer was cut off (``length``) or filtered (``content_filter``).
+        """True when the answer was cut off (``length``), filtered (``content_filter``) or
+        stopped by its caller (``stopped``: a stream closed or interrupted with ``keep_stopped=True``).
 
-        Such an answer is still committed (unless ``allow_incomplete=False`` was asked for);
-        ``finish_reason`` says which. ``max_tokens`` higher gets the rest of a ``length`` answer.
+        Such an answer is still committed (``length`` and ``content_filter`` unless
+        ``allow_incomplete=False`` was asked for); ``finish_reason`` says which. ``max_tokens``
+        higher gets the rest of a ``length`` answer.
         """
         return self.finish_reason in INCOMPLETE_REASONS
 

@@ -126,6 +126,17 @@ class Routing:
         api_key = self._provider_options.get("api_key")
         return adapters().resolve_provider_name(name, base_url=base_url, api_key=api_key and "set")
 
+    def announce_fallback(self, name: str | None, base_url: str | None) -> None:
+        """Before a turn with these settings: when they mean the offline echo only because no
+        server or key is configured, the provider registry says so (``resolve_provider_name``)."""
+        if self.provider_name_for(name, base_url) != "echo":
+            return
+        if name is None and base_url is None:
+            if self._own_provider:
+                return
+            name = self._provider_request
+        adapters().resolve_provider_name(name, base_url=None, api_key=None, turn=True)
+
     def provider_for(self, name: str | None, base_url: str | None, *, session_id: str | None = None) -> Provider:
         """The provider for a session's own ``provider``/``base_url`` settings (cached).
 

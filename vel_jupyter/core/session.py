@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import ConfigurationError
 from ..formats.kinds import FORMAT_VERSION
 from .context import SummaryRecord
+from .drivers import Progress, drive_async, drive_sync
 from .message import Message, Usage
 from .response import Response
 from .serialize import node_to_dict
@@ -18,7 +19,7 @@ from .streams import AsyncTurnStream, TurnStream
 from .structured import check_schema
 from .tools import as_tools
 from .tree import Branch, Node, new_id, validate_session_id
-from .turn import TurnSpec, drive_async, drive_sync, turn_program
+from .turn import TurnSpec, turn_program
 
 if TYPE_CHECKING:
     from .agent import Agent
@@ -199,6 +200,7 @@ class Session(SessionSettings):
         parent = params.pop("parent", _HEAD)
         cell_id = params.pop("cell_id", None)
         allow_incomplete = bool(params.pop("allow_incomplete", self.agent.allow_incomplete))
+        keep_stopped = bool(params.pop("keep_stopped", False))
         tools = params.pop("tools", None)
         return TurnSpec(
             prompt=message,
@@ -208,6 +210,7 @@ class Session(SessionSettings):
             explicit_parent=parent is not _HEAD,
             cell_id=cell_id,
             allow_incomplete=allow_incomplete,
+            keep_stopped=keep_stopped,
             tools=self.agent.tools if tools is None else as_tools(tools),
         )
 
@@ -223,12 +226,22 @@ class Session(SessionSettings):
         ``parent=`` (a message id, or None for the root) branches from there;
         ``cell_id=`` tags the turn; ``allow_incomplete=False`` raises ``IncompleteResponseError``
         for an answer cut off at ``max_tokens`` instead of keeping it (``response.incomplete``).
+
+        A stream stopped early — ``stream.close()``, the end of a ``with`` block, Ctrl-C —
+        adds nothing. ``keep_stopped=True`` keeps the answer so far instead, as a chat app
+        does: the text the model had streamed becomes the turn's answer, exactly as streamed,
+        with ``finish_reason="stopped"`` (``response.incomplete`` is true), committed like any
+        turn; ``stream.response`` holds it (after Ctrl-C, the ``TurnInterrupted``'s
+        ``response`` too). Tool steps that completed are kept with it. A stop before the
+        answer being streamed has any text, while tools run, or of a structured turn
+        (``schema=``) keeps nothing.
         """
         spec = self._spec(prompt, schema, params)
         self.check_parent(spec)
-        partial: list[str] = []
-        events = drive_sync(self, turn_program(self, spec), self.provider, spec.tools, partial)
-        return TurnStream(events, partial)
+        self._announce_fallback()
+        progress = Progress(keep_stopped=spec.keep_stopped)
+        events = drive_sync(self, turn_program(self, spec), self.provider, spec.tools, progress)
+        return TurnStream(events, progress)
 
     def stream_async(self, prompt: str | Message, *, schema: Any = None, **params: Any) -> AsyncTurnStream:
         """Async ``stream``: ``async for event in session.stream_async(...)`` (``await`` optional).
@@ -237,12 +250,21 @@ class Session(SessionSettings):
         """
         spec = self._spec(prompt, schema, params)
         self.check_parent(spec)
-        partial: list[str] = []
-        events = drive_async(self, turn_program(self, spec), self.provider, spec.tools, partial)
-        return AsyncTurnStream(events, partial)
+        self._announce_fallback()
+        progress = Progress(keep_stopped=spec.keep_stopped)
+        events = drive_async(self, turn_program(self, spec), self.provider, spec.tools, progress)
+        return AsyncTurnStream(events, progress)
+
+    def _announce_fallback(self) -> None:
+        """A turn on the offline echo that nobody asked for says so, once (a script: a line on
+        stderr; a notebook: its own notice)."""
+        self.agent.routing.announce_fallback(self._settings.get("provider"), self._settings.get("base_url"))
 
     def run(self, prompt: str | Message, **params: Any) -> Response:
-        """Send ``prompt`` and return the answer; the history grows only if it succeeds."""
+        """Send ``prompt`` and return the answer; the history grows only if it succeeds.
+
+        ``keep_stopped=True``: Ctrl-C keeps the answer so far (see ``stream``) and still raises
+        ``TurnInterrupted``, whose ``response`` is the kept turn."""
         return self.stream(prompt, **params).collect()
 
     async def run_async(self, prompt: str | Message, **params: Any) -> Response:

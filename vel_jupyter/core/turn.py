@@ -2,35 +2,38 @@
 
 ``turn_program`` holds every rule of a turn (context, tool loop, step bound, finish
 reasons, structured output, the atomic commit) and does no I/O: it yields effects
-(``CallModel``, ``RunTools``, ``Emit``) and is sent their results. ``drive_sync`` and
-``drive_async`` perform the effects with the provider's sync or async stream, so the
+(``CallModel``, ``RunTools``, ``Emit``) and is sent their results. The drivers
+(``drivers.py``) perform the effects with the provider's sync or async stream, so the
 sync path uses a native sync client (no thread hop per token) and the async path never
 blocks the loop, without duplicating the logic.
 
 The store is an effect too: ``SyncWithStore`` before the turn and ``Commit`` after the last
-model call succeeded, before the ``turn_end`` event. The sync driver calls the repository;
-the async driver awaits its async twin, which runs store I/O in a worker thread, so the
-event loop never blocks on a database. Any exception, interrupt or abandoned stream before
-the commit leaves the session exactly as it was.
+model call succeeded, before the ``turn_end`` event. Any exception, interrupt or abandoned
+stream before the commit leaves the session exactly as it was.
+
+A stop is the one exception, and only when asked for (``keep_stopped=True``): when the caller
+closes the stream (``TurnStream.close()``) or interrupts it (Ctrl-C) while a model call is
+streaming text, the driver throws ``Stopped`` into the program at that call, and the program
+commits the text streamed by that call as an answer with finish reason ``stopped`` — after the
+tool steps that completed, through the same ``Commit``. A stop anywhere else (before any text
+of the call, while tools run, during a summary) or of a structured turn keeps nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import IncompleteResponseError, MaxStepsError, RefusalError, StreamError, TurnError, TurnInterrupted
-from .message import INCOMPLETE_REASONS, Message, MessageMeta, ToolCall, Usage
-from .ports import ProviderRequest
+from ..errors import IncompleteResponseError, MaxStepsError, RefusalError, StreamError
+from .message import INCOMPLETE_REASONS, STOPPED, Message, MessageMeta, ToolCall, Usage
+from .ports import Completion, ProviderRequest
 from .response import Response, StreamEvent
 from .structured import parse_output, response_format
 from .tools import Tool, ToolOutcome
 
 if TYPE_CHECKING:
-    from .ports import Completion, Provider
     from .session import Session
 
 
@@ -87,7 +90,20 @@ class TurnSpec:
     explicit_parent: bool = False  # True: attach at ``parent`` (regenerate), else at the head
     cell_id: str | None = None
     allow_incomplete: bool = True  # keep cut-off answers, marked (False: raise IncompleteResponseError)
+    keep_stopped: bool = False  # a stop keeps the answer so far, marked "stopped" (False: nothing is added)
     tools: dict[str, Tool] = field(default_factory=dict)
+
+
+class Stopped(Exception):
+    """Thrown into the program at the model call its caller stopped: the text that call streamed."""
+
+    def __init__(self, text: str, latency_ms: float, ttft_ms: float | None) -> None:
+        super().__init__("the turn was stopped")
+        self.text, self.latency_ms, self.ttft_ms = text, latency_ms, ttft_ms
+
+    def result(self) -> ModelResult:
+        """The stopped call as if it had ended, with finish reason ``stopped`` and no usage reported."""
+        return ModelResult(Completion(self.text, STOPPED), self.latency_ms, self.ttft_ms)
 
 
 def turn_program(session: Session, spec: TurnSpec) -> Generator[Effect, Any, Response]:
@@ -125,7 +141,13 @@ def turn_program(session: Session, spec: TurnSpec) -> Generator[Effect, Any, Res
                 response_format=fmt,
                 params=params,
             )
-            result = yield CallModel(request)
+            try:
+                result = yield CallModel(request)
+            except Stopped as stop:
+                # Half a JSON document or of a tool call is no answer; no text is nothing to keep.
+                if fmt is not None or not stop.text.strip():
+                    raise
+                result = stop.result()
             completion = result.completion
             _check_finish(completion, allow_incomplete=spec.allow_incomplete, structured=fmt is not None)
             if ttft is None and result.ttft_ms is not None:
@@ -205,6 +227,8 @@ def _check_finish(completion: Completion, *, allow_incomplete: bool, structured:
     half a tool call's arguments cannot be used, so those always raise.
     """
     reason = completion.finish_reason
+    if reason == STOPPED:  # the caller stopped it and asked to keep it (keep_stopped)
+        return
     if completion.refusal and structured:
         raise RefusalError(
             f"the model refused: {completion.refusal}; the turn was not added. "
@@ -244,131 +268,3 @@ def _check_finish(completion: Completion, *, allow_incomplete: bool, structured:
             finish_reason=reason,
             partial_text=completion.text,
         )
-
-
-def _missing_tool(call: ToolCall, tools: dict[str, Tool]) -> ToolOutcome:
-    available = ", ".join(tools) or "none"
-    return ToolOutcome(f"Error: there is no tool named {call.name!r}; available tools: {available}", True)
-
-
-def _completion_missing(partial: list[str]) -> StreamError:
-    return StreamError(
-        "the provider's stream ended without a completion; retry the turn", partial_text="".join(partial)
-    )
-
-
-def drive_sync(
-    session: Session,
-    program: Generator[Effect, Any, Response],
-    provider: Provider,
-    tools: dict[str, Tool],
-    partial: list[str],
-) -> Iterator[StreamEvent]:
-    """Perform a turn's effects with sync I/O; ``partial`` collects the visible text."""
-    value: Any = None
-    try:
-        while True:
-            try:
-                effect = program.send(value)
-            except StopIteration:
-                return
-            if type(effect) is Emit:
-                value = None
-                yield effect.event
-            elif type(effect) is SyncWithStore:
-                session.agent.repository.sync(session)
-                value = None
-            elif type(effect) is Commit:
-                value = session.agent.repository.commit(session, **vars(effect))
-            elif type(effect) is CallModel:
-                started = time.perf_counter()
-                ttft: float | None = None
-                completion = None
-                for item in provider.stream(effect.request):
-                    if type(item) is StreamEvent:
-                        if ttft is None:
-                            ttft = (time.perf_counter() - started) * 1000
-                        if effect.visible:
-                            partial.append(item.text)
-                            yield item
-                    else:
-                        completion = item
-                if completion is None:
-                    raise _completion_missing(partial)
-                value = ModelResult(completion, (time.perf_counter() - started) * 1000, ttft)  # type: ignore[arg-type]
-            else:
-                assert type(effect) is RunTools
-                value = [tools[c.name].invoke(c) if c.name in tools else _missing_tool(c, tools) for c in effect.calls]
-    except TurnError as exc:
-        if not exc.partial_text:
-            exc.partial_text = "".join(partial)
-        raise
-    except KeyboardInterrupt as exc:
-        if isinstance(exc, TurnInterrupted):
-            raise
-        raise TurnInterrupted("".join(partial)) from None
-    finally:
-        program.close()
-
-
-async def drive_async(
-    session: Session,
-    program: Generator[Effect, Any, Response],
-    provider: Provider,
-    tools: dict[str, Tool],
-    partial: list[str],
-) -> AsyncIterator[StreamEvent]:
-    """The same as ``drive_sync`` with the provider's async stream; tools run concurrently."""
-    value: Any = None
-    try:
-        while True:
-            try:
-                effect = program.send(value)
-            except StopIteration:
-                return
-            if type(effect) is Emit:
-                value = None
-                yield effect.event
-            elif type(effect) is SyncWithStore:
-                await session.agent.repository.sync_async(session)
-                value = None
-            elif type(effect) is Commit:
-                value = await session.agent.repository.commit_async(session, **vars(effect))
-            elif type(effect) is CallModel:
-                started = time.perf_counter()
-                ttft: float | None = None
-                completion = None
-                async for item in provider.astream(effect.request):
-                    if type(item) is StreamEvent:
-                        if ttft is None:
-                            ttft = (time.perf_counter() - started) * 1000
-                        if effect.visible:
-                            partial.append(item.text)
-                            yield item
-                    else:
-                        completion = item
-                if completion is None:
-                    raise _completion_missing(partial)
-                value = ModelResult(completion, (time.perf_counter() - started) * 1000, ttft)  # type: ignore[arg-type]
-            else:
-                assert type(effect) is RunTools
-                value = await asyncio.gather(
-                    *(
-                        tools[c.name].ainvoke(c) if c.name in tools else _async_value(_missing_tool(c, tools))
-                        for c in effect.calls
-                    )
-                )
-    except TurnError as exc:
-        if not exc.partial_text:
-            exc.partial_text = "".join(partial)
-        raise
-    except KeyboardInterrupt as exc:
-        if isinstance(exc, TurnInterrupted):
-            raise
-        raise TurnInterrupted("".join(partial)) from None
-    finally:
-        program.close()
-
-
-async def _async_value(value: ToolOutcome) -> ToolOutcome:
-    return value

@@ -6,7 +6,9 @@ A notebook needs no store to keep its sessions: everything is JSON under one mim
 * **turn payloads** (``"kind": "vel_jupyter.turn"``): every finished ``%%chat`` cell
   output carries one (``jupyter.display.turn_payload``): that turn's messages with ids,
   parent ids and usage, plus ``session_id``, ``branch`` (index of the current branch after
-  the turn), ``branches`` (how many there were) and ``head``. A frame of a turn still
+  the turn), ``branches`` (how many there were), ``head``, the cell's earlier answers when
+  it was re-run (``alternatives``), and, once the session moved, whether its current path
+  still goes through the turn (``current``, ``showing``). A frame of a turn still
   streaming (``"live": true``, left in a notebook saved mid-stream or by a dead kernel)
   is no turn: it has no ids and is skipped.
 * **full exports** (``"kind": "vel_jupyter.session"``): exactly ``Session.to_dict()``,
@@ -17,10 +19,10 @@ A notebook needs no store to keep its sessions: everything is JSON under one mim
   each of them can also be given to ``Session.from_dict`` or a store's ``save`` as is.
 
 ``read_sessions`` rebuilds one ``to_dict()``-shaped record per session id from all of
-them. Messages are pooled by id (a message seen twice must say the same thing) and
-listed parents first, in the order ``to_dict()`` uses. The header is the newest full
-export's (by ``updated_at``) when the session has one; turns that export does not hold
-(cells run after it) are then applied on top. Without an export the header is built
+them. Messages are pooled by id, the earlier answers included (a message seen twice must say
+the same thing), and listed parents first, in the order ``to_dict()`` uses. The header is the
+newest full export's (by ``updated_at``) when the session has one; turns that export does not
+hold (cells run after it) are then applied on top. Without an export the header is built
 from the turns alone. Applying a turn replays what the session did: slot ``branch`` of
 ``heads`` becomes the turn's head, ``heads`` grows to ``branches`` slots, and head and
 current branch follow the turn. Turns are applied in the order they were made (their
@@ -31,21 +33,29 @@ What a notebook of turn payloads alone cannot hold, and how it is rebuilt:
 
 * the system prompt and the session's settings (model, provider, ...): only a full
   export has them; otherwise the session starts with none (the registry's defaults);
-* a branch whose latest turn is not in any output (its cell was re-run or cleared, or
-  the turn was made in code, e.g. ``session.regenerate()``): its slot in ``heads``
-  keeps the newest head the notebook shows for it, or ``None`` if it shows none;
-* a turn continuing a message no output holds (made in code, or cleared) cannot be
-  placed at all: that is an error naming the cell. A ``%chat export ID`` cell run after
-  such code keeps everything;
+* a branch whose latest turn is in no output because its cell was re-run: the re-run's
+  output holds it among its ``alternatives``. Every answer the session wrote that no
+  replayed branch reaches ends a branch: the oldest one below a slot whose later turns
+  are in no output takes that slot, the next fill the empty slots, the rest are added;
+* a ``%chat checkout`` after the last turn: it leaves no payload, but it redraws the
+  outputs, which then say whether the current path goes through their turn. When the last
+  turn's output says it does not, the head is the branch end the others put on the path;
+* a turn continuing a message no output holds (made in code, e.g. ``session.regenerate()``,
+  or its output cleared, or a turn whose cell was re-run off its branch) cannot be placed:
+  it is skipped, with a line naming its cell (a ``UserWarning``; ``%chat restore`` prints
+  it), and so are the turns that continue it; everything else is restored. A
+  ``%chat export ID`` cell run after such code keeps everything;
 * a fork's ``forked_from`` and ``lineage`` are read from who wrote its older messages
   (the session that wrote the message it continues is its origin); ``rev`` is one
   more than its turns (created, then one write per turn); ``created_at``/``updated_at``
-  are its first and last turn's times.
+  are its first and last turn's times. A fork made by ``%chat fork`` that never ran a
+  turn leaves nothing to restore.
 
 Foreign or damaged JSON (another ``kind``, missing fields, a newer ``version``, values
 that are not objects, messages without ids, broken parent links) raises
-``SessionDataError`` naming where it is: ``cell N`` is ``notebook.cells[N]`` (counted
-from 0), followed by the cell's id when it has one. No message is ever dropped.
+``SessionDataError`` naming where it is: ``cell N`` is ``notebook.cells[N - 1]`` (counted
+from 1, as JupyterLab's status bar counts), followed by the cell's id when it has one. No
+message is dropped without a line saying so.
 
 nbformat is imported inside the functions: importing this module stays cheap, and no
 kernel is needed for any of it.

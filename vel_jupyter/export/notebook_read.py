@@ -1,15 +1,16 @@
 """Reading a saved notebook: every session payload it holds found and validated.
 
-Turn payloads (``%%chat`` outputs) and full exports (``%chat export`` outputs, notebook metadata)
-become ``SavedTurn`` and ``SavedExport`` values; anything foreign or damaged is a
-``SessionDataError`` naming its cell (notebook.py's docstring describes both kinds).
+Turn payloads (``%%chat`` outputs, with the earlier answers of their cell under
+``alternatives``) and full exports (``%chat export`` outputs, notebook metadata) become
+``SavedTurn``, ``SavedAlternative`` and ``SavedExport`` values; anything foreign or damaged is a
+``SessionDataError`` naming its cell (notebook.py's docstring describes the kinds).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from ..core.serialize import header_from_dict, node_from_dict, tree_from_messages
 from ..core.tree import validate_session_id
 from ..errors import InvalidSessionIdError, SessionDataError
-from ..formats import check_record, check_turn_payload, check_version, load_json
+from ..formats import LIMITS, check_record, check_turn_payload, check_version, load_json
 from ..formats.kinds import FORMAT_VERSION, METADATA_KEY, PAYLOAD_VERSION, SESSION_KIND, SESSION_MIME, TURN_KIND
 
 EXPORT_MIME = SESSION_MIME  # the same mimetype as every %%chat turn output
@@ -38,8 +39,26 @@ class SavedExport:
 
 
 @dataclass
+class SavedAlternative:
+    """One answer a cell had before it was re-run (``alternatives`` of its output), validated.
+
+    ``session_id`` is the session that wrote it (a cell may have run under another session)."""
+
+    where: str
+    order: int
+    session_id: str
+    head: str
+    messages: list[dict[str, Any]]
+    time: datetime
+
+
+@dataclass
 class SavedTurn:
-    """One ``%%chat`` turn's payload found in a cell's output, validated."""
+    """One ``%%chat`` turn's payload found in a cell's output, validated.
+
+    ``on_path`` is what the output last said of the session's current path (its ``current``:
+    None when it says nothing), ``showing`` the head of the earlier answer that path went
+    through instead."""
 
     where: str
     order: int
@@ -49,6 +68,9 @@ class SavedTurn:
     head: str
     messages: list[dict[str, Any]]
     time: datetime
+    alternatives: list[SavedAlternative] = field(default_factory=list)
+    on_path: bool | None = None
+    showing: str | None = None
 
 
 def read_notebook(path: Path) -> Any:
@@ -62,9 +84,10 @@ def read_notebook(path: Path) -> Any:
 
 
 def _cell_where(index: int, cell: Any, output: int) -> str:
+    """Where a payload is, as JupyterLab counts cells (from 1, its status bar's "Cell 4/17")."""
     cell_id = cell.get("id") if isinstance(cell, dict) else None
     named = f" (id {cell_id!r})" if cell_id else ""
-    return f"cell {index}{named}, output {output}"
+    return f"cell {index + 1}{named}, output {output}"
 
 
 def collect(notebook: Any) -> tuple[list[SavedExport], list[SavedTurn]]:
@@ -177,25 +200,76 @@ def _parse_turn(value: dict[str, Any], where: str, order: int) -> SavedTurn:
     if not isinstance(entries, list) or not entries:
         raise SessionDataError(f"{where_s}: 'messages' must be a non-empty list, got {entries!r:.60}")
     messages = [_check_message(entry, where_s, i, sid) for i, entry in enumerate(entries)]
+    time = _chain(messages, where_s, sid, own=True)
+    if head != messages[-1]["id"]:
+        raise SessionDataError(f"{where_s}: head {head!r} is not the turn's last message {messages[-1]['id']!r}")
+    check_turn_payload(value, where_s)  # and the one validator: every type, size and bound
+    on_path, showing = value.get("current"), value.get("showing")
+    return SavedTurn(
+        where,
+        order,
+        sid,
+        branch,
+        branches,
+        head,
+        messages,
+        time,
+        alternatives=_parse_alternatives(value.get("alternatives"), where_s, order, sid),
+        on_path=on_path if isinstance(on_path, bool) else None,
+        showing=showing if isinstance(showing, str) and showing else None,
+    )
+
+
+def _chain(messages: list[dict[str, Any]], where: str, sid: str, *, own: bool) -> datetime:
+    """A turn's messages link one to the next and have times; the newest time.
+
+    ``own``: every message must be the session's (a turn); else any writer (an earlier answer)."""
     times = []
     for previous, message in zip([None, *messages[:-1]], messages, strict=True):
         if previous is not None and message.get("parent_id") != previous["id"]:
             raise SessionDataError(
-                f"{where_s}: message {message['id']!r} names parent {message.get('parent_id')!r}, not the turn's "
+                f"{where}: message {message['id']!r} names parent {message.get('parent_id')!r}, not the turn's "
                 f"previous message {previous['id']!r}: its parent links are broken"
             )
         owner = message.get("session_id") or sid
-        if owner != sid:
-            raise SessionDataError(f"{where_s}: message {message['id']!r} says it was written by session {owner!r}")
+        if own and owner != sid:
+            raise SessionDataError(f"{where}: message {message['id']!r} says it was written by session {owner!r}")
         if "created_at" not in message:
-            raise SessionDataError(f"{where_s}: message {message['id']!r} has no 'created_at'")
-        times.append(timestamp(message["created_at"], f"{where_s}: message {message['id']!r}"))
+            raise SessionDataError(f"{where}: message {message['id']!r} has no 'created_at'")
+        times.append(timestamp(message["created_at"], f"{where}: message {message['id']!r}"))
     if len({m["id"] for m in messages}) != len(messages):
-        raise SessionDataError(f"{where_s}: a message id appears twice in one turn")
-    if head != messages[-1]["id"]:
-        raise SessionDataError(f"{where_s}: head {head!r} is not the turn's last message {messages[-1]['id']!r}")
-    check_turn_payload(value, where_s)  # and the one validator: every type, size and bound
-    return SavedTurn(where, order, sid, branch, branches, head, messages, max(times))
+        raise SessionDataError(f"{where}: a message id appears twice in one turn")
+    return max(times)
+
+
+def _parse_alternatives(value: Any, where_s: str, order: int, sid: str) -> list[SavedAlternative]:
+    """The earlier answers a turn's output carries (``turn_payload.turn_alternatives``), validated
+    like the turn itself: each links up, each message passes the one validator."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or len(value) > LIMITS.branches:
+        raise SessionDataError(f"{where_s}: 'alternatives' must be a list of at most {LIMITS.branches} answers")
+    out = []
+    for index, entry in enumerate(value):
+        where_a = f"{where_s}: alternatives[{index}]"
+        if not isinstance(entry, dict):
+            raise SessionDataError(f"{where_a}: expected an object, got {type(entry).__name__}")
+        entries, head = entry.get("messages"), entry.get("head")
+        if not isinstance(entries, list) or not entries or len(entries) > LIMITS.messages:
+            raise SessionDataError(f"{where_a}: 'messages' must be a non-empty list, got {entries!r:.60}")
+        messages = [_check_message(m, where_a, i, sid) for i, m in enumerate(entries)]
+        time = _chain(messages, where_a, sid, own=False)
+        if head != messages[-1]["id"]:
+            raise SessionDataError(f"{where_a}: head {head!r} is not the answer's last message {messages[-1]['id']!r}")
+        writer = messages[0].get("session_id") or sid
+        try:
+            writer = validate_session_id(writer)
+        except InvalidSessionIdError as exc:
+            raise SessionDataError(f"{where_a}: {exc}") from None
+        if any((m.get("session_id") or sid) != writer for m in messages):
+            raise SessionDataError(f"{where_a}: its messages name more than one writing session")
+        out.append(SavedAlternative(where_s, order, writer, head, messages, time))
+    return out
 
 
 def parse_export(value: Any, where: str, order: int) -> SavedExport:

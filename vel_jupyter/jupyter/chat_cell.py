@@ -1,5 +1,9 @@
 """A ``%%chat`` cell's turn: the prompt from the cell, the session with the cell's flags, the answer
-streamed and shown, and a failure as one or two lines that say what was put back."""
+streamed and shown, and a failure as one or two lines that say what was put back.
+
+A stop (the stop button, Ctrl-C) is not a failure: with ``%config ChatMagics.keep_stopped`` (the
+default) the answer so far is kept as a turn marked stopped and shown like any answer, and the
+cell still ends interrupted, in one line, so a Run All stops there."""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from .registry import registry, turn_parent
 from .running_cell import cell_id, has_frontend, show
 from .settings_commands import require_http_url
 from .tables import default_cap, from_config
+from .texts import stopped_line
 
 
 def run_turn(
@@ -31,6 +36,7 @@ def run_turn(
     default_session: str,
     allow_incomplete: bool,
     stream_interval: float,
+    keep_stopped: bool = True,
 ) -> None:
     """Send the cell's body as the next turn of its session and show the answer."""
     ns = shell.user_ns
@@ -48,6 +54,7 @@ def run_turn(
     shown = prompt if prompt != body else None  # the prompt is shown only when interpolation changed it
     replaced: dict[str, Any] = {}  # the settings this cell's flags replaced: put back if the turn fails
     view: LiveView | None = None
+    stopped: TurnInterrupted | None = None  # a stop whose answer so far was kept
     try:
         with session.try_settings(
             system=args.system, model=args.model, provider=args.provider, base_url=args.base_url
@@ -55,27 +62,34 @@ def run_turn(
             params, cap = _turn_params(ns, session, args, allow_incomplete)
             params.update(turn_parent(session, this_cell, args.append))
             schema = _from_namespace(ns, args.schema, "schema", _is_model) if args.schema else None
-            stream = session.stream(prompt, schema=schema, cell_id=this_cell, **params)
-            if args.no_stream:
-                stream.collect()
-            else:
-                view = LiveView(
-                    rich=rich,
-                    interval=stream_interval,
-                    prompt=shown,
-                    session_id=session.session_id,
-                    fmt="json" if schema is not None else args.format,
-                    provider=session.provider_name,
-                )
-                view.start()
-                try:
-                    for event in stream:
-                        view.feed(event)
-                except KeyboardInterrupt as exc:
-                    # Ctrl-C between two events (while the answer is drawn) stops the turn as one
-                    # inside the stream does: abandoned, nothing kept, one line.
-                    stream.close()
-                    raise exc if isinstance(exc, TurnInterrupted) else TurnInterrupted(stream.text) from None
+            stream = session.stream(prompt, schema=schema, cell_id=this_cell, keep_stopped=keep_stopped, **params)
+            try:
+                if args.no_stream:
+                    stream.collect()
+                else:
+                    view = LiveView(
+                        rich=rich,
+                        interval=stream_interval,
+                        prompt=shown,
+                        session_id=session.session_id,
+                        fmt="json" if schema is not None else args.format,
+                        provider=session.provider_name,
+                    )
+                    view.start()
+                    try:
+                        for event in stream:
+                            view.feed(event)
+                    except KeyboardInterrupt as exc:
+                        # Ctrl-C between two events (while the answer is drawn) stops the turn as
+                        # one inside the stream does: kept when asked and there is text, one line.
+                        stream.close()
+                        if isinstance(exc, TurnInterrupted):
+                            raise
+                        raise TurnInterrupted(stream.text, response=stream.response) from None
+            except TurnInterrupted as exc:
+                if exc.response is None:
+                    raise
+                stopped = exc  # committed like any turn: shown below, and the cell's flags stick
     except TurnInterrupted as exc:
         if view is not None:
             view.stop()
@@ -103,15 +117,17 @@ def run_turn(
         registry().shown.add(session, handle.display_id, response, bundle, fmt=args.format, prompt=shown)
     if args.out:
         ns[args.out] = response
+    if stopped is not None:  # the cell ends interrupted, so a Run All stops here
+        raise _short_error(stopped, text=stopped_line(session.session_id)) from None
     if args.format == "code":
         shell.set_next_input(extract_code(response.text), replace=False)
 
 
-def _short_error(exc: BaseException, more: str = "", *, own_hint: bool = False) -> BaseException:
+def _short_error(exc: BaseException, more: str = "", *, own_hint: bool = False, text: str = "") -> BaseException:
     """Let IPython show one or two lines instead of a traceback (the cell still fails);
     ``more``: what this cell adds (where the URL came from, settings put back), which with
-    ``own_hint`` replaces the error's generic hint."""
-    text = exc.reason if own_hint and isinstance(exc, ProviderError) else str(exc)
+    ``own_hint`` replaces the error's generic hint; ``text``: the notebook's own words for it."""
+    text = text or (exc.reason if own_hint and isinstance(exc, ProviderError) else str(exc))
     message = _sentences(text, more)
     name = type(exc).__name__
     exc._render_traceback_ = lambda: [f"{name}: {message}"]  # type: ignore[attr-defined]

@@ -228,9 +228,10 @@ class LiveView:
                 print(f"[{ECHO_NOTE}]", flush=True)
 
     def stop(self) -> None:
-        """The turn failed or was interrupted. The error line under the view says which, and
-        that the session is unchanged (once); the view keeps a partial answer, labelled as
-        such, or goes away when nothing was shown."""
+        """The turn failed, or was stopped with nothing kept (a stop that keeps the answer so far
+        ends with ``finish``, as any turn). The error line under the view says which, and that
+        the session is unchanged (once); the view keeps a partial answer, labelled as such, or
+        goes away when nothing was shown."""
         if self.rich:
             if self._text or self.tools:  # the whole partial answer, once
                 self._handle.update(self._bundle(self.text, note=PARTIAL_NOTE), raw=True)

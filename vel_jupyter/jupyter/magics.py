@@ -16,12 +16,14 @@ from traitlets import Bool, Float, Int, Unicode, observe
 
 from ..core.secrets import KEYRING
 from ..errors import ConfigurationError, SessionNotFoundError
+from ..providers import set_fallback_notice
 from . import branch_commands, saved_commands, session_commands, settings_commands
 from .chat_cell import run_turn
 from .commands import Caller, Handler, command_help, parse
 from .registry import DEFAULT_MAX_TOKENS, registry
 from .running_cell import words_of
 from .settings_commands import switch_store
+from .texts import NO_MODEL_NOTICE
 
 FORMATS = ("markdown", "text", "code", "json")
 
@@ -82,9 +84,18 @@ class ChatMagics(Magics):
         True,
         help="Keep answers cut off at --max-tokens (marked as such); False: fail the cell and keep the session as it was.",
     ).tag(config=True)
+    keep_stopped = Bool(
+        True,
+        help="Keep the answer so far of a turn you stop (the stop button, Ctrl-C), marked stopped; "
+        "False: a stopped turn leaves the session as it was.",
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
+        # A turn on the offline echo that nobody asked for says so once, as plain output above
+        # its answer (not at %load_ext: the next cell may well name a server).
+        self._no_model_said = False
+        set_fallback_notice(self._say_no_model)
         if self.base_url is not None:  # from ipython_config.py: what %config shows keeps no key
             self.base_url = KEYRING.keep(self.base_url)
         # %reload_ext keeps the sessions: the registry outlives the Magics instance, and
@@ -100,6 +111,11 @@ class ChatMagics(Magics):
             switch_store(self.store)
         if self.store is not None and KEYRING.keep(self.store) != self.store:
             self.store = KEYRING.keep(self.store)  # what %config shows keeps no password
+
+    def _say_no_model(self) -> None:
+        if not self._no_model_said:
+            self._no_model_said = True
+            print(NO_MODEL_NOTICE, flush=True)
 
     @property
     def _shell(self) -> Any:
@@ -166,7 +182,10 @@ class ChatMagics(Magics):
         return self._turn(line, cell)
 
     def _turn(self, line: str, cell: str) -> None:
-        args = self.chat.parser.parse_args(words_of(line))
+        try:
+            args = self.chat.parser.parse_args(words_of(line))
+        except UsageError as exc:  # argparse quotes the words it refused as they are: keep it one line
+            raise UsageError(repr(str(exc))[1:-1] if "\n" in str(exc) else str(exc)) from None
         run_turn(
             self._shell,
             args,
@@ -174,6 +193,7 @@ class ChatMagics(Magics):
             cell,
             default_session=self.default_session,
             allow_incomplete=self.allow_incomplete,
+            keep_stopped=self.keep_stopped,
             stream_interval=self.stream_interval,
         )
 

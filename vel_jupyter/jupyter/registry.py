@@ -84,7 +84,10 @@ class Registry:
     def _unknown(self, session_id: str) -> str:
         known = ", ".join(self.ids())
         if not known:
-            return f"no session {session_id!r}; sessions: none yet (a %%chat {session_id} cell starts it)"
+            return (
+                f"this kernel has no session {session_id!r} yet: after a restart, %chat restore --notebook "
+                f"NOTEBOOK.ipynb brings back the sessions a saved notebook holds; a %%chat {session_id} cell starts it anew"
+            )
         return f"no session {session_id!r}; sessions: {known} (name one of them)"
 
     def set_default(self, name: str, value: Any) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from IPython.core.error import UsageError
 
@@ -15,25 +16,46 @@ from .registry import registry
 from .running_cell import show
 from .tables import print_servers
 
+if TYPE_CHECKING:
+    from ..export.notebook_restore import Restored
+
 
 def restore(args: argparse.Namespace, caller: Caller) -> None:
     """Sessions from the store, or from a saved notebook's outputs (no store needed)."""
     if args.notebook is not None:
-        from ..export.notebook import restore_notebook
+        from ..export.notebook_restore import restore_sessions
 
         path = args.notebook
         try:
-            ids = restore_notebook(path, registry(), replace=args.replace)
+            restored = restore_sessions(path, registry(), replace=args.replace)
         except (SessionDataError, StoreError, OSError) as exc:
             raise UsageError(f"cannot restore from {path}: {exc}") from None
-        print(f"restored {len(ids)} sessions from {path}: {', '.join(ids)}" if ids else f"no sessions in {path}")
-        print_servers(ids)
+        print(restored_line(restored, path))
+        for line in restored.skipped:
+            print(line)
+        print_servers(restored.ids)
         return
     if args.replace:
         raise UsageError(f"--replace goes with --notebook PATH; {usage_of('restore')}")
     ids = registry().restore()
-    print(f"restored {len(ids)} sessions: {', '.join(ids)}" if ids else "no stored sessions to restore")
+    print(f"restored {counted(len(ids), 'session')}: {', '.join(ids)}" if ids else "no stored sessions to restore")
     print_servers(ids)
+
+
+def restored_line(restored: Restored, path: str) -> str:
+    """What a notebook restore brought back, in one sentence."""
+    if not restored.ids:
+        return f"no session of {path} could be restored" if restored.skipped else f"no sessions in {path}"
+    parts = [counted(len(restored.ids), "session"), counted(restored.turns, "turn")]
+    if restored.alternatives:
+        parts.append(counted(restored.alternatives, "alternative answer"))
+    listed = f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return f"restored {listed} from {path}: {', '.join(restored.ids)}"
+
+
+def counted(number: int, noun: str) -> str:
+    """``1 session``, ``2 sessions``."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def export(args: argparse.Namespace, caller: Caller) -> None:

@@ -15,7 +15,22 @@ from typing import Any
 # Shown on every answer of the offline echo provider, so nobody mistakes it for a model.
 ECHO_NOTE = "offline echo — set OPENAI_API_KEY or --base-url to use a model"
 
+# Under the partial text of a turn that failed, or was stopped with nothing kept.
 PARTIAL_NOTE = "partial answer, not kept"
+
+# Said once per kernel, as plain output above the first answer the offline echo gives because no
+# model is configured (never at %load_ext: the next cell may name a server).
+NO_MODEL_NOTICE = (
+    "vel_jupyter: no model is configured, so the offline echo provider answers (it repeats your prompt). "
+    "To use a model, add --base-url URL (any OpenAI-compatible server) to the %%chat line, "
+    "or set OPENAI_API_KEY before %load_ext."
+)
+
+
+def stopped_line(session_id: str) -> str:
+    """The one line under a turn the user stopped whose answer so far was kept."""
+    return f"stopped; the answer so far is kept in session {session_id!r} — re-run the cell for a whole answer"
+
 
 # How a folded branch of the fork tree is named, by where it diverges from the turn the path
 # takes there. The browser picks one as the reader moves the path, so the tree payload carries
@@ -83,6 +98,8 @@ def finish_note(finish_reason: str | None, refusal: str | None = None, default_c
         return "✂ cut off at max_tokens — raise --max-tokens to get the rest"
     if finish_reason == "content_filter":
         return "✂ stopped by the provider's content filter — rephrase the prompt to get an answer"
+    if finish_reason == "stopped":
+        return "■ stopped — the answer so far is kept; re-run the cell for a whole one"
     return ""
 
 

@@ -21,6 +21,7 @@ from ..errors import UnknownProviderError
 from .base import BaseProvider, Completion, Provider, ProviderEvent, ProviderRequest
 
 __all__ = [
+    "FALLBACK_NOTICE",
     "BaseProvider",
     "Completion",
     "Provider",
@@ -30,6 +31,7 @@ __all__ = [
     "create_provider",
     "register_provider",
     "resolve_provider_name",
+    "set_fallback_notice",
 ]
 
 ENTRY_POINT_GROUP = "vel_jupyter.providers"
@@ -83,26 +85,45 @@ def create_provider(name: str, **options: Any) -> Provider:
     return factory(**options)
 
 
+FALLBACK_NOTICE = (
+    "vel_jupyter: no OPENAI_API_KEY or OPENAI_BASE_URL is set, so the offline 'echo' provider answers "
+    "(set one of them, or pass base_url= to Agent() or session.configure(), to use a model)"
+)
+"""The line a script prints on stderr the first time a turn runs on the fallback echo."""
+
 _notice_shown = False
 
 
-def resolve_provider_name(name: str | None, *, base_url: str | None, api_key: str | None) -> str:
+def _notice_on_stderr() -> None:
+    global _notice_shown
+    if not _notice_shown:
+        _notice_shown = True
+        print(FALLBACK_NOTICE, file=sys.stderr)
+
+
+_notice: Callable[[], None] = _notice_on_stderr
+
+
+def set_fallback_notice(show: Callable[[], None] | None) -> None:
+    """How a turn on the fallback echo is announced: ``show()`` is called before each such turn
+    (the notebook prints its own words, once per kernel). None: ``FALLBACK_NOTICE`` on stderr,
+    once per process."""
+    global _notice
+    _notice = show if show is not None else _notice_on_stderr
+
+
+def resolve_provider_name(name: str | None, *, base_url: str | None, api_key: str | None, turn: bool = False) -> str:
     """Pick the provider: ``openai`` when it is configured, else the offline ``echo``.
 
     Asking for ``openai`` with no key and no base URL anywhere also falls back to echo, so
-    every example runs offline; a one-line notice says so and how to change it.
+    every example runs offline. ``turn=True``: a turn is about to run on the answer, and a
+    fallback is announced (see ``set_fallback_notice``): never when an agent is only made.
     """
     if name not in (None, "openai"):
         return name
     configured = base_url or api_key or os.environ.get("OPENAI_API_KEY") or os.environ.get("OPENAI_BASE_URL")
     if configured:
         return "openai"
-    global _notice_shown
-    if not _notice_shown:
-        _notice_shown = True
-        print(
-            "vel_jupyter: no OPENAI_API_KEY or OPENAI_BASE_URL set, using the offline 'echo' provider "
-            "(set one of them, or pass base_url=/api_key=, to talk to a real model).",
-            file=sys.stderr,
-        )
+    if turn:
+        _notice()
     return "echo"
