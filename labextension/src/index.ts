@@ -21,8 +21,10 @@ import { KernelWatch, NO_KERNEL, SAFE_ID, kernelOf, runChat } from './kernel';
 import { labMarkdown } from './markdown';
 import { insertCellBelow } from './notebookCell';
 import { CheckoutHook, MARKDOWN_EVENT, MarkdownHook, MarkdownRequest } from './markdownQueue';
-import { MIME_TYPE, TREE_MIME_TYPE, classify } from './payload';
+import { MIME_TYPE, TREE_MIME_TYPE, classify, str } from './payload';
 import { render } from './render';
+import { askState, followState, sessionsMoved } from './stateSync';
+import { SessionState, askedIds, deriveTurn, withDerived } from './turnState';
 import { TREE_STATE_EVENT, TreeActions, newTreeViewState, renderTreeView } from './treeView';
 
 export { MIME_TYPE, TREE_MIME_TYPE, TREE_STATE_EVENT };
@@ -67,16 +69,56 @@ export class VelSessionRenderer extends Widget implements IRenderMime.IRenderer 
    * rendered, so the output never flashes or jumps.
    */
   renderModel(model: IRenderMime.IMimeModel): Promise<void> {
+    if (model !== this._model) {
+      this._state = null; // (a kernel's redraw carries the state it knows; we ask again below)
+    }
     this._model = model;
-    return render(this.node, model.data[this._mimeType], { markdown: this._markdown, checkout: this._checkout });
+    this._askState();
+    return this._draw();
   }
+
+  /** The payload as shown: a turn's derived parts from the kernel's state, when it has told us. */
+  private _draw(): Promise<void> {
+    const data = this._model?.data[this._mimeType];
+    const what = classify(data);
+    const shown = what.kind === 'turn' && !what.turn.live ? withDerived(what.turn, deriveTurn(what.turn, this._state)) : data;
+    return render(this.node, shown, { markdown: this._markdown, checkout: this._checkout });
+  }
+
+  /** Ask the kernel where this turn's session stands (batched per notebook); redraw if that changes what we show. */
+  private _askState = (): void => {
+    const model = this._model;
+    const what = classify(model?.data[this._mimeType]);
+    if (!model || what.kind !== 'turn' || what.turn.live || this.isDisposed) {
+      return;
+    }
+    const sid = str(what.turn.session_id);
+    const ids = askedIds(what.turn).filter(id => SAFE_ID.test(id));
+    if (!SAFE_ID.test(sid) || !ids.length) {
+      return;
+    }
+    askState(this, sid, ids, state => {
+      if (this._model !== model || this.isDisposed) {
+        return;
+      }
+      const before = JSON.stringify(deriveTurn(what.turn, this._state));
+      this._state = state;
+      if (JSON.stringify(deriveTurn(what.turn, state)) !== before) {
+        void this._draw();
+      }
+    });
+  };
 
   protected onAfterAttach(): void {
     this._kernel.attach();
+    this._unfollow?.();
+    this._unfollow = followState(this, this._askState);
+    this._askState();
   }
 
   dispose(): void {
     this._kernel.detach();
+    this._unfollow?.();
     super.dispose();
   }
 
@@ -92,12 +134,14 @@ export class VelSessionRenderer extends Widget implements IRenderMime.IRenderer 
         throw new Error('this output names an unusual session or message id: use %chat checkout in a cell');
       }
       await runChat(this, ['checkout', sessionId, head]);
+      sessionsMoved(this);
     }
   };
 
-  /** With a kernel or without, the "continue from this answer" button changes: redraw. */
+  /** With a kernel or without, the "continue from this answer" button and the derived state change: redraw. */
   private _kernel = new KernelWatch(this, () => {
     if (this._model && !this.isDisposed) {
+      this._state = null; // a new kernel (or none): what it says, else the saved payload
       void this.renderModel(this._model);
     }
   });
@@ -105,6 +149,8 @@ export class VelSessionRenderer extends Widget implements IRenderMime.IRenderer 
   private _mimeType: string;
   private _markdown: MarkdownHook | undefined;
   private _model: IRenderMime.IMimeModel | null = null;
+  private _state: SessionState | null = null; // the kernel's last word on this turn's session
+  private _unfollow: (() => void) | null = null;
 }
 
 /** What we need of a rendermime registry: JupyterLab's output areas expose theirs. */
@@ -241,8 +287,9 @@ export class VelTreeRenderer extends Panel implements IRenderMime.IRenderer {
       }
       return kernelOf(this) ? '' : NO_KERNEL;
     },
-    checkout: (sessionId, messageId) => runChat(this, ['checkout', sessionId, messageId]),
-    fork: (sessionId, messageId, newId) => runChat(this, ['fork', sessionId, ...(newId ? [newId] : []), '--at', messageId])
+    checkout: (sessionId, messageId) => runChat(this, ['checkout', sessionId, messageId]).finally(() => sessionsMoved(this)),
+    fork: (sessionId, messageId, newId) =>
+      runChat(this, ['fork', sessionId, ...(newId ? [newId] : []), '--at', messageId]).finally(() => sessionsMoved(this))
   };
 
   /** A kernel came or went: the buttons change, and a live widget may be gone. */

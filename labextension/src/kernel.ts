@@ -32,8 +32,7 @@ export function sessionContextOf(widget: Widget): ISessionContext | null {
 
 /** The connected, living kernel of the notebook (or console) `widget` is in, else null. */
 export function kernelOf(widget: Widget): Kernel.IKernelConnection | null {
-  const kernel = sessionContextOf(widget)?.session?.kernel ?? null;
-  return kernel && kernel.connectionStatus === 'connected' && kernel.status !== 'dead' ? kernel : null;
+  return liveKernel(sessionContextOf(widget));
 }
 
 /**
@@ -43,7 +42,17 @@ export function kernelOf(widget: Widget): Kernel.IKernelConnection | null {
  * single-quoted, so nothing typed can become more than one word, a variable or code.
  */
 export async function runChat(widget: Widget, words: string[]): Promise<string> {
-  const kernel = kernelOf(widget);
+  return runChatIn(kernelOf(widget), words);
+}
+
+/** The connected, living kernel of a session context, else null. */
+export function liveKernel(context: ISessionContext | null): Kernel.IKernelConnection | null {
+  const kernel = context?.session?.kernel ?? null;
+  return kernel && kernel.connectionStatus === 'connected' && kernel.status !== 'dead' ? kernel : null;
+}
+
+/** `runChat` in a given kernel (null: rejects with NO_KERNEL). */
+export async function runChatIn(kernel: Kernel.IKernelConnection | null, words: string[]): Promise<string> {
   if (!kernel) {
     throw new Error(NO_KERNEL);
   }

@@ -12,6 +12,7 @@
  *   markdownQueue.ts Markdown through a hook; views swapped in once rendered
  *   transcript.ts    messages and transcripts
  *   turn.ts          a `%%chat` turn, live or finished
+ *   turnState.ts     what a turn output derives from where its session stands
  *   forkTree.ts      the fork tree (forkTreeKeys.ts: its keyboard)
  *   treeView.ts      the `%chat tree` output and the widget's view
  *   sessionView.ts   a `%chat export` session
@@ -34,11 +35,13 @@ export { MIME_TYPE, TREE_MIME_TYPE, classify, messagesOf } from './payload';
 export type { Classified, MessageData, SessionPayload, TreeStatePayload, TurnPayload } from './payload';
 export { branchChoices, renderSession } from './sessionView';
 export type { SessionOptions } from './sessionView';
-export { ECHO_NOTE, FORK_LABELS, branchLabel, finishNote, forkLabel, formatCount, formatMs, preview, treeHeadLabel, treeStats, turnUsage } from './texts';
+export { ECHO_NOTE, FORK_LABELS, STALE_NOTE, answerLabel, branchLabel, finishNote, forkLabel, formatCount, formatMs, preview, treeHeadLabel, treeStats, turnUsage } from './texts';
 export { renderMessage, renderTranscript } from './transcript';
 export { NEW_SESSION_ID, newTreeViewState, renderTreeView, treeStateView } from './treeView';
 export type { TreeActions, TreeViewOptions, TreeViewState } from './treeView';
 export { buildTurn, renderTurn } from './turn';
+export { StateQueue, UNKNOWN, askedIds, deriveTurn, parseStateReply, withDerived } from './turnState';
+export type { Derived, SessionState } from './turnState';
 export { groupTurns, linkTurns } from './turns';
 export { renderTree } from './forkTree';
 

@@ -53,6 +53,14 @@ export function branchLabel(branch: unknown, branches: unknown): string {
   return `branch ${index + 1} of ${count ?? index + 1}`;
 }
 
+/** Under a turn the session's current path does not go through. */
+export const STALE_NOTE = 'not asked on this branch — run the cell to ask it here';
+
+/** "answer 2 of 3": which of a cell's answers is shown (only where it has several). */
+export function answerLabel(index: number, count: number): string {
+  return `answer ${index + 1} of ${count}`;
+}
+
 /** The payload's text `value` when it carries one (a string, even empty), else `fallback()`. */
 export function carried(value: unknown, fallback: () => string): string {
   return typeof value === 'string' ? value : fallback();
@@ -105,7 +113,10 @@ export function turnUsage(data: TurnPayload): string {
       }
     }
   }
-  const parts = [`${formatCount(num(usage.prompt_tokens) ?? 0)} → ${formatCount(num(usage.completion_tokens) ?? 0)} tokens`];
+  const prompt = num(usage.prompt_tokens) ?? 0;
+  const completion = num(usage.completion_tokens) ?? 0;
+  // (as texts.py: no count rather than "0 → 0" when none was reported, e.g. a stopped answer)
+  const parts = prompt || completion ? [`${formatCount(prompt)} → ${formatCount(completion)} tokens`] : [];
   if (data.model) {
     parts.push(str(data.model));
   }

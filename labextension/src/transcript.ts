@@ -45,7 +45,8 @@ function metaLine(message: MessageData): string {
   }
   const parts: string[] = [];
   const tokens = messageTokens(message);
-  if (tokens) {
+  if (tokens && (tokens.prompt || tokens.completion)) {
+    // (none reported, as for a stopped answer: no count rather than "0 → 0")
     parts.push(`${formatCount(tokens.prompt)} → ${formatCount(tokens.completion)} tokens`);
   }
   if (meta.model) {

@@ -6,7 +6,7 @@
 import { h, within } from './dom';
 import { CheckoutHook, MarkdownQueue, RenderOptions, swapIn } from './markdownQueue';
 import { TurnAlternative, TurnPayload, isObject, messagesOf, num, str } from './payload';
-import { ECHO_NOTE, branchLabel, carried, finishNote, messageTokens, turnUsage } from './texts';
+import { ECHO_NOTE, STALE_NOTE, answerLabel, carried, finishNote, messageTokens, turnUsage } from './texts';
 import { VERBATIM_FORMATS, messageContent, roleClass, toolCall, toolCallsOf, toolResult } from './transcript';
 
 /**
@@ -14,7 +14,8 @@ import { VERBATIM_FORMATS, messageContent, roleClass, toolCall, toolCallsOf, too
  * output does not jump when the stream ends: the prompt as sent (collapsed, and only when
  * interpolation changed the cell body), tool calls and results as one-line rows, the
  * answer, the note of a cut-off or failed answer, and one footer line (usage, model,
- * latency, first token; branch; session). The user's message is the cell body: not shown.
+ * latency, first token; session). A turn the session's current path no longer goes through
+ * says so above its footer, plainly. The user's message is the cell body: not shown.
  */
 export function buildTurn(doc: Document, data: TurnPayload, md: MarkdownQueue, checkout?: CheckoutHook): HTMLElement {
   const stale = data.current === false && !data.live;
@@ -169,6 +170,18 @@ function turnBody(
   if (note) {
     part.appendChild(h(doc, 'div', { class: 'vel-finish-note', role: 'note' }, note));
   }
+  const sid = str(data.session_id);
+  if (mine && stale) {
+    // As plain as the answer: this cell's turn is not on the path the session continues from.
+    const marker = h(doc, 'div', { class: 'vel-stale-marker', role: 'note', title: `%chat branches ${sid} lists the branches` });
+    marker.appendChild(h(doc, 'span', { class: 'vel-stale-text' }, STALE_NOTE));
+    const head = own >= 0 ? str(alternatives[own].head) : '';
+    if (head) {
+      marker.appendChild(checkoutButton(doc, sid, head, checkout));
+      marker.appendChild(h(doc, 'span', { class: 'vel-alt-status', role: 'status' }));
+    }
+    part.appendChild(marker);
+  }
   const footer = h(doc, 'div', { class: 'vel-turn-footer' });
   if (alternatives.length > 1 && !data.live && index >= 0) {
     const switcher = h(doc, 'span', { class: 'vel-alt-switcher', role: 'group', 'aria-label': 'answers of this cell' });
@@ -177,7 +190,9 @@ function turnBody(
     (prev as HTMLButtonElement).disabled = index === 0;
     (next as HTMLButtonElement).disabled = index === alternatives.length - 1;
     switcher.appendChild(prev);
-    switcher.appendChild(h(doc, 'span', { class: 'vel-alt-position' }, `${index + 1}/${alternatives.length}`));
+    switcher.appendChild(
+      h(doc, 'span', { class: 'vel-alt-position', title: answerLabel(index, alternatives.length) }, `${index + 1}/${alternatives.length}`)
+    );
     switcher.appendChild(next);
     footer.appendChild(switcher);
   }
@@ -186,25 +201,14 @@ function turnBody(
     footer.appendChild(h(doc, 'span', { class: 'vel-usage vel-streaming' }, data.note ? '' : '▌ streaming…'));
   } else {
     footer.appendChild(h(doc, 'span', { class: 'vel-usage' }, carried(view.usage_line, () => turnUsage(view))));
-    const marker = branchLabel(data.branch, data.branches);
-    const sid = str(data.session_id);
+    // No "branch k of n" here: branch numbers change as the tree grows, and the ‹ k/n ›
+    // switcher already says "answer k of n" where a cell has several.
     if (index >= 0 && index === showing) {
       footer.appendChild(h(doc, 'span', { class: 'vel-alt-note vel-alt-current' }, 'the session continues from this answer'));
     } else if (!mine && index >= 0) {
       footer.appendChild(h(doc, 'span', { class: 'vel-alt-note' }, 'another answer of this cell'));
       footer.appendChild(checkoutButton(doc, sid, str(alternatives[index].head), checkout));
       footer.appendChild(h(doc, 'span', { class: 'vel-alt-status', role: 'status' }));
-    } else if (stale) {
-      footer.appendChild(
-        h(doc, 'span', { class: 'vel-stale-marker', title: `%chat branches ${sid} lists the branches` }, 'not on the current branch')
-      );
-      const head = own >= 0 ? str(alternatives[own].head) : '';
-      if (head) {
-        footer.appendChild(checkoutButton(doc, sid, head, checkout));
-        footer.appendChild(h(doc, 'span', { class: 'vel-alt-status', role: 'status' }));
-      }
-    } else if (marker) {
-      footer.appendChild(h(doc, 'span', { class: 'vel-branch-marker' }, marker));
     }
   }
   if (data.session_id) {

@@ -221,7 +221,7 @@ test('src never assigns HTML; markdown.ts is the one way to HTML, always untrust
   const names = readdirSync(new URL('src/', here)).filter(name => name.endsWith('.ts'));
   assert.deepEqual(names.sort(), [
     'codeTools.ts', 'dom.ts', 'forkTree.ts', 'forkTreeKeys.ts', 'index.ts', 'kernel.ts', 'markdown.ts', 'markdownQueue.ts', 'messages.ts',
-    'notebookCell.ts', 'payload.ts', 'render.ts', 'scrub.ts', 'sessionView.ts', 'texts.ts', 'transcript.ts', 'treeView.ts', 'turn.ts', 'turns.ts', 'widget.ts'
+    'notebookCell.ts', 'payload.ts', 'render.ts', 'scrub.ts', 'sessionView.ts', 'stateSync.ts', 'texts.ts', 'transcript.ts', 'treeView.ts', 'turn.ts', 'turnState.ts', 'turns.ts', 'widget.ts'
   ]);
   for (const name of names) {
     const code = codeOf(name);
@@ -329,7 +329,7 @@ test('a hostile turn is inert text', () => {
   });
   for (const tag of ['img', 'script', 'a', 'iframe']) assert.equal(all(el, tag).length, 0, tag);
   assert.ok(el.textContent.includes(HOSTILE));
-  assert.equal(all(el, '.vel-branch-marker')[0].textContent, 'branch 2 of 3');
+  assert.equal(all(el, '.vel-branch-marker').length, 0, 'no "branch k of n" in a turn footer');
   assert.equal(all(el, '.vel-usage')[0].textContent, '14 → 19 tokens · <i>m</i> · 412 ms');
   assert.equal(all(el, '.vel-msg-meta').length, 0, 'the usage line is shown once, in the footer');
   assert.equal(all(el, '.vel-role-user').length, 0, "the user's message is the cell body: not repeated");
@@ -712,7 +712,7 @@ test('absurd counts in a payload are words, never sizes', () => {
   const el = host();
   const turn = (extra = {}) => ({ kind: 'vel_jupyter.turn', session_id: 's', messages: [msg('a', null, 'assistant', 'hi', { meta: { prompt_tokens: 1e12, completion_tokens: 1e300 } })], ...extra });
   R.render(el, turn({ branch: 0, branches: 30000000 }));
-  assert.equal(all(el, '.vel-branch-marker')[0].textContent, 'branch 1 of 30000000');
+  assert.equal(all(el, '.vel-branch-marker').length, 0, 'a turn shows no branch counter');
   R.render(el, turn({ branch: 1e12, branches: 1e12, usage: { prompt_tokens: 1e12, completion_tokens: -5 }, latency_ms: 1e300 }));
   assert.ok(all(el, '.vel-usage')[0].textContent.startsWith(`${R.formatCount(1e12)} → -5 tokens`));
   R.render(el, { kind: 'vel_jupyter.session', session_id: 's', messages: [msg('a', null, 'user', 'q')], heads: ['a'], head: 'a', current: 3e7 });
@@ -876,16 +876,79 @@ test('markdownFromAncestors: with no listener the text stays', async () => {
   assert.equal(all(el, '.vel-msg-content')[0].textContent, '**x**');
 });
 
-test('turn: a turn off the current path says so quietly, instead of its branch marker', () => {
+test('turn: a turn off the current path says so plainly, above its footer; no branch counter either way', () => {
   const el = host();
   const data = { kind: 'vel_jupyter.turn', session_id: 's', branch: 0, branches: 2, current: false, messages: [{ id: 'a', role: 'assistant', content: 'old answer' }] };
   R.renderTurn(el, data);
-  assert.equal(all(el, '.vel-stale-marker')[0].textContent, 'not on the current branch');
+  const marker = all(el, '.vel-stale-marker')[0];
+  assert.equal(all(marker, '.vel-stale-text')[0].textContent, 'not asked on this branch — run the cell to ask it here');
+  assert.equal(marker.getAttribute('role'), 'note');
+  assert.equal(all(all(el, '.vel-turn-footer')[0], '.vel-stale-marker').length, 0, 'not a footnote');
   assert.equal(all(el, '.vel-branch-marker').length, 0);
   assert.equal(all(el, '.vel-stale').length, 1);
   R.renderTurn(el, { ...data, current: true });
   assert.equal(all(el, '.vel-stale-marker').length, 0);
-  assert.equal(all(el, '.vel-branch-marker')[0].textContent, 'branch 1 of 2');
+  assert.equal(all(el, '.vel-branch-marker').length, 0, 'no "branch 1 of 2": it changes as the tree grows');
+});
+
+test('turn state: the kernel\'s %chat state reply decides the markers; without one, the saved payload does', () => {
+  const alt = (n, current) => ({ head: `a${n}`, current, messages: [{ id: `u${n}`, role: 'user', content: 'q' }, { id: `a${n}`, role: 'assistant', content: `answer ${n}` }] });
+  // Saved when it was current; the page reloads after `%chat checkout s 1`.
+  const data = { kind: 'vel_jupyter.turn', session_id: 's', current: true, alternatives: [alt(1, false), alt(2, true)], messages: alt(2, true).messages };
+  assert.deepEqual(R.askedIds(data), ['a2', 'a1']);
+  const reply = R.parseStateReply('{"sessions":{"s":{"known":true,"head":"a1","heads":["a1","a2"],"branch":0,"on":["a1"]},"gone":{"known":false}}}');
+  assert.deepEqual(reply.gone, R.UNKNOWN);
+  const moved = R.deriveTurn(data, reply.s);
+  assert.deepEqual(moved, { current: false, showing: 'a1' });
+  const el = host();
+  R.renderTurn(el, R.withDerived(data, moved));
+  assert.equal(all(el, '.vel-msg-content')[0].textContent, 'answer 1', 'opens on the answer the session continues from');
+  assert.equal(all(el, '.vel-alt-current')[0].textContent, 'the session continues from this answer');
+  all(el, '.vel-alt-next')[0].click();
+  assert.equal(all(el, '.vel-stale-text')[0].textContent, R.STALE_NOTE, 'its own answer: not on this branch');
+  // Back on answer 2: the marker goes, whatever the payload said.
+  const back = R.deriveTurn({ ...data, current: false }, R.parseStateReply('{"sessions":{"s":{"known":true,"on":["a2"]}}}').s);
+  assert.deepEqual(back, { current: true, showing: null });
+  const again = host();
+  R.renderTurn(again, R.withDerived({ ...data, current: false, showing: 'a1' }, back));
+  assert.equal(all(again, '.vel-stale-marker').length, 0);
+  assert.equal(all(again, '.vel-msg-content')[0].textContent, 'answer 2');
+  // No kernel, a kernel without the session, or a reply that is no JSON: the saved payload.
+  for (const state of [null, R.UNKNOWN, R.parseStateReply('UsageError: Line magic function `%chat` not found.').s]) {
+    assert.deepEqual(R.deriveTurn({ ...data, current: false }, state), { current: false, showing: null });
+    assert.deepEqual(R.deriveTurn(data, state), { current: true, showing: null });
+  }
+  // A turn with no alternatives that the path left: stale, nothing to show instead.
+  const lone = { kind: 'vel_jupyter.turn', session_id: 's', messages: [{ id: 'u9', role: 'user' }, { id: 'a9', role: 'assistant', content: 'x' }] };
+  assert.deepEqual(R.deriveTurn(lone, { known: true, on: [] }), { current: false, showing: null });
+});
+
+test('turn state: the questions of a notebook\'s outputs go in one %chat state request per delay', async () => {
+  const sent = [];
+  let fire = null;
+  const queue = new R.StateQueue(
+    async words => {
+      sent.push(words);
+      return JSON.stringify({ sessions: { s: { known: true, on: ['a1'] }, t: { known: false } } });
+    },
+    200,
+    fn => { fire = fn; }
+  );
+  const got = [];
+  queue.ask('s', ['a1', 'a2'], state => got.push(['s1', state.on]));
+  queue.ask('s', ['a2', 'a3'], state => got.push(['s2', state.on]));
+  queue.ask('t', ['b1'], state => got.push(['t', state.known]));
+  assert.equal(sent.length, 0, 'nothing before the delay');
+  fire();
+  await settle();
+  assert.deepEqual(sent, [['state', 's', 't', '--on', 'a1', 'a2', 'a3', 'b1']]);
+  assert.deepEqual(got, [['s1', ['a1']], ['s2', ['a1']], ['t', false]]);
+  const failing = new R.StateQueue(async () => { throw new Error('no kernel'); }, 200, fn => { fire = fn; });
+  let state = null;
+  failing.ask('s', ['a1'], s => { state = s; });
+  fire();
+  await settle();
+  assert.deepEqual(state, R.UNKNOWN, 'a failed request: unknown, the payload decides');
 });
 
 test('turn: the ‹ 2/3 › switcher flips between the answers of a re-run cell, with no kernel', () => {
@@ -908,7 +971,8 @@ test('turn: the ‹ 2/3 › switcher flips between the answers of a re-run cell,
   const position = () => all(el, '.vel-alt-position')[0].textContent;
   assert.equal(text(), 'answer 2');
   assert.equal(position(), '2/3');
-  assert.equal(all(el, '.vel-branch-marker')[0].textContent, 'branch 2 of 3');
+  assert.equal(all(el, '.vel-alt-position')[0].getAttribute('title'), 'answer 2 of 3');
+  assert.equal(all(el, '.vel-branch-marker').length, 0);
   all(el, '.vel-alt-prev')[0].click();
   assert.equal(text(), 'answer 1');
   assert.equal(position(), '1/3');
@@ -924,7 +988,7 @@ test('turn: the ‹ 2/3 › switcher flips between the answers of a re-run cell,
   assert.equal(all(el, '.vel-alt-next')[0].disabled, true);
   all(el, '.vel-alt-prev')[0].click();
   assert.equal(text(), 'answer 2');
-  assert.equal(all(el, '.vel-branch-marker').length, 1, 'its own answer: the branch marker again');
+  assert.equal(all(el, '.vel-alt-note').length, 0, 'its own answer: no "another answer" note');
   const single = host();
   R.renderTurn(single, { ...data, alternatives: [alt(2, true)] });
   assert.equal(all(single, '.vel-alt-switcher').length, 0, 'one answer: no switcher');

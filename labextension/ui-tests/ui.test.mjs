@@ -112,6 +112,8 @@ const RICH = [
   'See [the pandas user guide](https://pandas.pydata.org/docs/user_guide/groupby.html); the mean is $\\bar{x} = \\frac{1}{n}\\sum_i x_i$.'
 ].join('\n');
 
+const STALE = 'not asked on this branch — run the cell to ask it here';
+
 let lab;
 let browser;
 let urls;
@@ -457,7 +459,7 @@ scenario('model HTML makes the browser fetch nothing: live, final, %chat tree, %
     }
     assert.ok(report.highlighted >= 3 && report.colours >= 2, `the code is highlighted: ${about}`);
     assert.deepEqual(report.styled, [], `no style attribute: ${about}`);
-    assert.ok(report.classes.every(c => /^ͼ[0-9a-z]+$/.test(c)), `only the highlighter's classes: ${about}`);
+    assert.ok(report.classes.every(c => /^ͼ[0-9a-z]+$/.test(c) || /^vel-code-(box|tools|copy|insert)$/.test(c)), `only the highlighter's classes (and our code box's): ${about}`);
     assert.equal(report.overlay, 'static', `the "overlay" is in the flow: ${about}`);
     assert.deepEqual(report.fetching, [], `nothing that fetches: ${about}`);
   };
@@ -823,8 +825,8 @@ scenario('the same without our extension: the sanitized text/html renders as wel
     await picture.locator('.vel-tree').waitFor({ timeout: 30000 });
     const lines = async o => (await o.innerText()).split('\n').map(l => l.trim()).filter(Boolean);
     let text = await lines(picture);
-    assert.deepEqual(text.slice(0, 2), ['fam · fork tree · 2 turns · 1 session', 'sessions: fam (HEAD at turn 2)']);
-    assert.ok(text.some(l => /^2 Second question HEAD$/.test(l)), text.join(' | '));
+    assert.deepEqual(text.slice(0, 2), ['fam · fork tree · 2 turns · 1 session', 'sessions: fam (current: turn 2)']);
+    assert.ok(text.some(l => /^2 Second question current$/.test(l)), text.join(' | '));
     for (const i of [4, 5]) await runCell(page, path, i); // the picture follows the family
     await picture.locator('.vel-tree', { hasText: 'side (at turn 3)' }).waitFor({ timeout: 30000 });
     await picture.locator('details.vel-tree-fork summary').first().click(); // <details>: no script needed
@@ -849,8 +851,9 @@ scenario('re-running an upstream cell marks later outputs "not on the current br
   assert.equal(await marker(2).count(), 0);
   await runCell(page, path, 1); // a new answer to the first question: a new branch
   await marker(2).waitFor({ timeout: 30000 });
-  assert.equal(await marker(2).textContent(), 'not on the current branch');
-  assert.match(await outputOf(page, 1).locator('.vel-branch-marker').textContent(), /branch 2 of 2/);
+  assert.equal(await marker(2).locator('.vel-stale-text').textContent(), STALE);
+  assert.equal(await outputOf(page, 1).locator('.vel-alt-position').getAttribute('title'), 'answer 2 of 2');
+  assert.equal(await outputOf(page, 1).locator('.vel-branch-marker').count(), 0, 'no "branch k of n" in a turn footer');
   await shotCells(page, 1, 2, 'stale-1-after-rerun');
   await runCell(page, path, 3); // back to branch 1: the second answer is current again
   await marker(2).waitFor({ state: 'detached', timeout: 30000 });
@@ -859,7 +862,7 @@ scenario('re-running an upstream cell marks later outputs "not on the current br
   assert.equal(await outputOf(page, 1).locator('.vel-alt-position').textContent(), '1/2');
   await outputOf(page, 1).locator('.vel-alt-next').click();
   await marker(1).waitFor({ timeout: 30000 });
-  assert.match(await outputOf(page, 2).locator('.vel-branch-marker').textContent(), /branch 1 of 1/);
+  assert.equal(await outputOf(page, 2).locator('.vel-branch-marker').count(), 0, 'no "branch 1 of 1"');
   await shotCells(page, 1, 3, 'stale-2-after-checkout');
 
   // The history DataFrame as a notebook shows it: what a person reads first, one line per message.
@@ -889,6 +892,42 @@ scenario('re-running an upstream cell marks later outputs "not on the current br
   await shot(outputOf(page, 4), 'history-dataframe');
 });
 
+scenario('after a page reload the "not asked on this branch" markers follow the kernel, and agree with %chat branches', async (page, paths) => {
+  const path = await liveNotebook(page, paths, 'reload', [`%%chat rl --base-url ${urls.echo}\nFirst question`, '%%chat rl\nSecond question', '%chat checkout rl 2', '%chat checkout rl 1', '%chat branches rl']);
+  for (const i of [1, 2, 1]) await runCell(page, path, i); // cell 1 re-run: branch 2, cell 2 left behind
+  await outputOf(page, 2).locator('.vel-stale-marker').waitFor({ timeout: 30000 });
+  await page.evaluate(p => window.__velui.panelOf(p).context.save(), path); // saved with cell 2 stale
+  await runCell(page, path, 4); // back to branch 1, not saved: the file still says cell 2 is stale
+  await outputOf(page, 2).locator('.vel-stale-marker').waitFor({ state: 'detached', timeout: 30000 });
+  const current = async p => {
+    await runCell(p, path, 5);
+    const rows = await outputOf(p, 5).locator('tr').evaluateAll(trs => trs.map(tr => [...tr.cells].map(c => c.textContent.trim()).join('|')));
+    return Number(rows.find(r => r.startsWith('*|'))?.split('|')[1]);
+  };
+  // The reload: the same kernel, outputs restored from the file (JupyterLab forgets their display ids).
+  const reloaded = await newPage(browser);
+  try {
+    await openNotebook(reloaded, lab, path);
+    const stale = () => outputOf(reloaded, 2).locator('.vel-stale-marker');
+    await stale().waitFor({ state: 'detached', timeout: 30000 }); // the kernel's state, not the file's
+    assert.equal(await current(reloaded), 1);
+    await shotCells(reloaded, 1, 2, 'reload-1-markers-from-the-kernel');
+    await runCell(reloaded, path, 3); // checkout 2 in the reloaded page: no redraw reaches restored outputs
+    await stale().waitFor({ timeout: 30000 });
+    assert.equal(await stale().locator('.vel-stale-text').textContent(), STALE);
+    assert.equal(await current(reloaded), 2);
+    assert.equal(await outputOf(reloaded, 1).locator('.vel-stale-marker').count(), 0);
+    await runCell(reloaded, path, 4); // and back
+    await stale().waitFor({ state: 'detached', timeout: 30000 });
+    assert.equal(await current(reloaded), 1);
+    assert.equal(await outputOf(reloaded, 2).locator('.vel-branch-marker').count(), 0);
+    await shotCells(reloaded, 1, 2, 'reload-2-after-checkouts');
+    assert.deepEqual(reloaded.velErrors, []);
+  } finally {
+    await reloaded.context().close();
+  }
+});
+
 scenario('a re-run cell flips between its answers with ‹ 2/2 ›, continues from one with a click, and flips saved with no kernel', async (page, paths) => {
   const path = await liveNotebook(page, paths, 'alternatives', ['n = 1', `%%chat alt --base-url ${urls.echo}\nQuestion {n}`, 'n = 2', '%chat branches alt']);
   for (const i of [1, 2, 3, 2]) await runCell(page, path, i); // cell 2 re-run with {n} = 2: a second answer
@@ -908,12 +947,13 @@ scenario('a re-run cell flips between its answers with ‹ 2/2 ›, continues fr
   assert.equal(await answer(out), 'Echo: Question 1');
   await shot(out, 'alternatives-2-continued');
   await runCell(page, path, 4);
-  const branches = await outputOf(page, 4).textContent();
+  // (%chat branches is an HTML table in a notebook: its rows, cells joined by |)
+  const branches = (await outputOf(page, 4).locator('tr').evaluateAll(trs => trs.map(tr => [...tr.cells].map(c => c.textContent.trim()).join('|')))).join('\n');
   log(`%chat branches alt after the click:\n${branches}`);
-  assert.match(branches, /\*\s+1\s/, 'branch 1 is current in the kernel');
+  assert.match(branches, /^\*\|1\|/m, 'branch 1 is current in the kernel');
   await out.locator('.vel-alt-next').click();
   assert.equal(await answer(out), 'Echo: Question 2');
-  assert.equal(await out.locator('.vel-stale-marker').textContent(), 'not on the current branch');
+  assert.equal(await out.locator('.vel-stale-text').textContent(), STALE);
   assert.equal(await out.locator('.vel-alt-checkout').isEnabled(), true, 'a stale answer can be continued from');
 
   const savedPath = 'alternatives-saved.ipynb';

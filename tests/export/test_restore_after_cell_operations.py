@@ -5,9 +5,11 @@ publisher keeps outputs as a frontend does (one list per cell, cleared when the 
 again, ``update_display_data`` applied by display id, as JupyterLab and nbclient do). Hypothesis
 runs new cells, re-runs earlier ones, checks out branches and forks; the outputs are saved as an
 nbformat notebook and restored into a fresh agent, and the restored sessions are compared with
-the live ones: the same messages, the same branches, the same current head. What the notebook
-no longer holds (a cell re-run away from the branch its turn was on replaces its output) cannot
-come back; the comparison is then with what it holds, and every turn left out must be named.
+the live ones: the same messages, the same branches, the same current head. A cell's output
+keeps every turn the cell made in its session's tree (its re-runs under the same parent as
+``alternatives``, under others as ``elsewhere``), so nothing is lost; were something not held
+(more than 20 re-runs of a cell), the comparison is with what the notebook holds, and every turn
+left out must be named.
 """
 
 from __future__ import annotations
@@ -125,13 +127,14 @@ def restore(run: Run) -> tuple[Restored, Agent, Any]:
 
 
 def saved_ids(notebook: Any) -> set[str]:
-    """Every message id the saved notebook holds: turns and their cells' earlier answers."""
+    """Every message id the saved notebook holds: turns, their cells' earlier answers and their
+    cells' turns elsewhere."""
     ids = set()
     for cell in notebook.cells:
         for output in cell.outputs:
             payload = output.get("data", {}).get(SESSION_MIME)
             if payload:
-                for source in [payload, *(payload.get("alternatives") or [])]:
+                for source in [payload, *(payload.get("alternatives") or []), *(payload.get("elsewhere") or [])]:
                     ids.update(m["id"] for m in source["messages"])
     return ids
 
@@ -195,6 +198,15 @@ def assert_restored_as_live(run: Run, *, note: Any = lambda _: None) -> None:
             assert [n.id for n in now.nodes] == [n.id for n in was.nodes], f"{sid}: the current path"
 
 
+def assert_nothing_lost(run: Run) -> None:
+    """Every message of every session is in the saved notebook: a cell's output keeps the turns
+    it made anywhere in its session's tree (``alternatives``, ``elsewhere``; the newest 20)."""
+    held = saved_ids(run.frontend.notebook())
+    for sid, session in run.sessions().items():
+        lost = {n.id for n in session.reachable_nodes()} - held
+        assert not lost, f"{sid}: the notebook lost {len(lost)} messages"
+
+
 def paths(session: Session) -> list[list[str]]:
     return [[n.id for n in session.path_view(head)] for head in session.heads]
 
@@ -256,6 +268,7 @@ class TestRestoreAfterCellOperations:
     def test_restored_sessions_match_the_live_ones(self, run: Run, operations: list[tuple[str, int]]) -> None:
         fresh(run)
         perform(run, operations)
+        assert_nothing_lost(run)
         assert_restored_as_live(run, note=event)  # (--hypothesis-show-statistics counts the cases)
 
     # Cases named for the paths a user takes (and hypothesis found): kept as regression tests.
@@ -303,13 +316,38 @@ class TestRestoreAfterCellOperations:
         assert agent.get_session("f1").forked_from == run.sessions()["f1"].forked_from
         assert_restored_as_live(run)
 
-    def test_a_fork_cell_rerun_fails_and_its_later_turns_are_skipped_and_named(self, run: Run) -> None:
+    def test_rerunning_a_fork_cell_regenerates_the_forks_first_turn_and_keeps_its_later_ones(self, run: Run) -> None:
         new_cell(run, "demo", "one")
         fork_cell(run, "demo", "the fork's first")
         new_cell(run, "f1", "the fork's second")
-        rerun(run, 1)  # --fork-from an existing session: an error replaces the fork's first turn
+        rerun(run, 1)  # the fork this cell made: its first turn again, as a new branch of f1
+        fork = run.sessions()["f1"]
+        assert len(fork.heads) == 2 and fork.current_branch == 1
+        assert [n.message.content for n in fork.nodes if n.message.role == "user"] == ["one", "the fork's first"]
+        restored, agent, _ = restore(run)
+        assert restored.skipped == [] and restored.ids == ["demo", "f1"]
+        assert agent.get_session("f1").to_dict()["messages"] == fork.to_dict()["messages"]
+        assert_restored_as_live(run)
+
+    def test_another_cell_forking_into_an_existing_session_is_refused(self, run: Run) -> None:
+        new_cell(run, "demo", "one")
+        fork_cell(run, "demo", "the fork's first")
+        run.cell("%%chat f1 --fork-from demo\nanother cell")
+        assert run.shell.last_execution_result is not None
+        assert "already exists" in str(run.shell.last_execution_result.error_in_exec)
+        assert len(run.sessions()["f1"].reachable_nodes()) == 4, "the fork is unchanged"
+
+    def test_a_cell_rerun_off_its_branch_keeps_its_earlier_turn_and_what_continued_it(self, run: Run) -> None:
+        """Cell 2's first turn is in no branch the re-run's output shows (it was re-run after
+        cell 1 was): its output keeps it under ``elsewhere``, and the fork that continued it."""
+        for text in ("one", "two"):
+            new_cell(run, "demo", text)
+        fork_cell(run, "demo", "the fork's first")  # continues cell 2's first answer
+        rerun(run, 0)  # a new branch from the start: cell 2's turn is off the current path
+        rerun(run, 1)  # appended on the new branch
+        (payload,) = [o["data"]["application/vnd.vel.session+json"] for o in run.frontend.cells["c1"]]
+        assert "alternatives" not in payload and len(payload["elsewhere"]) == 1
         restored, _, notebook = restore(run)
-        (line,) = restored.skipped
-        assert line.startswith(f"cell 3 (id {notebook.cells[2].id!r}), output 0: session 'f1': skipped this turn")
-        assert restored.ids == ["demo"]
+        assert restored.skipped == [] and restored.ids == ["demo", "f1"]
+        assert {n.id for n in run.sessions()["demo"].reachable_nodes()} <= saved_ids(notebook)
         assert_restored_as_live(run)

@@ -143,6 +143,21 @@ class TestTurns:
         with pytest.raises(UsageError, match="already exists"):
             chat(ip, "branch --fork-from origin", "again")
 
+    def test_rerunning_a_fork_from_cell_regenerates_its_turn_in_the_fork(self, ip: InteractiveShell) -> None:
+        chat(ip, "origin", "Tokyo and Kyoto")
+        chat(ip, "branch --fork-from origin", "Osaka instead")
+        chat(ip, "branch", "and Nara?")
+        chat(ip, "branch --fork-from origin", "Osaka instead")  # the same cell, run again
+        fork = session("branch")
+        assert fork.forked_from is not None and fork.forked_from["session_id"] == "origin"
+        assert len(fork.branches) == 2 and fork.branches[1].current, "the first turn again, as a new branch"
+        assert [m.text for m in fork.messages if m.role == "user"] == ["Tokyo and Kyoto", "Osaka instead"]
+        earlier = [n.message.text for n in fork.path(fork.branches[0].head) if n.message.role == "user"]
+        assert earlier == ["Tokyo and Kyoto", "Osaka instead", "and Nara?"], "the fork's later turn is kept"
+        assert len(session("origin").messages) == 2
+        with pytest.raises(UsageError, match="already exists"):  # a fork of another session: not this cell's
+            chat(ip, "branch --fork-from branch", "Osaka instead")
+
 
 class TestCellTiedTurns:
     def test_rerunning_a_cell_regenerates_its_turn_as_a_branch(self, ip: InteractiveShell) -> None:
@@ -553,6 +568,35 @@ class TestStoppingKeepsWhatWasSaid:
         assert magics.keep_stopped is True
         assert "stop" in type(magics).class_traits()["keep_stopped"].help
 
+    def test_a_stopped_turn_shows_no_token_count(self, ip: InteractiveShell) -> None:
+        """The server reports no usage for a cut stream: "0 → 0 tokens" would be wrong."""
+        from vel_jupyter.errors import TurnInterrupted
+        from vel_jupyter.formats.kinds import SESSION_MIME
+        from vel_jupyter.jupyter.display import final_bundle
+        from vel_jupyter.jupyter.texts import messages_texts
+
+        with pytest.raises(TurnInterrupted):
+            chat(ip, "cut -p stopping-magics -m model-z -o vel_test_kept", "tell me a long story")
+        payload = final_bundle(session("cut"), ip.user_ns["vel_test_kept"])[SESSION_MIME]
+        assert payload["usage_line"].startswith("model-z") and "tokens" not in payload["usage_line"]
+        assert "tokens" not in messages_texts(payload["messages"], None, None)["usage_line"]
+
+    def test_chat_config_shows_what_a_stop_keeps(
+        self, ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        chat(ip, "cfg", "hi")
+
+        def row() -> str:
+            ip.run_line_magic("chat", "config cfg")
+            return next(line for line in capsys.readouterr().out.splitlines() if line.split()[:1] == ["keep_stopped"])
+
+        assert "True" in row() and "%config ChatMagics.keep_stopped" in row()
+        ip.run_line_magic("config", "ChatMagics.keep_stopped = False")
+        try:
+            assert "False" in row() and "leaves the session as it was" in row()
+        finally:
+            ip.run_line_magic("config", "ChatMagics.keep_stopped = True")
+
 
 @pytest.fixture
 def no_model(ip: InteractiveShell, monkeypatch: pytest.MonkeyPatch) -> InteractiveShell:
@@ -647,3 +691,45 @@ def test_chat_help_shows_the_cell_form_and_the_commands(ip: InteractiveShell) ->
     text = ip.object_inspect_text("%chat")
     assert "%%chat [-s SYSTEM]" in text and "\n  %chat [-s" not in text
     assert "%chat list" in text and "%chat restore [--notebook PATH]" in text
+
+
+class TestState:
+    """``%chat state``: what the extension asks to draw each turn output as the session stands."""
+
+    def test_reports_head_branches_and_which_asked_ids_are_on_the_current_path(
+        self, ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        import json
+
+        chat(ip, "st", "one")
+        chat(ip, "st", "two")
+        first_two = session("st").head
+        chat(ip, "st", "two")  # a re-run: a second branch
+        s = session("st")
+        capsys.readouterr()
+        ip.run_line_magic("chat", f"state st ghost --on {first_two} {s.head}")
+        out = capsys.readouterr().out
+        assert len(out.strip().splitlines()) == 1
+        reply = json.loads(out)["sessions"]
+        assert reply["ghost"] == {"known": False}
+        assert reply["st"]["head"] == s.head and reply["st"]["branch"] == 1 and len(reply["st"]["heads"]) == 2
+        assert reply["st"]["on"] == [s.head]
+        assert "content" not in out  # headers and ids only
+        ip.run_line_magic("chat", "checkout st 1")
+        capsys.readouterr()
+        ip.run_line_magic("chat", f"state st --on {first_two},{reply['st']['head']}")
+        again = json.loads(capsys.readouterr().out)["sessions"]["st"]
+        assert again["on"] == [first_two] and again["branch"] == 0
+
+    def test_without_on_lists_the_current_path(self, ip: InteractiveShell, capsys: pytest.CaptureFixture[str]) -> None:
+        import json
+
+        chat(ip, "path", "one")
+        capsys.readouterr()
+        ip.run_line_magic("chat", "state path")
+        reply = json.loads(capsys.readouterr().out)["sessions"]["path"]
+        assert reply["path"] == [node.id for node in session("path").nodes]
+
+    def test_needs_a_session(self, ip: InteractiveShell) -> None:
+        with pytest.raises(UsageError, match="usage: %chat state ID"):
+            ip.run_line_magic("chat", "state")

@@ -1,4 +1,4 @@
-"""Turn outputs follow their session on a real kernel: "not on the current branch" appears on
+"""Turn outputs follow their session on a real kernel: "not asked on this branch" appears on
 an output when a re-run upstream or a checkout moves the session off its turn, and goes when
 the session comes back (shown.py). nbclient applies update_display_data by display id, as
 JupyterLab does."""
@@ -13,7 +13,7 @@ from nbclient import NotebookClient
 
 from vel_jupyter.formats.kinds import SESSION_MIME
 
-STALE = "not on the current branch"
+STALE = "not asked on this branch"
 
 
 def turn_of(cell: Any) -> tuple[dict[str, Any], str]:

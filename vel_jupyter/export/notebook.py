@@ -7,7 +7,8 @@ A notebook needs no store to keep its sessions: everything is JSON under one mim
   output carries one (``jupyter.display.turn_payload``): that turn's messages with ids,
   parent ids and usage, plus ``session_id``, ``branch`` (index of the current branch after
   the turn), ``branches`` (how many there were), ``head``, the cell's earlier answers when
-  it was re-run (``alternatives``), and, once the session moved, whether its current path
+  it was re-run (``alternatives``), the cell's turns under other parents (``elsewhere``:
+  it was re-run while its turn was off the current path), and, once the session moved, whether its current path
   still goes through the turn (``current``, ``showing``). A frame of a turn still
   streaming (``"live": true``, left in a notebook saved mid-stream or by a dead kernel)
   is no turn: it has no ids and is skipped.
@@ -34,14 +35,15 @@ What a notebook of turn payloads alone cannot hold, and how it is rebuilt:
 * the system prompt and the session's settings (model, provider, ...): only a full
   export has them; otherwise the session starts with none (the registry's defaults);
 * a branch whose latest turn is in no output because its cell was re-run: the re-run's
-  output holds it among its ``alternatives``. Every answer the session wrote that no
+  output holds it among its ``alternatives`` (or ``elsewhere``, the re-run having been
+  made on another branch; both are placed alike). Every answer the session wrote that no
   replayed branch reaches ends a branch: the oldest one below a slot whose later turns
   are in no output takes that slot, the next fill the empty slots, the rest are added;
 * a ``%chat checkout`` after the last turn: it leaves no payload, but it redraws the
   outputs, which then say whether the current path goes through their turn. When the last
   turn's output says it does not, the head is the branch end the others put on the path;
 * a turn continuing a message no output holds (made in code, e.g. ``session.regenerate()``,
-  or its output cleared, or a turn whose cell was re-run off its branch) cannot be placed:
+  or its output cleared, or more than 20 re-runs ago) cannot be placed:
   it is skipped, with a line naming its cell (a ``UserWarning``; ``%chat restore`` prints
   it), and so are the turns that continue it; everything else is restored. A
   ``%chat export ID`` cell run after such code keeps everything;

@@ -214,7 +214,10 @@ def _parse_turn(value: dict[str, Any], where: str, order: int) -> SavedTurn:
         head,
         messages,
         time,
-        alternatives=_parse_alternatives(value.get("alternatives"), where_s, order, sid),
+        alternatives=[  # the cell's turns elsewhere are placed as its earlier answers are
+            *_parse_alternatives(value.get("alternatives"), where_s, order, sid),
+            *_parse_alternatives(value.get("elsewhere"), where_s, order, sid, key="elsewhere"),
+        ],
         on_path=on_path if isinstance(on_path, bool) else None,
         showing=showing if isinstance(showing, str) and showing else None,
     )
@@ -242,16 +245,19 @@ def _chain(messages: list[dict[str, Any]], where: str, sid: str, *, own: bool) -
     return max(times)
 
 
-def _parse_alternatives(value: Any, where_s: str, order: int, sid: str) -> list[SavedAlternative]:
-    """The earlier answers a turn's output carries (``turn_payload.turn_alternatives``), validated
-    like the turn itself: each links up, each message passes the one validator."""
+def _parse_alternatives(
+    value: Any, where_s: str, order: int, sid: str, *, key: str = "alternatives"
+) -> list[SavedAlternative]:
+    """The earlier answers a turn's output carries (``turn_payload.turn_alternatives``; ``key``
+    "elsewhere": the cell's turns under other parents, ``turn_payload.turns_elsewhere``),
+    validated like the turn itself: each links up, each message passes the one validator."""
     if value is None:
         return []
     if not isinstance(value, list) or len(value) > LIMITS.branches:
-        raise SessionDataError(f"{where_s}: 'alternatives' must be a list of at most {LIMITS.branches} answers")
+        raise SessionDataError(f"{where_s}: {key!r} must be a list of at most {LIMITS.branches} answers")
     out = []
     for index, entry in enumerate(value):
-        where_a = f"{where_s}: alternatives[{index}]"
+        where_a = f"{where_s}: {key}[{index}]"
         if not isinstance(entry, dict):
             raise SessionDataError(f"{where_a}: expected an object, got {type(entry).__name__}")
         entries, head = entry.get("messages"), entry.get("head")

@@ -181,6 +181,7 @@ class TurnPayloadShape(TurnShape, total=False):
     note: Text  # the last live frame of a turn that failed or was interrupted
     current: bool  # False once the session's current path no longer goes through this turn
     alternatives: list[AlternativeShape]
+    elsewhere: list[AlternativeShape]  # the cell's turns under other parents (not shown; restore places them)
     showing: Id  # the alternative's head the session continues from
     default_cap: Count  # the notebook's answer cap the turn ran under
     usage_line: Text

@@ -20,7 +20,7 @@ from ..errors import AgentError, ConfigurationError, ProviderError, SessionNotFo
 from ..formats.text import clean_text
 from .display import LiveView, extract_code, final_bundle, finish_note
 from .interpolate import interpolate
-from .registry import registry, turn_parent
+from .registry import forked_by, registry, turn_parent
 from .running_cell import cell_id, has_frontend, show
 from .settings_commands import require_http_url
 from .tables import default_cap, from_config
@@ -48,8 +48,8 @@ def run_turn(
     prompt = KEYRING.scrub(body if args.raw else clean_text(interpolate(body, ns)))
     if not prompt.strip():
         raise UsageError("the cell is empty: write the prompt below the %%chat line")
-    session = _session_for(args, default_session)
     this_cell = cell_id(shell, line, cell)
+    session = _session_for(args, default_session, this_cell)
     rich = has_frontend(shell)
     shown = prompt if prompt != body else None  # the prompt is shown only when interpolation changed it
     replaced: dict[str, Any] = {}  # the settings this cell's flags replaced: put back if the turn fails
@@ -164,18 +164,24 @@ def _turn_params(
     return params, cap
 
 
-def _session_for(args: argparse.Namespace, default_session: str) -> Session:
+def _session_for(args: argparse.Namespace, default_session: str, this_cell: str) -> Session:
     """The cell's session (made on first use, or forked with --fork-from); the cell's sticky flags
-    are applied around the turn (``Session.try_settings``)."""
+    are applied around the turn (``Session.try_settings``).
+
+    A --fork-from cell run again finds the fork it made: the re-run regenerates its turn there,
+    as any re-run does; another cell cannot fork into an existing session."""
     reg = registry()
     sid = args.session_id or default_session
     if args.base_url is not None:
         require_http_url(args.base_url)
     try:
         if args.fork_from:
-            if sid in reg.ids():
+            if sid not in reg.ids():
+                return reg.fork(args.fork_from, sid)
+            existing = reg.get(sid)
+            if not forked_by(existing, args.fork_from, this_cell):
                 raise UsageError(f"session {sid!r} already exists; --fork-from needs a new session id")
-            return reg.fork(args.fork_from, sid)
+            return existing
         return reg.get(sid, create=True)
     except (ConfigurationError, SessionNotFoundError) as exc:
         raise UsageError(str(exc)) from None

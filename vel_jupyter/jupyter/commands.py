@@ -59,6 +59,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "restore": ("[--notebook PATH] [--replace]", "sessions from the store, or from a saved notebook's outputs"),
     "export": ("ID [--file PATH]", "the whole session as JSON in this output (or a file)"),
     "tree": ("[ID] [--widget]", "the fork tree of a session and its forks (--widget: an anywidget)"),
+    "state": ("ID [ID ...] [--on MESSAGE_ID ...]", "where sessions stand, as one line of JSON (for the extension)"),
 }
 
 
@@ -108,6 +109,9 @@ def build_parser() -> _Parser:
     tree = command("tree")
     tree.add_argument("session_id", nargs="?", metavar="ID")
     tree.add_argument("--widget", action="store_true")
+    state = command("state")
+    state.add_argument("session_ids", nargs="+", metavar="ID")
+    state.add_argument("--on", nargs="*", metavar="MESSAGE_ID")
     return parser
 
 

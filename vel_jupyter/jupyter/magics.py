@@ -17,7 +17,7 @@ from traitlets import Bool, Float, Int, Unicode, observe
 from ..core.secrets import KEYRING
 from ..errors import ConfigurationError, SessionNotFoundError
 from ..providers import set_fallback_notice
-from . import branch_commands, saved_commands, session_commands, settings_commands
+from . import branch_commands, saved_commands, session_commands, settings_commands, state_commands
 from .chat_cell import run_turn
 from .commands import Caller, Handler, command_help, parse
 from .registry import DEFAULT_MAX_TOKENS, registry
@@ -242,5 +242,6 @@ HANDLERS: dict[str, Handler] = {
     "restore": saved_commands.restore,
     "export": saved_commands.export,
     "tree": branch_commands.tree,
+    "state": state_commands.state,
 }
 """Each ``%chat`` command (commands.COMMANDS) and the function that runs it."""

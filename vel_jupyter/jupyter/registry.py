@@ -170,6 +170,19 @@ def turn_parent(session: Session, cell_id: str | None, append: bool) -> dict[str
     return {"parent": previous.parent_id}
 
 
+def forked_by(session: Session, origin: str, cell_id: str) -> bool:
+    """Whether ``cell_id`` made ``session`` as a fork of ``origin`` (``%%chat ID --fork-from
+    ORIGIN``): the fork is of ``origin`` and this cell asked its first turn (a question right
+    below the fork point)."""
+    forked_from = session.forked_from
+    if forked_from is None or forked_from["session_id"] != origin:
+        return False
+    return any(
+        n.cell_id == cell_id and n.session_id == session.session_id and n.message.role == "user"
+        for n in session.children(forked_from["message_id"])
+    )
+
+
 def _cell_turn(path: list[Node], cell_id: str) -> Node | None:
     for node in path:
         if node.cell_id == cell_id and node.message.role == "user":

@@ -1,4 +1,4 @@
-"""Outputs that follow their sessions: a turn's "not on the current branch" appears, and
+"""Outputs that follow their sessions: a turn's "not asked on this branch" appears, and
 goes, as the session moves; a ``%chat tree`` redraws when its family changes.
 
 Each ``%%chat`` output is a display with an id. When a session changes (a turn in any cell,

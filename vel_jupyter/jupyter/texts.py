@@ -70,8 +70,11 @@ def usage_line(
     default_cap: int | None = None,
 ) -> str:
     """A turn's one usage line: "14 → 19 tokens · model · 412 ms · first token 80 ms"
-    (· the default cap, when the turn ran under it)."""
-    parts = [f"{count(prompt_tokens)} → {count(completion_tokens)} tokens"]
+    (· the default cap, when the turn ran under it). No token count when the usage is unknown
+    (0 → 0: a stopped turn, whose cut stream the server reported no usage for)."""
+    parts = (
+        [f"{count(prompt_tokens)} → {count(completion_tokens)} tokens"] if prompt_tokens or completion_tokens else []
+    )
     if model:
         parts.append(model)
     if latency_ms:
@@ -104,8 +107,8 @@ def finish_note(finish_reason: str | None, refusal: str | None = None, default_c
 
 
 def stale_note(session_id: str) -> str:
-    """The quiet line under a turn the session's current path no longer goes through."""
-    return f"not on the current branch of {session_id} (%chat branches {session_id} lists them)"
+    """The line under a turn the session's current path does not go through (the extension's words)."""
+    return f"not asked on this branch of {session_id} — run the cell to ask it here (%chat branches {session_id} lists them)"
 
 
 def messages_texts(messages: Sequence[Mapping[str, Any]], model: str | None, default_cap: int | None) -> dict[str, str]:

@@ -56,7 +56,7 @@ _ECHO_STYLE = "padding: 1px 8px; border: 1px solid #9a6700; border-radius: 10px;
 _NOTE_STYLE = "margin: 6px 0; padding: 2px 8px; border-left: 3px solid #d4a72c; color: #9a6700; font-weight: bold"
 _USAGE_STYLE = "margin: 4px 0 0 0; color: #6e7781; font-size: 0.85em"
 _PROMPT_STYLE = "color: #6e7781; font-size: 0.85em"
-_STALE_STYLE = "margin: 2px 0 0 0; color: #9a6700; font-size: 0.85em; font-style: italic"
+_STALE_STYLE = "margin: 4px 0; padding: 2px 8px; border-left: 3px solid #0969da"  # plain, like the answer
 
 
 def turn_html(

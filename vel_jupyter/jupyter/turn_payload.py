@@ -1,7 +1,8 @@
 """A finished turn as the payload its output carries (``formats.shapes.TurnPayloadShape``).
 
 Its messages with ids, parent ids and usage, where the session stands (branch, head), every
-answer the cell has had (the 2/3 switcher works with no kernel) and the words the views show
+answer the cell has had (the 2/3 switcher works with no kernel), the cell's turns elsewhere in
+the session's tree (``elsewhere``: a restore places them) and the words the views show
 (``usage_line``, ``finish_note``, ``echo_note``; see ``texts``): the JupyterLab extension shows
 them, the HTML copy of the output uses the same ones.
 """
@@ -77,10 +78,13 @@ def turn_payload(
     alternatives = turn_alternatives(session, nodes, model=response.model, default_cap=default_cap)
     if len(alternatives) > 1:
         payload["alternatives"] = alternatives
+    elsewhere = turns_elsewhere(session, nodes, model=response.model, default_cap=default_cap)
+    if elsewhere:
+        payload["elsewhere"] = elsewhere
     return payload
 
 
-MAX_ALTERNATIVES = 20  # answers of one cell kept in its output (the newest)
+MAX_ALTERNATIVES = 20  # answers of one cell kept in its output (the newest), and turns elsewhere
 
 
 def turn_alternatives(
@@ -91,8 +95,6 @@ def turn_alternatives(
     words (``texts.messages_texts``; ``model``: the turn's, when a message names none): what the
     output's 2/3 switcher flips between, with a kernel or without one.
     """
-    from ..core.serialize import node_to_dict
-
     first = next((n for n in nodes if n.message.role == "user"), None)
     if first is None:
         return []
@@ -101,21 +103,44 @@ def turn_alternatives(
         for n in session.children(first.parent_id)
         if n.message.role == "user" and (first.cell_id is None or n.cell_id == first.cell_id)
     ][-MAX_ALTERNATIVES:]
-    out = []
-    for sibling in siblings:
-        turn = [sibling]
-        while True:  # down the first child until the next turn starts
-            below = [c for c in session.children(turn[-1].id) if c.message.role != "user"]
-            if not below:
-                break
-            turn.append(below[0])
-        messages = [node_to_dict(n) for n in turn]
-        out.append(
-            {
-                "head": turn[-1].id,
-                "current": sibling.id == first.id,
-                "messages": messages,
-                **texts.messages_texts(messages, model, default_cap),
-            }
-        )
-    return out
+    return [_answer(session, sibling, sibling.id == first.id, model, default_cap) for sibling in siblings]
+
+
+def turns_elsewhere(
+    session: Session, nodes: list[Any], *, model: str | None = None, default_cap: int | None = None
+) -> list[dict[str, Any]]:
+    """The turns this cell made elsewhere in the session's tree (under another parent: the cell
+    was re-run while its turn was off the current path), the newest ``MAX_ALTERNATIVES``, oldest
+    first, shaped as alternatives. Not shown: they keep those turns in the saved notebook, so a
+    restore can place them and what continued from them."""
+    first = next((n for n in nodes if n.message.role == "user"), None)
+    if first is None or first.cell_id is None:
+        return []
+    others = [
+        n
+        for n in session.reachable_nodes()
+        if n.message.role == "user" and n.cell_id == first.cell_id and n.parent_id != first.parent_id
+    ]
+    others.sort(key=lambda n: (n.created_at, n.id))
+    return [_answer(session, node, False, model, default_cap) for node in others[-MAX_ALTERNATIVES:]]
+
+
+def _answer(
+    session: Session, question: Any, current: bool, model: str | None, default_cap: int | None
+) -> dict[str, Any]:
+    """One answer of a cell: its question and the messages below it until the next turn starts."""
+    from ..core.serialize import node_to_dict
+
+    turn = [question]
+    while True:  # down the first child until the next turn starts
+        below = [c for c in session.children(turn[-1].id) if c.message.role != "user"]
+        if not below:
+            break
+        turn.append(below[0])
+    messages = [node_to_dict(n) for n in turn]
+    return {
+        "head": turn[-1].id,
+        "current": current,
+        "messages": messages,
+        **texts.messages_texts(messages, model, default_cap),
+    }

@@ -202,6 +202,7 @@ export interface TurnPayloadShape {
   current?: boolean;
   default_cap?: number;
   echo_note?: string;
+  elsewhere?: AlternativeShape[];
   finish_note?: string;
   format?: 'markdown' | 'text' | 'code' | 'json';
   head: string;

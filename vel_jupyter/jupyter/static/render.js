@@ -399,7 +399,7 @@ function metaLine(message) {
   }
   const parts = [];
   const tokens = messageTokens(message);
-  if (tokens) {
+  if (tokens && (tokens.prompt || tokens.completion)) {
     parts.push(`${formatCount(tokens.prompt)} → ${formatCount(tokens.completion)} tokens`);
   }
   if (meta.model) {
