@@ -17,7 +17,7 @@
 import { IRenderMime } from '@jupyterlab/rendermime-interfaces';
 import { Panel, Widget } from '@lumino/widgets';
 
-import { KernelWatch, NO_KERNEL, SAFE_ID, kernelOf, runChat } from './kernel';
+import { KernelWatch, NO_KERNEL, SAFE_ID, followTree, kernelOf, notebookFileOf, restoreNotebookSessions, runChat, sessionsMissing } from './kernel';
 import { labMarkdown } from './markdown';
 import { insertCellBelow } from './notebookCell';
 import { CheckoutHook, MARKDOWN_EVENT, MarkdownHook, MarkdownRequest } from './markdownQueue';
@@ -122,7 +122,7 @@ export class VelSessionRenderer extends Widget implements IRenderMime.IRenderer 
     super.dispose();
   }
 
-  /** "continue from this answer": `%chat checkout` in this notebook's kernel, silently. */
+  /** "continue with this answer": `%chat checkout ID MESSAGE --follow` in this notebook's kernel, silently (the cells below follow). */
   private _checkout: CheckoutHook = {
     available: () => kernelOf(this) !== null,
     run: async (sessionId: string, head: string): Promise<void> => {
@@ -133,7 +133,7 @@ export class VelSessionRenderer extends Widget implements IRenderMime.IRenderer 
       if (!SAFE_ID.test(sessionId) || !SAFE_ID.test(head)) {
         throw new Error('this output names an unusual session or message id: use %chat checkout in a cell');
       }
-      await runChat(this, ['checkout', sessionId, head]);
+      await runChat(this, ['checkout', sessionId, head, '--follow']);
       sessionsMoved(this);
     }
   };
@@ -242,6 +242,7 @@ export class VelTreeRenderer extends Panel implements IRenderMime.IRenderer {
       return;
     }
     this._kernel.detach();
+    this._unfollow?.();
     this._observer?.disconnect();
     window.clearTimeout(this._timer);
     this.node.removeEventListener(TREE_STATE_EVENT, this._onState);
@@ -289,8 +290,29 @@ export class VelTreeRenderer extends Panel implements IRenderMime.IRenderer {
     },
     checkout: (sessionId, messageId) => runChat(this, ['checkout', sessionId, messageId]).finally(() => sessionsMoved(this)),
     fork: (sessionId, messageId, newId) =>
-      runChat(this, ['fork', sessionId, ...(newId ? [newId] : []), '--at', messageId]).finally(() => sessionsMoved(this))
+      runChat(this, ['fork', sessionId, ...(newId ? [newId] : []), '--at', messageId]).finally(() => sessionsMoved(this)),
+    // After a restart: the sessions the kernel lacks, brought back from this notebook's file.
+    missing: ids => sessionsMissing(kernelOf(this), ids),
+    restoreFrom: () => notebookFileOf(this),
+    restore: () =>
+      restoreNotebookSessions(this)
+        .then(text => (this._follow(), text))
+        .finally(() => sessionsMoved(this))
   };
+
+  /** After a restore the new kernel does not know this output: draw its tree there again, and follow its redraws. */
+  private _follow(): void {
+    const kernel = kernelOf(this);
+    const what = classify(this._model?.data[TREE_MIME_TYPE]);
+    this._unfollow?.();
+    this._unfollow = kernel && what.kind === 'tree' ? followTree(kernel, str(what.tree.focus), TREE_MIME_TYPE, data => {
+      const model = this._model;
+      if (model && !this.isDisposed) {
+        model.setData({ data: { ...model.data, [TREE_MIME_TYPE]: data as IRenderMime.IMimeModel['data'][string] } });
+        void this.renderModel(model);
+      }
+    }) : null;
+  }
 
   /** A kernel came or went: the buttons change, and a live widget may be gone. */
   private _kernel = new KernelWatch(this, () => {
@@ -334,6 +356,7 @@ export class VelTreeRenderer extends Panel implements IRenderMime.IRenderer {
   private _observer: MutationObserver | null = null;
   private _patient = true;
   private _timer = 0;
+  private _unfollow: (() => void) | null = null;
 }
 
 export const rendererFactory: IRenderMime.IRendererFactory = {

@@ -3,7 +3,9 @@
  * (click one to follow its HEAD), the fork tree (./forkTree), and the selected turn read in
  * full with "Continue from here" and "Fork here", which a `TreeActions` carries out (the
  * notebook's kernel, or the widget's); without one, or with no kernel, they are disabled and
- * say why. The turns, their row texts and the tree's words come with the payload.
+ * say why. When the kernel lacks the followed session (it was restarted), they offer
+ * "Restore this notebook's sessions" from the notebook file instead. The turns, their row
+ * texts and the tree's words come with the payload.
  */
 import { clear, h } from './dom';
 import { TreeOptions, TurnRow, renderTree } from './forkTree';
@@ -73,6 +75,12 @@ export interface TreeActions {
   checkout(sessionId: string, messageId: string): Promise<string>;
   /** A new session (`newId`, or a generated one when empty) continuing from `messageId`. */
   fork(sessionId: string, messageId: string, newId: string): Promise<string>;
+  /** Which of the sessions `ids` the kernel lacks (a restarted kernel lacks them all); absent: never asked. */
+  missing?(ids: string[]): Promise<string[]>;
+  /** The notebook file `restore` reads, or null (a console: then the kernel's own advice stands). */
+  restoreFrom?(): string | null;
+  /** Bring the notebook's sessions back into the kernel (`%chat restore --notebook`); resolves to a status line. */
+  restore?(): Promise<string>;
 }
 
 /** What a redraw keeps: the followed session, the selected turn, the opened blocks, the last status. */
@@ -196,8 +204,67 @@ function buildTreeView(el: HTMLElement, data: TreeStatePayload, options: TreeVie
     const where = endsOnPath(turns, turn, view.options.currentHead) ? `on ${focus}'s path` : `not on ${focus}'s current path`;
     detail.appendChild(h(doc, 'div', { class: 'vel-tree-detail-head' }, `Turn ${turn.number} · ${where}`));
     detail.appendChild(renderTranscript(doc, turn.messages, 50, md));
-    detail.appendChild(actionsBar(turn.last, turn.number));
+    const bar = actionsBar(turn.last, turn.number);
+    detail.appendChild(bar);
     appendStatus();
+    checkSessions(bar);
+  }
+
+  /**
+   * Ask the kernel whether it has the tree's sessions (each time a turn is shown, and after
+   * a failed action: a restart sends no redraw); lacking the followed one, offer to restore
+   * the notebook's sessions from its file. In a console, the buttons stay as they are.
+   */
+  function checkSessions(bar: HTMLElement): void {
+    const actions = options.actions;
+    const file = actions?.restoreFrom?.() ?? null;
+    if (!actions?.missing || !actions.restore || !file || actions.unavailable()) {
+      return;
+    }
+    actions.missing(sessions).then(
+      missing => {
+        if (missing.includes(focus) && bar.isConnected !== false && !bar.querySelectorAll('.vel-tree-restore').length) {
+          offerRestore(bar, missing, file);
+        }
+      },
+      () => undefined // the kernel cannot say: the buttons stay, and an action's error says why
+    );
+  }
+
+  function offerRestore(bar: HTMLElement, missing: string[], file: string): void {
+    const names = missing.join(', ');
+    const why = `this kernel does not have ${names} (was it restarted?): restore this notebook's sessions first`;
+    for (const control of Array.from(bar.querySelectorAll('button, input') as ArrayLike<HTMLButtonElement>)) {
+      control.disabled = true;
+      control.setAttribute('title', why);
+    }
+    const restore = h(
+      doc,
+      'button',
+      {
+        class: 'vel-tree-restore jp-mod-styled jp-mod-accept',
+        type: 'button',
+        title: `bring back ${names} as ${file} last saved them (%chat restore --notebook ${file}), then act on the tree`
+      },
+      "Restore this notebook's sessions"
+    ) as HTMLButtonElement;
+    restore.addEventListener('click', () => {
+      restore.disabled = true;
+      setStatus(`restoring from ${file}…`);
+      options.actions!.restore!().then(
+        text => {
+          // What it restored and skipped (its servers' table, indented, stays in the kernel's word).
+          setStatus(text.split('\n').filter(l => l.trim() && !l.startsWith(' ')).join(' · ') || `restored from ${file}`);
+          rebuild(); // the kernel sends no new tree: redraw, and the buttons ask again
+        },
+        (error: unknown) => {
+          restore.disabled = false;
+          setStatus(String((error as Error)?.message ?? error).split('\n')[0]);
+        }
+      );
+    });
+    bar.insertBefore(restore, bar.firstChild);
+    setStatus(`the kernel has no session ${names}: “Restore this notebook's sessions” brings back what ${file} saved`);
   }
 
   function appendStatus(): void {
@@ -253,6 +320,7 @@ function buildTreeView(el: HTMLElement, data: TreeStatePayload, options: TreeVie
         (error: unknown) => {
           button.disabled = false;
           setStatus(String((error as Error)?.message ?? error));
+          checkSessions(bar);
         }
       );
     };

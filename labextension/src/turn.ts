@@ -33,7 +33,8 @@ export function buildTurn(doc: Document, data: TurnPayload, md: MarkdownQueue, c
   let part = body(showing >= 0 ? showing : own);
   root.appendChild(part);
   // The ‹ › switcher: show another answer of this cell in place (reading; no kernel needed);
-  // "continue from this answer" asks the kernel to move the session there.
+  // "continue with this answer" asks the kernel to move the session onto the branch through it,
+  // so the cells below switch to their turns there (the chat app's ‹ k/n ›).
   root.addEventListener('click', event => {
     const target = event.target as HTMLElement | null;
     if (!target || !within(target, part)) {
@@ -226,7 +227,7 @@ function isEcho(data: TurnPayload): boolean {
   return data.messages.some(m => m.role === 'assistant' && isObject(m.meta) && m.meta.provider === 'echo');
 }
 
-/** "continue from this answer": enabled when a kernel is connected, else disabled with a tooltip. */
+/** "continue with this answer": enabled when a kernel is connected, else disabled with a tooltip. */
 function checkoutButton(doc: Document, sid: string, head: string, checkout?: CheckoutHook): HTMLElement {
   const can = !!checkout && checkout.available();
   const button = h(
@@ -238,10 +239,10 @@ function checkoutButton(doc: Document, sid: string, head: string, checkout?: Che
       'data-action': 'checkout',
       'data-head': head,
       title: can
-        ? `make it the current branch of ${sid} (%chat checkout ${sid} ${head})`
-        : `no kernel connected: run the notebook, then continue from it (%chat checkout ${sid} ${head})`
+        ? `make this answer current in ${sid}, with the turns that followed it: the cells below show them (%chat checkout ${sid} ${head} --follow)`
+        : `no kernel connected: run the notebook, then continue with it (%chat checkout ${sid} ${head} --follow)`
     },
-    'continue from this answer'
+    'continue with this answer'
   );
   (button as HTMLButtonElement).disabled = !can;
   return button;

@@ -994,7 +994,7 @@ test('turn: the ‹ 2/3 › switcher flips between the answers of a re-run cell,
   assert.equal(all(single, '.vel-alt-switcher').length, 0, 'one answer: no switcher');
 });
 
-test('turn: "continue from this answer" asks the kernel hook; a failure says why; the kernel can reopen it there', async () => {
+test('turn: "continue with this answer" asks the kernel hook; a failure says why; the kernel can reopen it there', async () => {
   const calls = [];
   let fail = false;
   const checkout = {
@@ -1011,7 +1011,8 @@ test('turn: "continue from this answer" asks the kernel hook; a failure says why
   all(el, '.vel-alt-prev')[0].click();
   const button = all(el, '.vel-alt-checkout')[0];
   assert.equal(button.disabled, false);
-  assert.match(button.getAttribute('title'), /^make it the current branch of s/);
+  assert.equal(button.textContent, 'continue with this answer');
+  assert.match(button.getAttribute('title'), /^make this answer current in s, with the turns that followed it: .*%chat checkout s a1 --follow\)$/);
   button.click();
   assert.deepEqual(calls, [['s', 'a1']]);
   assert.equal(button.disabled, true, 'one click: disabled while the kernel works');
@@ -1028,6 +1029,32 @@ test('turn: "continue from this answer" asks the kernel hook; a failure says why
   assert.equal(all(moved, '.vel-msg-content')[0].textContent, 'answer 1');
   assert.equal(all(moved, '.vel-alt-current')[0].textContent, 'the session continues from this answer');
   assert.equal(all(moved, '.vel-alt-checkout').length, 0);
+});
+
+test('turn: after "continue with this answer" moves the path, a cell below shows its answer on it, or the plain marker', async () => {
+  // Cell 2 asked twice: on branch 1 (after answer 1 of cell 1) and on branch 2; its output was
+  // last drawn on branch 2. The kernel's state after `--follow` to branch 1 puts b1 on the path.
+  const alt = (n, current) => ({ head: `b${n}`, current, messages: [{ id: `q${n}`, role: 'user', content: 'then' }, { id: `b${n}`, role: 'assistant', content: `follow-up ${n}` }] });
+  const cell2 = { kind: 'vel_jupyter.turn', session_id: 's', alternatives: [alt(1, false), alt(2, true)], messages: alt(2, true).messages };
+  const state = on => R.parseStateReply(JSON.stringify({ sessions: { s: { known: true, head: on.at(-1) ?? null, branch: 0, heads: [], on } } })).s;
+  const shown = async (data, s) => {
+    const el = host();
+    await R.renderTurn(el, R.withDerived(data, R.deriveTurn(data, s)), {});
+    return el;
+  };
+  const followed = await shown(cell2, state(['a1', 'b1']));
+  assert.equal(all(followed, '.vel-msg-content').map(e => e.textContent).join('|'), 'follow-up 1');
+  assert.equal(all(followed, '.vel-alt-position')[0].textContent, '1/2');
+  assert.equal(all(followed, '.vel-stale-marker').length, 0, 'its answer on the new path: no marker');
+  // Asked only once, on branch 1: its own answer is back on the path.
+  const once = { ...cell2, alternatives: [], messages: alt(1, true).messages, current: false };
+  const back = await shown(once, state(['a1', 'b1']));
+  assert.equal(all(back, '.vel-stale-marker').length, 0);
+  assert.equal(all(back, '.vel-msg-content')[0].textContent, 'follow-up 1');
+  // Not asked on the new path at all: the plain marker, at full weight.
+  const none = await shown(cell2, state(['a2']));
+  assert.equal(all(none, '.vel-stale-text')[0].textContent, 'not asked on this branch — run the cell to ask it here');
+  assert.equal(all(none, '.vel-alt-position')[0].textContent, '2/2');
 });
 
 test('an answer of the offline echo provider says so, live, final and in a transcript', () => {
@@ -1094,4 +1121,144 @@ test('the words a payload carries are the ones shown (Python writes them); witho
   assert.equal(all(el, '.vel-session-stats')[0].textContent, 'STATS FROM PYTHON');
   assert.equal(all(el, '.vel-ft-toggle-label')[0].textContent, 'OTHER QUESTION 2: three');
   assert.ok(all(el, '.vel-ft-toggle-info')[0].textContent.endsWith('SIDE FROM PYTHON'));
+});
+
+// ---------------------------------------------------------------------------------------
+// After a kernel restart (issue 22, item 5): the tree offers to restore the notebook's sessions.
+
+const K = await importBundle('kernel');
+const turnOver = () => new Promise(r => setTimeout(r, 0));
+
+test('kernel: a notebook file for %chat restore --notebook is one plain relative path ending in .ipynb', () => {
+  for (const ok of ['nb.ipynb', 'Untitled 1.ipynb', 'Untitled(1).ipynb', 'a,b+c@d-e_f.ipynb', 'sub/dir/nb.ipynb', 'v1.2.ipynb']) {
+    assert.equal(K.isNotebookFile(ok), true, ok);
+  }
+  for (const bad of [
+    '', 'nb.py', 'nb.ipynb ', "it's.ipynb", 'a"b.ipynb', '{x}.ipynb', '$x.ipynb', 'a\\b.ipynb', 'a\nb.ipynb', 'a;b.ipynb',
+    '../nb.ipynb', 'a/../nb.ipynb', './nb.ipynb', '/abs/nb.ipynb', 'a//nb.ipynb', '-x.ipynb', ' nb.ipynb', 'sub/-x.ipynb', 'ünï.ipynb', 'x'.repeat(250) + '.ipynb'
+  ]) {
+    assert.equal(K.isNotebookFile(bad), false, JSON.stringify(bad));
+  }
+});
+
+test('kernel: the notebook file is found on the panel holding the session context, by name; a console has none', () => {
+  const context = { kernelChanged: {} };
+  const under = panel => ({ parent: { parent: panel } });
+  assert.equal(K.notebookFileOf(under({ sessionContext: context, context: { path: 'work/sub/My nb (2).ipynb' } })), 'My nb (2).ipynb');
+  assert.equal(K.notebookFileOf(under({ sessionContext: context, context: { path: 'RTC:work/nb.ipynb' } })), 'nb.ipynb', 'a drive prefix is dropped');
+  assert.equal(K.notebookFileOf(under({ sessionContext: context, context: { path: "it's.ipynb" } })), null, 'a name we cannot quote');
+  assert.equal(K.notebookFileOf(under({ sessionContext: context })), null, 'a console');
+  assert.equal(K.notebookFileOf(under({ context: { path: 'x.ipynb' } })), null, 'no session context');
+});
+
+test('kernel: sessionsMissing reads %chat state; a kernel without %chat lacks them all', async () => {
+  const kernelSaying = reply => ({
+    requestExecute({ code }) {
+      const future = { code, onIOPub: null };
+      future.done = Promise.resolve().then(() => {
+        if (reply instanceof Error) return { content: { status: 'error', evalue: reply.message } };
+        future.onIOPub({ header: { msg_type: 'stream' }, content: { name: 'stdout', text: reply } });
+        return { content: { status: 'ok' } };
+      });
+      this.sent = code;
+      return future;
+    }
+  });
+  const kernel = kernelSaying('{"sessions":{"demo":{"known":false},"alt":{"known":true,"head":"x"}}}\n');
+  assert.deepEqual(await K.sessionsMissing(kernel, ['demo', 'alt', 'bad id{}']), ['demo']);
+  assert.equal(kernel.sent, '%chat state demo alt', 'only safe ids are asked about');
+  assert.deepEqual(await K.sessionsMissing(kernelSaying(new Error('Line magic function `%chat` not found.')), ['demo']), ['demo']);
+  await assert.rejects(K.sessionsMissing(kernelSaying(new Error('boom')), ['demo']), /boom/);
+  await assert.rejects(K.sessionsMissing(null, ['demo']), /no kernel connected/);
+});
+
+test('tree view: when the kernel lacks the followed session, it offers to restore the notebook\'s sessions, then acts', async () => {
+  const el = host();
+  const calls = [];
+  let lacking = ['demo', 'alt'];
+  let failRestore = true;
+  const actions = {
+    unavailable: () => '',
+    checkout: async (sid, id) => (calls.push(['checkout', sid, id]), `'${sid}' now at message ${id}`),
+    fork: async () => '',
+    missing: async ids => (calls.push(['missing', ...ids]), lacking.filter(id => ids.includes(id))),
+    restoreFrom: () => 'nb.ipynb',
+    restore: async () => {
+      calls.push(['restore']);
+      if (failRestore) throw new Error('cannot restore from nb.ipynb: no such file\nTraceback …');
+      lacking = [];
+      return 'restored 2 sessions and 5 turns from nb.ipynb: demo, alt\n  session  server\n  demo     echo\n';
+    }
+  };
+  const state = R.newTreeViewState();
+  await R.render(el, familyTree({ commands: '%chat' }), { actions, state });
+  all(el, '.vel-ft-node')[0].click();
+  await turnOver();
+  assert.deepEqual(calls[0], ['missing', 'alt', 'demo', 'from-turn-1'], "asked about the tree's sessions");
+  const restore = all(el, '.vel-tree-restore')[0];
+  assert.equal(restore.textContent, "Restore this notebook's sessions");
+  assert.match(restore.getAttribute('title'), /%chat restore --notebook nb\.ipynb/);
+  assert.equal(all(el, '.vel-tree-checkout')[0].disabled, true, 'continuing needs the session first');
+  assert.match(all(el, '.vel-tree-checkout')[0].getAttribute('title'), /does not have demo, alt \(was it restarted\?\)/);
+  assert.match(all(el, '.vel-tree-status')[0].textContent, /the kernel has no session demo, alt: .*nb\.ipynb/);
+  // A failed restore says its one line, and can be tried again.
+  restore.click();
+  await turnOver();
+  assert.equal(all(el, '.vel-tree-status')[0].textContent, 'cannot restore from nb.ipynb: no such file');
+  assert.equal(restore.disabled, false);
+  failRestore = false;
+  restore.click();
+  await turnOver();
+  await turnOver();
+  assert.equal(all(el, '.vel-tree-status')[0].textContent, 'restored 2 sessions and 5 turns from nb.ipynb: demo, alt');
+  assert.equal(all(el, '.vel-tree-restore').length, 0, 'restored: the offer is gone');
+  assert.equal(all(el, '.vel-tree-checkout')[0].disabled, false);
+  all(el, '.vel-tree-checkout')[0].click();
+  await turnOver();
+  assert.deepEqual(calls.at(-1), ['checkout', 'demo', 't1-a']);
+});
+
+test('tree view: without a notebook file (a console) or when the kernel cannot say, the buttons stay as they were', async () => {
+  for (const extra of [{ restoreFrom: () => null }, { missing: async () => { throw new Error('no'); } }]) {
+    const el = host();
+    const actions = {
+      unavailable: () => '',
+      checkout: async () => '',
+      fork: async () => '',
+      missing: async () => ['demo'],
+      restoreFrom: () => 'nb.ipynb',
+      restore: async () => '',
+      ...extra
+    };
+    await R.render(el, familyTree({ commands: '%chat' }), { actions, state: R.newTreeViewState() });
+    all(el, '.vel-ft-node')[0].click();
+    await turnOver();
+    assert.equal(all(el, '.vel-tree-restore').length, 0);
+    assert.equal(all(el, '.vel-tree-checkout')[0].disabled, false);
+  }
+});
+
+test('kernel: followTree draws the tree again in the kernel, silently, and follows its redraws until stopped', () => {
+  const sent = [];
+  let future;
+  const kernel = {
+    requestExecute(content, disposeOnDone) {
+      sent.push([content, disposeOnDone]);
+      future = { onIOPub: null, done: Promise.resolve(), disposed: false, dispose() { this.disposed = true; } };
+      return future;
+    }
+  };
+  const seen = [];
+  const stop = K.followTree(kernel, 'rs', 'application/x-tree', data => seen.push(data.n));
+  assert.deepEqual(sent, [[{ code: '%chat tree rs', silent: true, store_history: false }, false]], 'kept after done: updates by display id reach it');
+  const msg = (type, data) => ({ header: { msg_type: type }, content: { data } });
+  future.onIOPub(msg('display_data', { 'application/x-tree': { n: 1 }, 'text/plain': 'tree' }));
+  future.onIOPub(msg('update_display_data', { 'application/x-tree': { n: 2 } }));
+  future.onIOPub(msg('stream', { 'application/x-tree': { n: 3 } }));
+  future.onIOPub(msg('display_data', { 'text/plain': 'other' }));
+  assert.deepEqual(seen, [1, 2]);
+  stop();
+  assert.equal(future.disposed, true);
+  K.followTree(kernel, "x'; import os", 'application/x-tree', () => {});
+  assert.equal(sent.length, 1, 'an unusual id is not sent');
 });

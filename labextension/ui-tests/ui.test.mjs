@@ -929,6 +929,43 @@ scenario('after a page reload the "not asked on this branch" markers follow the 
   }
 });
 
+scenario('flipping a re-run cell to ‹ 1/2 › and continuing with that answer brings back the cells below, as a chat app does', async (page, paths) => {
+  const path = await liveNotebook(page, paths, 'follow', [`%%chat fw --base-url ${urls.echo}\nFirst question`, '%%chat fw\nSecond question', '%chat branches fw']);
+  for (const i of [1, 2, 1]) await runCell(page, path, i); // cell 1 re-run: branch 2, without cell 2's turn
+  await waitVel(page, path, 1);
+  const first = outputOf(page, 1);
+  const marker = () => outputOf(page, 2).locator('.vel-stale-marker');
+  await marker().waitFor({ timeout: 30000 });
+  await first.locator('.vel-alt-prev').click();
+  assert.equal(await first.locator('.vel-alt-position').textContent(), '1/2');
+  const button = first.locator('.vel-alt-checkout');
+  assert.equal(await button.textContent(), 'continue with this answer');
+  assert.match(await button.getAttribute('title'), /with the turns that followed it: the cells below show them \(%chat checkout fw \S+ --follow\)$/);
+  await shotCells(page, 1, 2, 'follow-1-flipped');
+  await button.click();
+  // The session is back on branch 1, which goes on to cell 2's turn: cell 2 shows its answer, no marker.
+  await marker().waitFor({ state: 'detached', timeout: 30000 });
+  assert.equal(await answerOf(page, 2), 'Echo: Second question');
+  assert.equal(await outputOf(page, 2).locator('.vel-stale-text').count(), 0);
+  assert.equal(await first.locator('.vel-alt-position').textContent(), '1/2', 'cell 1 stays on the answer chosen');
+  await shotCells(page, 1, 2, 'follow-2-continued');
+  const current = async () => {
+    await runCell(page, path, 3);
+    // (%chat branches is an HTML table in a notebook: its rows, cells joined by |)
+    const rows = await outputOf(page, 3).locator('tr').evaluateAll(trs => trs.map(tr => [...tr.cells].map(c => c.textContent.trim()).join('|')));
+    log(`%chat branches fw:\n${rows.join('\n')}`);
+    return Number(rows.find(r => r.startsWith('*|'))?.split('|')[1]);
+  };
+  assert.equal(await current(), 1, 'branch 1 is current in the kernel');
+  // And back to answer 2: its branch has no second turn, so cell 2 says so plainly.
+  await first.locator('.vel-alt-next').click();
+  await first.locator('.vel-alt-checkout').click();
+  await marker().waitFor({ timeout: 30000 });
+  assert.equal(await marker().locator('.vel-stale-text').textContent(), STALE);
+  assert.equal(await current(), 2);
+  assert.deepEqual(page.velErrors, []);
+});
+
 scenario('a re-run cell flips between its answers with ‹ 2/2 ›, continues from one with a click, and flips saved with no kernel', async (page, paths) => {
   const path = await liveNotebook(page, paths, 'alternatives', ['n = 1', `%%chat alt --base-url ${urls.echo}\nQuestion {n}`, 'n = 2', '%chat branches alt']);
   for (const i of [1, 2, 3, 2]) await runCell(page, path, i); // cell 2 re-run with {n} = 2: a second answer
@@ -992,4 +1029,49 @@ scenario('stopping a streaming turn keeps the answer so far, marked stopped (iss
   assert.match(error, /^TurnInterrupted: stopped; the answer so far is kept in session 'stop'/);
   assert.doesNotMatch(await out.textContent(), /not kept/);
   await shotCells(page, 1, 1, 'stop-keeps-the-answer');
+});
+
+scenario('after a kernel restart the %chat tree offers to restore the notebook\'s sessions, then its buttons act again (issue 22)', async (page, paths) => {
+  const path = await liveNotebook(page, paths, 'restart tree', [
+    `%%chat rs --base-url ${urls.echo}\nFirst question`,
+    '%%chat rs\nSecond question',
+    '%chat tree rs',
+    '%chat list'
+  ]);
+  for (const i of [1, 2, 3]) await runCell(page, path, i);
+  const tree = outputOf(page, 3);
+  await tree.locator('.vel-tree-view .vel-ft-node').nth(1).waitFor({ timeout: 60000 });
+  await page.evaluate(p => window.__velui.panelOf(p).context.save(), path);
+  // Kernel ▸ Restart, without its dialog: the kernel forgets the sessions and %load_ext.
+  await page.evaluate(p => window.__velui.panelOf(p).sessionContext.restartKernel(), path);
+  await page.waitForFunction(p => window.__velui.kernelIdle(p), path, { timeout: 60000, polling: 100 });
+
+  await tree.locator('.vel-ft-node', { hasText: 'First question' }).click();
+  const restore = tree.locator('.vel-tree-restore');
+  await restore.waitFor({ timeout: 30000 });
+  assert.equal(await restore.textContent(), "Restore this notebook's sessions");
+  assert.match(await restore.getAttribute('title'), /%chat restore --notebook restart tree\.ipynb/);
+  assert.equal(await tree.locator('.vel-tree-checkout').isDisabled(), true, 'continuing waits for the restore');
+  assert.match(await tree.locator('.vel-tree-status').textContent(), /^the kernel has no session rs: /);
+  await shot(tree, 'restart-1-offers-restore');
+
+  await restore.click();
+  await tree.locator('.vel-tree-status', { hasText: /^restored 1 session and 2 turns from restart tree\.ipynb: rs/ }).waitFor({ timeout: 30000 });
+  await tree.locator('.vel-tree-restore').waitFor({ state: 'detached', timeout: 30000 });
+  await tree.locator('.vel-tree-checkout:not([disabled])').waitFor({ timeout: 30000 });
+  await shot(tree, 'restart-2-restored');
+  await tree.locator('.vel-tree-checkout').click();
+  await tree.locator('.vel-tree-status', { hasText: "'rs' continues from turn 1" }).waitFor({ timeout: 30000 });
+  // The restored kernel draws this tree again (it had never seen it) and keeps it up to date.
+  await tree.locator('.vel-ft-node.vel-ft-current .vel-ft-q', { hasText: 'First question' }).waitFor({ timeout: 30000 });
+  assert.equal(await tree.locator('.vel-ft-selected .vel-ft-q').textContent(), 'First question', 'the reader keeps their place');
+  await shot(tree, 'restart-3-continued');
+
+  // The kernel has the session again, where the tree put it.
+  await runCell(page, path, 4);
+  const listing = await outputOf(page, 4).locator('tr').evaluateAll(trs => trs.map(tr => [...tr.cells].map(c => c.textContent.trim())));
+  log('%chat list after the restore', JSON.stringify(listing));
+  const rows = Object.fromEntries(listing.map(cols => [cols[0], cols]));
+  assert.ok(rows.rs, 'rs is listed again');
+  assert.equal(rows.rs[2], '2', 'rs continues from turn 1 (2 messages on its path)');
 });

@@ -128,3 +128,43 @@ def test_a_new_header_has_exactly_the_keys_stores_keep() -> None:
     from vel_jupyter.formats.records import HEADER_KEYS
 
     assert sorted(new_header("s")) == sorted(HEADER_KEYS)
+
+
+class TestBranchThrough:
+    """``branch_through``: the branch a chosen answer leads on to (a chat app's answer switcher)."""
+
+    def test_the_current_branch_when_it_goes_through_the_message(self) -> None:
+        from vel_jupyter.core.branches import branch_through
+
+        session = Agent(provider="echo").session("s")
+        session.run("one")
+        session.run("two")
+        session.regenerate()  # turn 2 again (its prompt repeated): both branches share turn 1
+        answer = session.nodes[1].id
+        assert session.current_branch == 1 and branch_through(session, answer) == 1
+        session.checkout(0)
+        assert branch_through(session, answer) == 0
+
+    def test_else_the_newest_branch_through_it(self) -> None:
+        from vel_jupyter.core.branches import branch_through
+
+        session = Agent(provider="echo").session("s")
+        session.run("one")
+        first = session.head
+        session.run("two")  # branch 1: one, two
+        session.regenerate()  # branch 2: one, two again
+        session.checkout(first)
+        session.run("three")  # branch 3: one, three
+        assert first is not None and branch_through(session, first) == 2
+        session.checkout(0)
+        assert branch_through(session, first) == 0, "the current branch first"
+        session.checkout(first)  # detached: no branch is current
+        assert session.current_branch is None and branch_through(session, first) == 2
+
+    def test_none_when_no_branch_goes_through_it(self) -> None:
+        from vel_jupyter.core.branches import branch_through
+
+        session = Agent(provider="echo").session("s")
+        assert branch_through(session, "nope") is None
+        session.run("one")
+        assert branch_through(session, "nope") is None

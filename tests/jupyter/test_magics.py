@@ -733,3 +733,47 @@ class TestState:
     def test_needs_a_session(self, ip: InteractiveShell) -> None:
         with pytest.raises(UsageError, match="usage: %chat state ID"):
             ip.run_line_magic("chat", "state")
+
+
+class TestCheckoutFollow:
+    """``%chat checkout ID MESSAGE --follow``: choosing an answer brings back the turns after it."""
+
+    def test_follows_the_branch_through_the_answer(
+        self, ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        chat(ip, "fol", "one")
+        chat(ip, "fol", "one")  # a re-run of turn 1: branch 2
+        ip.run_line_magic("chat", "checkout fol 1")
+        answer_1 = session("fol").head
+        chat(ip, "fol", "two")  # turn 2 on branch 1
+        chat(ip, "fol", "one")  # turn 1 again: branch 3, without turn 2
+        s = session("fol")
+        assert s.current_branch == 2 and len(s.messages) == 2
+        capsys.readouterr()
+        ip.run_line_magic("chat", f"checkout fol {answer_1} --follow")
+        assert s.current_branch == 0
+        assert [m.text for m in s.messages if m.role == "user"] == ["one", "two"]
+        assert capsys.readouterr().out.strip() == "'fol' now at branch 1 of 3, which goes on from turn 1 to turn 2"
+
+    def test_without_follow_detaches_at_the_answer(self, ip: InteractiveShell) -> None:
+        chat(ip, "det", "one")
+        answer = session("det").head
+        chat(ip, "det", "two")
+        ip.run_line_magic("chat", f"checkout det {answer}")
+        assert session("det").current_branch is None and session("det").head == answer
+
+    def test_on_a_branch_head_it_says_where_the_branch_ends(
+        self, ip: InteractiveShell, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        chat(ip, "end", "one")
+        answer_1 = session("end").head
+        chat(ip, "end", "one")  # branch 2
+        capsys.readouterr()
+        ip.run_line_magic("chat", f"checkout end {answer_1} --follow")
+        assert session("end").current_branch == 0
+        assert capsys.readouterr().out.strip() == "'end' now at branch 1 of 2, which ends at turn 1"
+
+    def test_a_message_of_no_branch_is_refused_as_without_follow(self, ip: InteractiveShell) -> None:
+        chat(ip, "lone", "one")
+        with pytest.raises(UsageError, match="nope"):
+            ip.run_line_magic("chat", "checkout lone nope --follow")

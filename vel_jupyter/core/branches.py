@@ -3,6 +3,7 @@
 A branch is described by the first message in which it differs from the branch nearest to it
 (the one sharing the longest start): a regenerated turn repeats its prompt, so the first
 message that *reads* differently is the one named. ``%chat branches`` prints this.
+``branch_through`` picks the branch a chosen answer leads on to (a chat app's answer switcher).
 """
 
 from __future__ import annotations
@@ -59,6 +60,20 @@ def branch_splits(session: Session) -> list[BranchSplit]:
             )
         )
     return out
+
+
+def branch_through(session: Session, message_id: str) -> int | None:
+    """The index in ``session.heads`` of a branch whose path goes through ``message_id``: the
+    current branch if it does, else the newest such branch (the highest index); None when none does."""
+    current = session.current_branch
+    through = [
+        index
+        for index, head in enumerate(session.heads)
+        if head is not None and any(node.id == message_id for node in session.path_view(head))
+    ]
+    if current in through:
+        return current
+    return through[-1] if through else None
 
 
 def _common_prefix(a: Sequence[Node], b: Sequence[Node]) -> int:

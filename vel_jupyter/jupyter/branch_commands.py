@@ -9,6 +9,7 @@ from typing import Any
 
 from IPython.core.error import UsageError
 
+from ..core.branches import branch_through
 from ..core.session import Session
 from ..errors import ConfigurationError
 from .commands import Caller
@@ -51,7 +52,8 @@ def branches(args: argparse.Namespace, caller: Caller) -> None:
 
 
 def checkout(args: argparse.Namespace, caller: Caller) -> None:
-    """Continue the session from a branch (its number) or from a message id."""
+    """Continue the session from a branch (its number) or from a message id; with ``--follow``,
+    on the branch through that message (so the turns after it come back), else detached there."""
     sid, target = args.session_id, args.target
     session = registry().get(sid)
     count = len(session.heads)
@@ -66,6 +68,13 @@ def checkout(args: argparse.Namespace, caller: Caller) -> None:
                 else f"session {sid!r} has no branches yet: run a %%chat {sid} cell first"
             )
         session.checkout(number - 1)
+    elif args.follow and (through := branch_through(session, target)) is not None:
+        # As in a chat app's answer switcher, choosing an answer brings back the turns that followed it.
+        session.checkout(through)
+        at, end = _turns_to(session, target), _turns(session)
+        goes = f"goes on from turn {at} to turn {end}" if end > at else f"ends at turn {at}"
+        print(f"{sid!r} now at branch {through + 1} of {count}, which {goes}")
+        return
     else:
         session.checkout(target)
     current = session.current_branch

@@ -47,7 +47,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "get": ("ID", "the Session object"),
     "fork": ("SRC [NEW] [--at MESSAGE_ID]", "a new session continuing SRC (from its head, or a message)"),
     "branches": ("ID", "a session's branches, numbered from 1"),
-    "checkout": ("ID BRANCH", "continue from branch BRANCH (a number) or a message id"),
+    "checkout": (
+        "ID BRANCH [--follow]",
+        "continue from branch BRANCH (a number) or a message id (--follow: on the branch through it)",
+    ),
     "config": (
         "ID [--base-url URL] [-m NAME] [-p NAME] [--reset [SETTING ...]]",
         "a session's sticky settings: show, set, or --reset them",
@@ -90,6 +93,7 @@ def build_parser() -> _Parser:
     checkout = command("checkout")
     checkout.add_argument("session_id", metavar="ID")
     checkout.add_argument("target", metavar="BRANCH")
+    checkout.add_argument("--follow", action="store_true")
     config = command("config")
     config.add_argument("session_id", metavar="ID")
     config.add_argument("--base-url", dest="base_url", metavar="URL")

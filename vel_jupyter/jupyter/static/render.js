@@ -1058,8 +1058,60 @@ function buildTreeView(el, data, options, state, md) {
     const where = endsOnPath(turns, turn, view.options.currentHead) ? `on ${focus}'s path` : `not on ${focus}'s current path`;
     detail.appendChild(h(doc, "div", { class: "vel-tree-detail-head" }, `Turn ${turn.number} · ${where}`));
     detail.appendChild(renderTranscript(doc, turn.messages, 50, md));
-    detail.appendChild(actionsBar(turn.last, turn.number));
+    const bar = actionsBar(turn.last, turn.number);
+    detail.appendChild(bar);
     appendStatus();
+    checkSessions(bar);
+  }
+  function checkSessions(bar) {
+    const actions = options.actions;
+    const file = actions?.restoreFrom?.() ?? null;
+    if (!actions?.missing || !actions.restore || !file || actions.unavailable()) {
+      return;
+    }
+    actions.missing(sessions).then(
+      (missing) => {
+        if (missing.includes(focus) && bar.isConnected !== false && !bar.querySelectorAll(".vel-tree-restore").length) {
+          offerRestore(bar, missing, file);
+        }
+      },
+      () => void 0
+      // the kernel cannot say: the buttons stay, and an action's error says why
+    );
+  }
+  function offerRestore(bar, missing, file) {
+    const names = missing.join(", ");
+    const why = `this kernel does not have ${names} (was it restarted?): restore this notebook's sessions first`;
+    for (const control of Array.from(bar.querySelectorAll("button, input"))) {
+      control.disabled = true;
+      control.setAttribute("title", why);
+    }
+    const restore = h(
+      doc,
+      "button",
+      {
+        class: "vel-tree-restore jp-mod-styled jp-mod-accept",
+        type: "button",
+        title: `bring back ${names} as ${file} last saved them (%chat restore --notebook ${file}), then act on the tree`
+      },
+      "Restore this notebook's sessions"
+    );
+    restore.addEventListener("click", () => {
+      restore.disabled = true;
+      setStatus(`restoring from ${file}…`);
+      options.actions.restore().then(
+        (text) => {
+          setStatus(text.split("\n").filter((l) => l.trim() && !l.startsWith(" ")).join(" · ") || `restored from ${file}`);
+          rebuild();
+        },
+        (error) => {
+          restore.disabled = false;
+          setStatus(String(error?.message ?? error).split("\n")[0]);
+        }
+      );
+    });
+    bar.insertBefore(restore, bar.firstChild);
+    setStatus(`the kernel has no session ${names}: “Restore this notebook's sessions” brings back what ${file} saved`);
   }
   function appendStatus() {
     detail.appendChild(h(doc, "div", { class: "vel-tree-status", role: "status" }, state.status));
@@ -1113,6 +1165,7 @@ function buildTreeView(el, data, options, state, md) {
         (error) => {
           button.disabled = false;
           setStatus(String(error?.message ?? error));
+          checkSessions(bar);
         }
       );
     };
