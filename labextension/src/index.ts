@@ -82,7 +82,8 @@ export class VelSessionRenderer extends Widget implements IRenderMime.IRenderer 
     const data = this._model?.data[this._mimeType];
     const what = classify(data);
     const shown = what.kind === 'turn' && !what.turn.live ? withDerived(what.turn, deriveTurn(what.turn, this._state)) : data;
-    return render(this.node, shown, { markdown: this._markdown, checkout: this._checkout });
+    const stop = kernelOf(this) ? () => void kernelOf(this)?.interrupt() : undefined; // (■ Stop on a live turn, with a kernel)
+    return render(this.node, shown, { markdown: this._markdown, checkout: this._checkout, stop });
   }
 
   /** Ask the kernel where this turn's session stands (batched per notebook); redraw if that changes what we show. */

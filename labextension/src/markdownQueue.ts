@@ -26,6 +26,8 @@ export interface RenderOptions {
   markdown?: MarkdownHook;
   /** Moves a session to a message with a kernel (the extension); without it, reading only. */
   checkout?: CheckoutHook;
+  /** Interrupts the kernel running a live turn (the extension's ■ Stop); without it, no button. */
+  stop?: () => void;
 }
 
 export interface CheckoutHook {

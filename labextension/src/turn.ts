@@ -17,7 +17,7 @@ import { VERBATIM_FORMATS, messageContent, roleClass, toolCall, toolCallsOf, too
  * latency, first token; session). A turn the session's current path no longer goes through
  * says so above its footer, plainly. The user's message is the cell body: not shown.
  */
-export function buildTurn(doc: Document, data: TurnPayload, md: MarkdownQueue, checkout?: CheckoutHook): HTMLElement {
+export function buildTurn(doc: Document, data: TurnPayload, md: MarkdownQueue, checkout?: CheckoutHook, stop?: () => void): HTMLElement {
   const stale = data.current === false && !data.live;
   const root = h(doc, 'div', {
     class: 'vel-root vel-turn' + (data.live ? ' vel-live' : ''),
@@ -29,7 +29,7 @@ export function buildTurn(doc: Document, data: TurnPayload, md: MarkdownQueue, c
   const own = alternatives.findIndex(a => a.current === true);
   // The kernel redraws an output whose session moved to another answer of its cell: start there.
   const showing = typeof data.showing === 'string' ? alternatives.findIndex(a => a.head === data.showing) : -1;
-  const body = (index: number) => turnBody(doc, data, md, stale, alternatives, own, index, showing, checkout);
+  const body = (index: number) => turnBody(doc, data, md, stale, alternatives, own, index, showing, checkout, stop);
   let part = body(showing >= 0 ? showing : own);
   root.appendChild(part);
   // The ‹ › switcher: show another answer of this cell in place (reading; no kernel needed);
@@ -119,7 +119,8 @@ function turnBody(
   own: number,
   index: number,
   showing = -1,
-  checkout?: CheckoutHook
+  checkout?: CheckoutHook,
+  stop?: () => void
 ): HTMLElement {
   const mine = index === own;
   const view = mine || index < 0 ? data : alternativeView(data, alternatives[index]);
@@ -200,6 +201,16 @@ function turnBody(
   if (data.live) {
     // A stopped frame's note labels the text; the error line under it says why, once.
     footer.appendChild(h(doc, 'span', { class: 'vel-usage vel-streaming' }, data.note ? '' : '▌ streaming…'));
+    if (stop && !data.note) {
+      // The kernel interrupt a chat app's stop button is: the turn keeps what was said so far
+      // (%config ChatMagics.keep_stopped) and the cell ends with one line.
+      const button = h(doc, 'button', { class: 'vel-stop', type: 'button', title: 'stop this answer: what was said so far is kept' }, '■ Stop') as HTMLButtonElement;
+      button.addEventListener('click', () => {
+        button.disabled = true;
+        stop();
+      });
+      footer.appendChild(button);
+    }
   } else {
     footer.appendChild(h(doc, 'span', { class: 'vel-usage' }, carried(view.usage_line, () => turnUsage(view))));
     // No "branch k of n" here: branch numbers change as the tree grows, and the ‹ k/n ›
@@ -250,5 +261,5 @@ function checkoutButton(doc: Document, sid: string, head: string, checkout?: Che
 
 /** A turn, live or finished (see `buildTurn`). */
 export function renderTurn(el: HTMLElement, data: TurnPayload, options: RenderOptions = {}): Promise<void> {
-  return swapIn(el, options, md => buildTurn(el.ownerDocument, data, md, options.checkout));
+  return swapIn(el, options, md => buildTurn(el.ownerDocument, data, md, options.checkout, options.stop));
 }

@@ -1011,9 +1011,9 @@ scenario('a re-run cell flips between its answers with ‹ 2/2 ›, continues fr
 scenario('stopping a streaming turn keeps the answer so far, marked stopped (issue 22)', async (page, paths) => {
   const path = await liveNotebook(page, paths, 'stop', ['%%chat stop\nTell me a long story.']);
   const key = await startCell(page, path, 1);
-  // Wait for some of the answer, then press stop (the kernel interrupt).
+  // Wait for some of the answer, then press the live output's ■ Stop (it interrupts the kernel).
   await page.waitForFunction(([p, n]) => window.__velui.outputText(p, n).includes('tok20'), [path, 1], { timeout: 60000, polling: 50 });
-  await page.evaluate(p => window.__velui.panelOf(p).sessionContext.session.kernel.interrupt(), path);
+  await outputOf(page, 1).locator('.vel-live .vel-stop').click();
   await page.waitForFunction(k => window.__velui.runs[k].done, key, { timeout: 60000, polling: 50 });
   await waitVel(page, path, 1);
   const out = outputOf(page, 1);
