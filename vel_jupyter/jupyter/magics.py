@@ -105,6 +105,7 @@ class ChatMagics(Magics):
             if value is not None and reg.defaults.get(name) != value:
                 reg.set_default(name, value)
         reg.max_tokens = self.max_tokens
+        reg.keep_stopped = self.keep_stopped
         if self.context_window is not None and self.context_window != reg.context_window:
             reg.set_context_window(self.context_window)
         if self.store is not None and KEYRING.keep(self.store) != reg.store_spec:
@@ -146,6 +147,10 @@ class ChatMagics(Magics):
             raise
         if new is not None and KEYRING.keep(new) != new:
             self.store = KEYRING.keep(new)  # %config shows the URL with *** for its password; observed again
+
+    @observe("keep_stopped")
+    def _keep_stopped_changed(self, change: Any) -> None:
+        registry().keep_stopped = change["new"]
 
     @observe("max_tokens")
     def _cap_changed(self, change: Any) -> None:

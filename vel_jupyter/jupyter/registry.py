@@ -41,6 +41,7 @@ class Registry:
         self.context_window = context_window
         # What a %%chat turn may generate when neither the cell nor the session says (None: no cap).
         self.max_tokens: int | None = DEFAULT_MAX_TOKENS
+        self.keep_stopped = True  # %config ChatMagics.keep_stopped: a stopped turn keeps its answer so far
         self._lock = threading.RLock()
         spec: Any = store if store is not None else os.environ.get("VEL_STORE") or "memory"
         self.shown = ShownTurns()  # %%chat outputs, redrawn when their session moves off (or back on) them

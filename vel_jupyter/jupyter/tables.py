@@ -142,13 +142,8 @@ def config_rows(session: Session) -> list[tuple[str, str, str]]:
 
 
 def _keep_stopped_row() -> tuple[str, str, str]:
-    """What a stop keeps: ``%config ChatMagics.keep_stopped``, read from the shell's magics
-    (the trait lives there; a kernel without them runs no %%chat turn, whose default it shows)."""
-    from IPython import get_ipython
-
-    shell = get_ipython()
-    magics = shell.magics_manager.registry.get("ChatMagics") if shell is not None else None
-    keep = bool(getattr(magics, "keep_stopped", True))
+    """What a stop keeps: ``%config ChatMagics.keep_stopped`` (the registry holds it, as the cap)."""
+    keep = registry().keep_stopped
     what = "a stopped turn keeps its answer so far" if keep else "a stopped turn leaves the session as it was"
     return ("keep_stopped", str(keep), f"%config ChatMagics.keep_stopped ({what})")
 
