@@ -30,10 +30,24 @@ __version__ = "0.1.0"
 
 def _plug_adapters() -> None:
     """The composition root: the engine is written against ``core.ports``; here it gets the
-    built-in providers and stores (and, through their registries, third-party ones)."""
+    built-in providers and stores (and, through their registries, third-party ones). Each is
+    imported when an agent first needs it, so importing the package stays cheap."""
     from .core.ports import plug
-    from .providers import create_provider, resolve_provider_name
-    from .stores import open_store
+
+    def create_provider(name: str, **options: typing.Any) -> typing.Any:
+        from .providers import create_provider
+
+        return create_provider(name, **options)
+
+    def resolve_provider_name(name: str | None, **where: typing.Any) -> str:
+        from .providers import resolve_provider_name
+
+        return resolve_provider_name(name, **where)
+
+    def open_store(spec: typing.Any) -> typing.Any:
+        from .stores import open_store
+
+        return open_store(spec)
 
     plug(create_provider=create_provider, resolve_provider_name=resolve_provider_name, open_store=open_store)
 
